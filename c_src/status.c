@@ -1,0 +1,116 @@
+#include "status.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    status_kind_t kind;
+    const char *word;
+    int fields;
+} KINDS[] = {
+    {STATUS_PEER, "peer", 1},
+    {STATUS_EXIT, "exit", 1},
+    {STATUS_DONE, "done", 3},
+    {STATUS_FAIL, "fail", 2},
+};
+
+#define KIND_COUNT (sizeof KINDS / sizeof KINDS[0])
+
+size_t status_format(const status_msg_t *m, char *out, size_t out_len) {
+    for (size_t i = 0; i < KIND_COUNT; i++) {
+        if (KINDS[i].kind != m->kind)
+            continue;
+        int n;
+        switch (KINDS[i].fields) {
+        case 1:
+            n = snprintf(out, out_len, "%s %lld\n", KINDS[i].word, (long long)m->a);
+            break;
+        case 2:
+            n = snprintf(out, out_len, "%s %lld %lld\n", KINDS[i].word, (long long)m->a,
+                         (long long)m->b);
+            break;
+        default:
+            n = snprintf(out, out_len, "%s %lld %lld %lld\n", KINDS[i].word, (long long)m->a,
+                         (long long)m->b, (long long)m->c);
+            break;
+        }
+        return (n < 0 || (size_t)n >= out_len) ? 0 : (size_t)n;
+    }
+    return 0;
+}
+
+/* Parses an optionally negative decimal that fits in int64_t; advances *p. */
+static int parse_int(const char **p, const char *end, int64_t *out) {
+    const char *s = *p;
+    int negative = 0;
+    if (s < end && *s == '-') {
+        negative = 1;
+        s++;
+    }
+    if (s == end || *s < '0' || *s > '9')
+        return -1;
+    uint64_t value = 0;
+    while (s < end && *s >= '0' && *s <= '9') {
+        unsigned digit = (unsigned)(*s - '0');
+        if (value > ((uint64_t)INT64_MAX - digit) / 10)
+            return -1;
+        value = value * 10 + digit;
+        s++;
+    }
+    *out = negative ? -(int64_t)value : (int64_t)value;
+    *p = s;
+    return 0;
+}
+
+int status_parse(const char *line, size_t len, status_msg_t *m) {
+    const char *end = line + len;
+    for (size_t i = 0; i < KIND_COUNT; i++) {
+        size_t word_len = strlen(KINDS[i].word);
+        if (len <= word_len || memcmp(line, KINDS[i].word, word_len) != 0)
+            continue;
+        const char *p = line + word_len;
+        int64_t values[3] = {0, 0, 0};
+        for (int f = 0; f < KINDS[i].fields; f++) {
+            if (p == end || *p != ' ')
+                return -1;
+            p++;
+            if (parse_int(&p, end, &values[f]) < 0)
+                return -1;
+        }
+        if (p != end)
+            return -1;
+        m->kind = KINDS[i].kind;
+        m->a = values[0];
+        m->b = values[1];
+        m->c = values[2];
+        return 0;
+    }
+    return -1;
+}
+
+void status_reader_init(status_reader_t *r) { memset(r, 0, sizeof *r); }
+
+int status_feed(status_reader_t *r, const char *data, size_t n, size_t *consumed, status_msg_t *m) {
+    size_t i = 0;
+    if (r->overflow) {
+        *consumed = 0;
+        return -1;
+    }
+    while (i < n) {
+        char c = data[i++];
+        if (c == '\n') {
+            size_t len = r->len;
+            r->len = 0;
+            *consumed = i;
+            return status_parse(r->line, len, m) < 0 ? -1 : 1;
+        }
+        if (r->len == sizeof r->line) {
+            r->overflow = 1;
+            *consumed = i;
+            return -1;
+        }
+        r->line[r->len++] = c;
+    }
+    *consumed = i;
+    return 0;
+}

@@ -1,0 +1,57 @@
+/* The helper's reports to the host, one text line each:
+ *
+ *   peer <pid>                       the peer was forked
+ *   exit <wait status>               the peer ended (raw wait(2) status)
+ *   done <utime us> <stime us> <maxrss kB>
+ *                                    the whole tree is reaped: rusage of all
+ *   fail <stage> <errno>             the helper could not do its job
+ *
+ * Text keeps the channel readable in a trace; lines are short and bounded. */
+#ifndef SANDBOX_STATUS_H
+#define SANDBOX_STATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STATUS_LINE_MAX 128
+
+typedef enum {
+    STATUS_PEER,
+    STATUS_EXIT,
+    STATUS_DONE,
+    STATUS_FAIL,
+} status_kind_t;
+
+typedef enum {
+    STAGE_SETUP = 1, /* preparing the helper itself */
+    STAGE_FORK = 2,
+    STAGE_EXEC = 3,
+} status_stage_t;
+
+typedef struct {
+    status_kind_t kind;
+    int64_t a, b, c; /* pid | wait status | utime, stime, maxrss | stage, errno */
+} status_msg_t;
+
+/* Formats m with its newline into out; returns the length, or 0 if it does
+ * not fit (it always fits in STATUS_LINE_MAX). */
+size_t status_format(const status_msg_t *m, char *out, size_t out_len);
+
+/* Parses one line without its newline. Returns 0, or -1 if it is malformed. */
+int status_parse(const char *line, size_t len, status_msg_t *m);
+
+/* Splits a byte stream into lines. */
+typedef struct {
+    char line[STATUS_LINE_MAX];
+    size_t len;
+    int overflow; /* a line longer than STATUS_LINE_MAX was seen */
+} status_reader_t;
+
+void status_reader_init(status_reader_t *r);
+
+/* Consumes bytes until a line completes (returns 1 and fills *m; *consumed
+ * says how far it got), or the bytes run out (returns 0). Returns -1 for a
+ * malformed or overlong line: the channel is then not to be trusted. */
+int status_feed(status_reader_t *r, const char *data, size_t n, size_t *consumed, status_msg_t *m);
+
+#endif
