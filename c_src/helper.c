@@ -1,0 +1,242 @@
+/* sandbox_helper: owns one peer VM and everything it starts.
+ *
+ * The host BEAM ignores SIGCHLD, so it can neither learn how a child ended
+ * nor reap the orphans a run leaves behind. This small process can: it is a
+ * child subreaper, forks the peer into a process group of its own, reaps
+ * every descendant, and kills the whole tree when told to (EOF or 'K' on
+ * its control pipe), when the peer ends, or when the host dies.
+ *
+ *   usage: sandbox_helper <host pid> <erl path> [erl args...]
+ *
+ * File descriptors on entry, as the NIF sets them up:
+ *   0 /dev/null   1, 2 output pipe   3 request pipe (read)   4 reply pipe
+ *   (write)   5 control pipe (read)   6 status pipe (write)
+ * The peer gets 0 to 4; 5 and 6 are the helper's own. */
+#include "fdio.h"
+#include "status.h"
+#include "tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { FD_NULL = 0, FD_REQUEST = 3, FD_REPLY = 4, FD_CONTROL = 5, FD_STATUS = 6, FD_FIRST_FREE = 7 };
+
+typedef struct {
+    pid_t peer;      /* 0 until forked */
+    int peer_reaped; /* its pid (and so its group id) may now be reused */
+    int signal_fd;
+} helper_t;
+
+static void report(status_kind_t kind, int64_t a, int64_t b, int64_t c) {
+    status_msg_t m = {.kind = kind, .a = a, .b = b, .c = c};
+    char line[STATUS_LINE_MAX];
+    size_t len = status_format(&m, line, sizeof line);
+    /* The host may be gone (EPIPE): the tree is killed all the same. */
+    if (len > 0)
+        (void)fdio_write_all(FD_STATUS, line, len);
+}
+
+static void fail(status_stage_t stage) {
+    report(STATUS_FAIL, stage, errno, 0);
+    exit(1);
+}
+
+static void close_inherited_fds(void) {
+    if (close_range(FD_FIRST_FREE, ~0U, 0) == 0)
+        return;
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = FD_FIRST_FREE; fd < (max > 0 ? max : 1024); fd++)
+        fdio_close((int)fd);
+}
+
+static int watched_signals(sigset_t *set) {
+    if (sigemptyset(set) < 0)
+        return -1;
+    const int signals[] = {SIGCHLD, SIGTERM, SIGHUP, SIGINT, SIGQUIT};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        if (sigaddset(set, signals[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* In the forked child: become the peer. Never returns. */
+static void exec_peer(pid_t helper, char **argv) {
+    sigset_t none;
+    if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        _exit(127);
+    /* The helper may have died before PDEATHSIG was armed. */
+    if (getppid() != helper)
+        _exit(127);
+    if (signal(SIGPIPE, SIG_DFL) == SIG_ERR || sigemptyset(&none) < 0 ||
+        sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+        _exit(127);
+    execv(argv[0], argv);
+    dprintf(STDERR_FILENO, "sandbox_helper: cannot start %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+/* The peer ended or was killed: report how, once. */
+static void peer_ended(helper_t *h, int wait_status) {
+    report(STATUS_EXIT, wait_status, 0, 0);
+    h->peer_reaped = 1;
+}
+
+/* Kills the peer's group while the (possibly zombie) peer still pins its
+ * group id, then reaps it. */
+static void reap_peer(helper_t *h) {
+    int wait_status;
+    (void)kill(-h->peer, SIGKILL);
+    while (waitpid(h->peer, &wait_status, 0) < 0) {
+        if (errno != EINTR)
+            fail(STAGE_SETUP);
+    }
+    peer_ended(h, wait_status);
+}
+
+/* Reaps whatever has ended without blocking. Returns 1 once the peer has. */
+static int reap_ended(helper_t *h) {
+    for (;;) {
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        /* WNOWAIT: look before reaping, so the peer's group can be killed
+         * while its id still cannot be recycled. */
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ECHILD)
+                return h->peer_reaped;
+            fail(STAGE_SETUP);
+        }
+        if (info.si_pid == 0)
+            return h->peer_reaped;
+        if (info.si_pid == h->peer) {
+            reap_peer(h);
+        } else {
+            while (waitpid(info.si_pid, NULL, 0) < 0 && errno == EINTR) {
+            }
+        }
+    }
+}
+
+/* Kills everything that is left and reaps it all, then reports the
+ * resources the whole tree used and exits. */
+static void finish(helper_t *h) {
+    if (!h->peer_reaped)
+        reap_peer(h);
+    pid_t self = getpid();
+    for (;;) {
+        /* Orphans reparented to us (setsid escapes among them). */
+        (void)tree_kill_children(self, getpgrp());
+        int wait_status;
+        pid_t pid = wait4(-1, &wait_status, 0, NULL);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid < 0)
+            break; /* ECHILD: nothing of the run is left */
+    }
+    struct rusage usage;
+    if (getrusage(RUSAGE_CHILDREN, &usage) < 0)
+        memset(&usage, 0, sizeof usage);
+    report(STATUS_DONE, (int64_t)usage.ru_utime.tv_sec * 1000000 + usage.ru_utime.tv_usec,
+           (int64_t)usage.ru_stime.tv_sec * 1000000 + usage.ru_stime.tv_usec, usage.ru_maxrss);
+    exit(0);
+}
+
+/* Returns 1 if a signal means the run is over. */
+static int handle_signals(helper_t *h) {
+    struct signalfd_siginfo infos[8];
+    ssize_t n = fdio_read(h->signal_fd, infos, sizeof infos);
+    if (n < 0 && errno == EAGAIN)
+        return 0;
+    if (n < 0)
+        fail(STAGE_SETUP);
+    int over = 0;
+    for (size_t i = 0; i < (size_t)n / sizeof infos[0]; i++)
+        over |= infos[i].ssi_signo != SIGCHLD; /* host death, or told to stop */
+    return over | reap_ended(h);
+}
+
+/* Returns 1 on EOF or a kill order. */
+static int handle_control(void) {
+    char orders[64];
+    ssize_t n = fdio_read(FD_CONTROL, orders, sizeof orders);
+    if (n <= 0)
+        return 1;
+    return memchr(orders, 'K', (size_t)n) != NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: sandbox_helper <host pid> <erl path> [erl args...]\n");
+        return 2;
+    }
+    pid_t host = (pid_t)strtol(argv[1], NULL, 10);
+    helper_t h = {0};
+
+    close_inherited_fds();
+    if (fdio_set_cloexec(FD_CONTROL) < 0 || fdio_set_cloexec(FD_STATUS) < 0)
+        return 2;
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        fail(STAGE_SETUP);
+
+    sigset_t watched;
+    if (watched_signals(&watched) < 0 || sigprocmask(SIG_BLOCK, &watched, NULL) < 0)
+        fail(STAGE_SETUP);
+    h.signal_fd = signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (h.signal_fd < 0)
+        fail(STAGE_SETUP);
+    /* SIGTERM, not SIGKILL: on host death the helper must live long enough
+     * to kill the tree. The check after it closes the race where the host
+     * died before the signal was armed. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+        fail(STAGE_SETUP);
+    if (getppid() != host)
+        return 1;
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        fail(STAGE_SETUP);
+
+    pid_t self = getpid();
+    h.peer = fork();
+    if (h.peer < 0)
+        fail(STAGE_FORK);
+    if (h.peer == 0)
+        exec_peer(self, argv + 2);
+    /* Also from this side, so a kill of the group cannot race the child's
+     * own setpgid. EACCES: it has already exec'd, after its own setpgid. */
+    if (setpgid(h.peer, h.peer) < 0 && errno != EACCES && errno != ESRCH)
+        fail(STAGE_SETUP);
+    report(STATUS_PEER, h.peer, 0, 0);
+
+    /* The output and channel pipes are the peer's: holding them here would
+     * keep the host from ever seeing EOF. */
+    if (dup2(FD_NULL, STDOUT_FILENO) < 0 || dup2(FD_NULL, STDERR_FILENO) < 0 ||
+        close(FD_REQUEST) < 0 || close(FD_REPLY) < 0)
+        fail(STAGE_SETUP);
+
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = h.signal_fd, .events = POLLIN},
+                                {.fd = FD_CONTROL, .events = POLLIN}};
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            fail(STAGE_SETUP);
+        }
+        int over = 0;
+        if (fds[0].revents)
+            over |= handle_signals(&h);
+        if (fds[1].revents)
+            over |= handle_control();
+        if (over)
+            finish(&h);
+    }
+}

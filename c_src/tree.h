@@ -1,0 +1,22 @@
+/* Finding and killing the processes a subreaper is responsible for. The
+ * kernel here has no /proc/<pid>/task/<tid>/children, so children are found
+ * by scanning /proc/<pid>/stat for their parent. */
+#ifndef SANDBOX_TREE_H
+#define SANDBOX_TREE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Extracts the parent pid from the text of /proc/<pid>/stat. The command
+ * name may hold spaces and parentheses, so parsing starts after the last
+ * ')'. Returns 0, or -1 if the text is malformed. */
+int tree_parse_ppid(const char *stat, size_t len, pid_t *ppid);
+
+/* SIGKILLs every child of `parent`, and the process group of each child
+ * unless it is `spare_pgid` (the caller's own group). Killing the group in
+ * one call beats a child that is busy forking: the kernel signals a whole
+ * group atomically with respect to fork. Returns the number of children
+ * found, or -1 with errno if /proc cannot be read. */
+int tree_kill_children(pid_t parent, pid_t spare_pgid);
+
+#endif
