@@ -1,0 +1,18 @@
+#include "atoms.h"
+
+void atoms_init(ErlNifEnv *env, atoms_t *a) {
+    a->ok = enif_make_atom(env, "ok");
+    a->error = enif_make_atom(env, "error");
+    a->infinity = enif_make_atom(env, "infinity");
+    a->sandbox = enif_make_atom(env, "sandbox");
+    a->timeout = enif_make_atom(env, "timeout");
+    a->noconnection = enif_make_atom(env, "noconnection");
+    a->boot_failed = enif_make_atom(env, "boot_failed");
+    a->cancelled = enif_make_atom(env, "cancelled");
+    a->exited = enif_make_atom(env, "exited");
+    a->protocol = enif_make_atom(env, "protocol");
+    a->unknown = enif_make_atom(env, "unknown");
+    a->exit_status = enif_make_atom(env, "exit_status");
+    a->signal = enif_make_atom(env, "signal");
+    a->helper_failed = enif_make_atom(env, "helper_failed");
+}

@@ -1,0 +1,15 @@
+/* Atoms used in terms the NIF builds. Made once in load, read-only after. */
+#ifndef SANDBOX_ATOMS_H
+#define SANDBOX_ATOMS_H
+
+#include <erl_nif.h>
+
+typedef struct {
+    ERL_NIF_TERM ok, error, infinity, sandbox;
+    ERL_NIF_TERM timeout, noconnection, boot_failed, cancelled;
+    ERL_NIF_TERM exited, protocol, unknown, exit_status, signal, helper_failed;
+} atoms_t;
+
+void atoms_init(ErlNifEnv *env, atoms_t *a);
+
+#endif

@@ -1,0 +1,494 @@
+#include "run.h"
+
+#include "deadline.h"
+#include "fdio.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+/* Tags of the frames a peer sends (see Sandbox.Peer). */
+#define TAG_STARTED 'S'  /* took the request: the deadline starts */
+#define TAG_CAPTURING 'C' /* setup done: output from here on is the run's */
+#define TAG_RESULT 'R'   /* followed by the result in external term format */
+
+/* What the peer printed while booting is kept (up to this) for the error
+ * raised when it cannot boot. */
+#define BOOT_OUTPUT_LIMIT (64 * 1024)
+/* A result frame may be this large; a bigger announced length is a broken
+ * or hostile peer. */
+#define MAX_FRAME_BYTES (UINT32_C(1) << 30)
+/* After the peer is lost, how long to wait for its exit status and the end
+ * of its output before answering with what is known. */
+#define LOST_GRACE_MS 2000
+/* After the answer, how long the helper has to report the tree gone before
+ * it is killed itself. */
+#define TEARDOWN_GRACE_MS 10000
+/* Reads per readiness event, so one flooding run cannot starve the rest. */
+#define READS_PER_EVENT 16
+
+static int *fd_of(run_t *r, watch_kind_t kind) {
+    switch (kind) {
+    case WATCH_OUTPUT:
+        return &r->fds.output;
+    case WATCH_REPLY:
+        return &r->fds.reply;
+    case WATCH_STATUS:
+        return &r->fds.status;
+    default:
+        return &r->fds.request;
+    }
+}
+
+static void watch(run_t *r, watch_kind_t kind, uint32_t events) {
+    struct epoll_event ev = {.events = events, .data.ptr = &r->watches[kind]};
+    int op = r->watching[kind] ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(r->epoll_fd, op, *fd_of(r, kind), &ev) == 0)
+        r->watching[kind] = 1;
+}
+
+/* Unregisters before closing: epoll forgets an fd only when every copy of
+ * its file description is closed, and a concurrent spawn may hold one. */
+static void close_watched(run_t *r, watch_kind_t kind) {
+    int *fd = fd_of(r, kind);
+    if (*fd < 0)
+        return;
+    if (r->watching[kind])
+        (void)epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, *fd, NULL);
+    r->watching[kind] = 0;
+    fdio_close(*fd);
+    *fd = -1;
+}
+
+/* Closing the control pipe is the order to kill the whole tree. */
+static void kill_tree(run_t *r) {
+    fdio_close(r->fds.control);
+    r->fds.control = -1;
+}
+
+static void stop_monitoring_owner(run_t *r) {
+    if (r->monitoring)
+        (void)enif_demonitor_process(NULL, r, &r->owner_monitor);
+    r->monitoring = 0;
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+static ERL_NIF_TERM make_bytes(ErlNifEnv *env, const uint8_t *data, size_t len) {
+    ERL_NIF_TERM term;
+    uint8_t *p = enif_make_new_binary(env, len, &term);
+    if (p && len > 0)
+        memcpy(p, data, len);
+    return term;
+}
+
+/* The captured output, or "" if capture has not begun (boot and setup
+ * output is never part of a run's output). */
+static ERL_NIF_TERM make_output(run_t *r, ErlNifEnv *env, int boot_output) {
+    if (r->phase != PHASE_EVALUATING && !boot_output)
+        return make_bytes(env, NULL, 0);
+    ERL_NIF_TERM term;
+    uint8_t *p = enif_make_new_binary(env, output_rendered_size(&r->output), &term);
+    if (p)
+        output_render(&r->output, p);
+    return term;
+}
+
+static ERL_NIF_TERM make_exit(run_t *r, ErlNifEnv *env) {
+    const atoms_t *a = r->atoms;
+    if (r->fail_stage)
+        return enif_make_tuple3(env, a->helper_failed, enif_make_int64(env, r->fail_stage),
+                                enif_make_int64(env, r->fail_errno));
+    if (!r->peer_exited)
+        return a->unknown;
+    if (WIFSIGNALED(r->wait_status))
+        return enif_make_tuple2(env, a->signal, enif_make_int(env, WTERMSIG(r->wait_status)));
+    return enif_make_tuple2(env, a->exit_status, enif_make_int(env, WEXITSTATUS(r->wait_status)));
+}
+
+/* Nothing more is owed to the owner: kill the tree and wait for the
+ * helper to report it gone. */
+static void tear_down(run_t *r, int64_t now) {
+    r->answered = 1;
+    r->grace = deadline_after(now, TEARDOWN_GRACE_MS);
+    stop_monitoring_owner(r);
+    kill_tree(r);
+    close_watched(r, WATCH_REQUEST);
+    close_watched(r, WATCH_REPLY);
+}
+
+/* Sends {sandbox, Ref, Outcome} once, then tears the run down. */
+static void answer(run_t *r, ErlNifEnv *env, ERL_NIF_TERM outcome, int64_t now) {
+    ERL_NIF_TERM msg =
+        enif_make_tuple3(env, r->atoms->sandbox, enif_make_copy(env, r->ref), outcome);
+    (void)enif_send(NULL, &r->owner, env, msg);
+    enif_free_env(env);
+    tear_down(r, now);
+}
+
+static void answer_lost(run_t *r, int64_t now) {
+    ErlNifEnv *env = enif_alloc_env();
+    const atoms_t *a = r->atoms;
+    ERL_NIF_TERM outcome;
+    if (r->phase == PHASE_BOOTING)
+        outcome = enif_make_tuple4(env, a->boot_failed, a->exited, make_output(r, env, 1),
+                                   make_exit(r, env));
+    else
+        outcome = enif_make_tuple3(env, a->noconnection, make_output(r, env, 0), make_exit(r, env));
+    answer(r, env, outcome, now);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static void keep_output(run_t *r, const uint8_t *data, size_t len) {
+    if (!r->answered)
+        (void)output_append(&r->output, data, len); /* counted even if not kept */
+}
+
+/* Reads what the output pipe holds right now, no more: at a deadline the
+ * peer may still be flooding it. */
+static void drain_output(run_t *r, uint8_t *chunk, size_t chunk_len) {
+    int available = 0;
+    if (r->fds.output < 0 || ioctl(r->fds.output, FIONREAD, &available) < 0)
+        return;
+    size_t left = (size_t)available;
+    while (left > 0) {
+        ssize_t n = fdio_read(r->fds.output, chunk, left < chunk_len ? left : chunk_len);
+        if (n <= 0)
+            break;
+        keep_output(r, chunk, (size_t)n);
+        left -= (size_t)n;
+    }
+}
+
+static void read_output(run_t *r, uint8_t *chunk, size_t chunk_len) {
+    for (int i = 0; i < READS_PER_EVENT; i++) {
+        ssize_t n = fdio_read(r->fds.output, chunk, chunk_len);
+        if (n > 0) {
+            keep_output(r, chunk, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN)
+            return;
+        close_watched(r, WATCH_OUTPUT); /* EOF: the whole tree is gone */
+        return;
+    }
+}
+
+/* ---- the peer's frames ------------------------------------------------ */
+
+static void peer_lost(run_t *r, int64_t now) {
+    if (r->lost || r->answered)
+        return;
+    r->lost = 1;
+    r->grace = deadline_after(now, LOST_GRACE_MS);
+    kill_tree(r);
+    close_watched(r, WATCH_REQUEST);
+    close_watched(r, WATCH_REPLY);
+}
+
+/* Returns 0, or -1 if the frame breaks the protocol. */
+static int handle_frame(run_t *r, const uint8_t *frame, size_t len, const scratch_t *scratch,
+                        int64_t now) {
+    if (len == 0)
+        return -1;
+    switch (frame[0]) {
+    case TAG_STARTED:
+        if (len != 1 || r->phase != PHASE_BOOTING || !r->submitted)
+            return -1;
+        r->phase = PHASE_SETUP;
+        r->deadline = deadline_after(now, r->timeout_ms);
+        return 0;
+    case TAG_CAPTURING:
+        if (len != 1 || r->phase != PHASE_SETUP)
+            return -1;
+        drain_output(r, scratch->drain, scratch->len); /* the setup's, to be dropped */
+        output_reset(&r->output, r->max_output);
+        r->phase = PHASE_EVALUATING;
+        return 0;
+    case TAG_RESULT: {
+        if (r->phase == PHASE_BOOTING)
+            return -1;
+        /* The peer flushed its output before sending this frame. */
+        drain_output(r, scratch->drain, scratch->len);
+        ErlNifEnv *env = enif_alloc_env();
+        ERL_NIF_TERM outcome = enif_make_tuple3(env, r->atoms->ok, make_bytes(env, frame + 1, len - 1),
+                                                make_output(r, env, 0));
+        answer(r, env, outcome, now);
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static void read_reply(run_t *r, const scratch_t *scratch, int64_t now) {
+    for (int i = 0; i < READS_PER_EVENT && r->fds.reply >= 0; i++) {
+        ssize_t n = fdio_read(r->fds.reply, scratch->read, scratch->len);
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            peer_lost(r, now);
+            return;
+        }
+        size_t offset = 0;
+        while (offset < (size_t)n && !r->answered && !r->lost) {
+            size_t used;
+            frame_status_t st =
+                frame_feed(&r->frames, scratch->read + offset, (size_t)n - offset, &used);
+            offset += used;
+            if (st == FRAME_NEED_MORE)
+                break;
+            if (st != FRAME_READY) {
+                peer_lost(r, now);
+                break;
+            }
+            size_t frame_len;
+            uint8_t *frame = frame_take(&r->frames, &frame_len);
+            if (handle_frame(r, frame, frame_len, scratch, now) < 0)
+                peer_lost(r, now);
+            free(frame);
+        }
+    }
+}
+
+/* ---- the request ------------------------------------------------------ */
+
+static void write_request(run_t *r, int64_t now) {
+    size_t total = sizeof r->request_header + r->request.size;
+    while (r->request_sent < total) {
+        struct iovec iov[2];
+        int count = 0;
+        if (r->request_sent < sizeof r->request_header) {
+            iov[count].iov_base = r->request_header + r->request_sent;
+            iov[count++].iov_len = sizeof r->request_header - r->request_sent;
+            iov[count].iov_base = r->request.data;
+            iov[count++].iov_len = r->request.size;
+        } else {
+            iov[count].iov_base = r->request.data + (r->request_sent - sizeof r->request_header);
+            iov[count++].iov_len = total - r->request_sent;
+        }
+        ssize_t n = writev(r->fds.request, iov, count);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n < 0) {
+            peer_lost(r, now); /* EPIPE: the peer is gone */
+            return;
+        }
+        r->request_sent += (size_t)n;
+    }
+    /* All sent: stop asking for writability, keep the pipe open so the peer
+     * never sees EOF on its request channel. */
+    if (r->watching[WATCH_REQUEST]) {
+        (void)epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, r->fds.request, NULL);
+        r->watching[WATCH_REQUEST] = 0;
+    }
+}
+
+/* ---- the helper's reports --------------------------------------------- */
+
+static void read_status(run_t *r, uint8_t *chunk, size_t chunk_len, int64_t now) {
+    ssize_t n = fdio_read(r->fds.status, chunk, chunk_len);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0) {
+        /* The helper has exited: the tree is gone with it. */
+        close_watched(r, WATCH_STATUS);
+        peer_lost(r, now);
+        return;
+    }
+    size_t offset = 0;
+    while (offset < (size_t)n) {
+        size_t used;
+        status_msg_t m;
+        int got = status_feed(&r->status, (const char *)chunk + offset, (size_t)n - offset, &used, &m);
+        offset += used;
+        if (got < 0) {
+            /* Our own helper talking nonsense: stop listening, kill. */
+            close_watched(r, WATCH_STATUS);
+            peer_lost(r, now);
+            return;
+        }
+        if (got == 0)
+            break;
+        if (m.kind == STATUS_EXIT) {
+            r->peer_exited = 1;
+            r->wait_status = (int)m.a;
+        } else if (m.kind == STATUS_FAIL) {
+            r->fail_stage = m.a;
+            r->fail_errno = m.b;
+        }
+    }
+}
+
+/* ---- the run's life --------------------------------------------------- */
+
+void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv *env,
+              ERL_NIF_TERM ref, uint64_t max_output, int64_t boot_timeout_ms,
+              const spawn_fds_t *fds, ErlNifPid owner) {
+    memset(r, 0, sizeof *r);
+    r->atoms = atoms;
+    r->monitor = monitor;
+    r->env = env;
+    r->ref = ref;
+    r->max_output = max_output;
+    r->boot_timeout_ms = boot_timeout_ms;
+    r->fds = *fds;
+    r->owner = owner;
+    r->epoll_fd = -1;
+    r->deadline = DEADLINE_NEVER;
+    r->grace = DEADLINE_NEVER;
+    for (int k = 0; k < WATCH_COUNT; k++)
+        r->watches[k] = (watch_t){.run = r, .kind = (watch_kind_t)k};
+    output_init(&r->output, BOOT_OUTPUT_LIMIT);
+    frame_reader_init(&r->frames, MAX_FRAME_BYTES);
+    status_reader_init(&r->status);
+}
+
+void run_destroy(run_t *r) {
+    spawn_close_fds(&r->fds);
+    output_free(&r->output);
+    frame_reader_free(&r->frames);
+    if (r->request_env)
+        enif_free_env(r->request_env);
+    if (r->env)
+        enif_free_env(r->env);
+}
+
+void run_start(run_t *r, int epoll_fd, int64_t now) {
+    r->epoll_fd = epoll_fd;
+    r->deadline = deadline_after(now, r->boot_timeout_ms);
+    watch(r, WATCH_OUTPUT, EPOLLIN);
+    watch(r, WATCH_REPLY, EPOLLIN);
+    watch(r, WATCH_STATUS, EPOLLIN);
+    int rc = enif_monitor_process(NULL, r, &r->owner, &r->owner_monitor);
+    r->monitoring = rc == 0;
+    if (rc != 0)
+        run_cancel(r, 0, now); /* the owner is already gone */
+}
+
+void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, int64_t timeout_ms,
+                ErlNifPid new_owner, int64_t now) {
+    if (r->submitted || r->answered || r->lost) {
+        enif_free_env(request_env);
+        return;
+    }
+    if (enif_compare_pids(&new_owner, &r->owner) != 0) {
+        stop_monitoring_owner(r);
+        r->owner = new_owner;
+        int rc = enif_monitor_process(NULL, r, &r->owner, &r->owner_monitor);
+        r->monitoring = rc == 0;
+        if (rc != 0) {
+            enif_free_env(request_env);
+            run_cancel(r, 0, now);
+            return;
+        }
+    }
+    r->submitted = 1;
+    r->request_env = request_env;
+    r->request = request;
+    r->timeout_ms = timeout_ms;
+    frame_header((uint32_t)request.size, r->request_header);
+    watch(r, WATCH_REQUEST, EPOLLOUT);
+    write_request(r, now);
+}
+
+void run_cancel(run_t *r, int notify, int64_t now) {
+    if (r->answered)
+        return;
+    if (!notify) {
+        tear_down(r, now);
+        return;
+    }
+    ErlNifEnv *env = enif_alloc_env();
+    ERL_NIF_TERM outcome = enif_make_tuple2(env, r->atoms->cancelled, make_output(r, env, 0));
+    answer(r, env, outcome, now);
+}
+
+void run_owner_down(run_t *r, const ErlNifMonitor *down, int64_t now) {
+    if (!r->monitoring || enif_compare_monitors(down, &r->owner_monitor) != 0)
+        return;
+    r->monitoring = 0;
+    run_cancel(r, 0, now);
+}
+
+static void check_end(run_t *r, int64_t now) {
+    if (r->lost && !r->answered) {
+        int status_known = r->peer_exited || r->fds.status < 0;
+        if ((status_known && r->fds.output < 0) || deadline_passed(now, r->grace))
+            answer_lost(r, now);
+    }
+    if (r->answered && r->fds.output < 0 && r->fds.status < 0) {
+        spawn_close_fds(&r->fds);
+        r->ended = 1;
+    }
+}
+
+void run_ready(run_t *r, watch_kind_t kind, const scratch_t *scratch, int64_t now) {
+    if (r->ended || *fd_of(r, kind) < 0)
+        return; /* closed earlier in the same batch of events */
+    switch (kind) {
+    case WATCH_OUTPUT:
+        read_output(r, scratch->read, scratch->len);
+        break;
+    case WATCH_REPLY:
+        read_reply(r, scratch, now);
+        break;
+    case WATCH_STATUS:
+        read_status(r, scratch->read, scratch->len, now);
+        break;
+    default:
+        write_request(r, now);
+        break;
+    }
+    check_end(r, now);
+}
+
+void run_tick(run_t *r, int64_t now) {
+    if (r->ended)
+        return;
+    if (!r->answered && !r->lost && deadline_passed(now, r->deadline)) {
+        ErlNifEnv *env = enif_alloc_env();
+        ERL_NIF_TERM outcome;
+        if (r->phase == PHASE_BOOTING) {
+            outcome = enif_make_tuple4(env, r->atoms->boot_failed, r->atoms->timeout,
+                                       make_output(r, env, 1), make_exit(r, env));
+        } else {
+            outcome = enif_make_tuple2(env, r->atoms->timeout, make_output(r, env, 0));
+        }
+        answer(r, env, outcome, now);
+    }
+    check_end(r, now);
+    if (r->answered && !r->ended && deadline_passed(now, r->grace)) {
+        /* The helper did not finish in time: kill it (its peer dies with it
+         * by PDEATHSIG) and stop waiting. */
+        if (r->fds.helper_pidfd >= 0)
+            (void)pidfd_send_signal(r->fds.helper_pidfd, SIGKILL, NULL, 0);
+        run_abandon(r);
+    }
+}
+
+int64_t run_next_deadline(const run_t *r) {
+    if (r->ended)
+        return DEADLINE_NEVER;
+    if (r->answered || r->lost)
+        return r->grace;
+    return r->deadline;
+}
+
+void run_abandon(run_t *r) {
+    stop_monitoring_owner(r);
+    for (int k = 0; k < WATCH_COUNT; k++)
+        close_watched(r, (watch_kind_t)k);
+    spawn_close_fds(&r->fds);
+    r->answered = 1;
+    r->ended = 1;
+}

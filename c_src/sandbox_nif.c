@@ -1,0 +1,237 @@
+/* NIF glue: terms in and out, the run resource, and which scheduler each
+ * call runs on. The work itself is in spawn.c, run.c and monitor.c. */
+#include "atoms.h"
+#include "monitor.h"
+#include "run.h"
+#include "spawn.h"
+
+#include <erl_nif.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    atoms_t atoms;
+    monitor_t *monitor;
+    ErlNifResourceType *run_type;
+} priv_t;
+
+static void run_dtor(ErlNifEnv *env, void *obj) {
+    (void)env;
+    run_destroy(obj);
+}
+
+static void run_down(ErlNifEnv *env, void *obj, ErlNifPid *pid, ErlNifMonitor *mon) {
+    (void)env;
+    (void)pid;
+    run_t *r = obj;
+    /* Without memory for the command the run still ends at its deadline. */
+    (void)monitor_owner_down(r->monitor, r, mon);
+}
+
+/* ---- argument helpers ------------------------------------------------- */
+
+static void free_strings(char **strings) {
+    if (!strings)
+        return;
+    for (char **s = strings; *s; s++)
+        enif_free(*s);
+    enif_free(strings);
+}
+
+static char *string_from(ErlNifEnv *env, ERL_NIF_TERM term) {
+    ErlNifBinary bin;
+    if (!enif_inspect_binary(env, term, &bin) || memchr(bin.data, 0, bin.size))
+        return NULL;
+    char *s = enif_alloc(bin.size + 1);
+    if (s) {
+        memcpy(s, bin.data, bin.size);
+        s[bin.size] = '\0';
+    }
+    return s;
+}
+
+/* A NULL-terminated array of the given leading strings, then the binaries
+ * of list. NULL on a bad element or no memory. */
+static char **strings_from(ErlNifEnv *env, const char *const *leading, unsigned leading_count,
+                           ERL_NIF_TERM list) {
+    unsigned length;
+    if (!enif_get_list_length(env, list, &length))
+        return NULL;
+    char **out = enif_alloc((leading_count + length + 1) * sizeof *out);
+    if (!out)
+        return NULL;
+    memset(out, 0, (leading_count + length + 1) * sizeof *out);
+    unsigned i = 0;
+    for (; i < leading_count; i++) {
+        size_t len = strlen(leading[i]);
+        if (!(out[i] = enif_alloc(len + 1)))
+            goto fail;
+        memcpy(out[i], leading[i], len + 1);
+    }
+    ERL_NIF_TERM head, tail = list;
+    while (enif_get_list_cell(env, tail, &head, &tail)) {
+        if (!(out[i++] = string_from(env, head)))
+            goto fail;
+    }
+    return out;
+fail:
+    free_strings(out);
+    return NULL;
+}
+
+/* A non-negative integer, or `infinity` as `infinite`. */
+static int get_limit(ErlNifEnv *env, ERL_NIF_TERM term, ErlNifUInt64 infinite, ErlNifUInt64 *out) {
+    const priv_t *priv = enif_priv_data(env);
+    if (enif_is_identical(term, priv->atoms.infinity)) {
+        *out = infinite;
+        return 1;
+    }
+    return enif_get_uint64(env, term, out);
+}
+
+static ERL_NIF_TERM error_term(ErlNifEnv *env, const char *step, int err) {
+    const priv_t *priv = enif_priv_data(env);
+    char buf[128];
+    const char *message = strerror_r(err, buf, sizeof buf);
+    ERL_NIF_TERM step_term, message_term;
+    size_t step_len = strlen(step), message_len = strlen(message);
+    memcpy(enif_make_new_binary(env, step_len, &step_term), step, step_len);
+    memcpy(enif_make_new_binary(env, message_len, &message_term), message, message_len);
+    return enif_make_tuple2(env, priv->atoms.error,
+                            enif_make_tuple3(env, step_term, enif_make_int(env, err), message_term));
+}
+
+/* ---- NIFs ------------------------------------------------------------- */
+
+/* spawn(HelperPath, PeerArgv, Env, Ref, MaxOutput, BootTimeoutMs)
+ *   -> {ok, Run} | {error, {Step, Errno, Message}}
+ * Dirty IO: creating pipes and posix_spawn can take a while on a busy box. */
+static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    priv_t *priv = enif_priv_data(env);
+    ErlNifUInt64 max_output, boot_timeout_ms;
+    ErlNifPid owner;
+    if (!get_limit(env, argv[4], OUTPUT_UNLIMITED, &max_output) ||
+        !enif_get_uint64(env, argv[5], &boot_timeout_ms) || boot_timeout_ms > INT64_MAX ||
+        !enif_self(env, &owner))
+        return enif_make_badarg(env);
+
+    char *helper_path = string_from(env, argv[0]);
+    char host_pid[24];
+    snprintf(host_pid, sizeof host_pid, "%ld", (long)getpid());
+    const char *leading[] = {helper_path, host_pid};
+    char **helper_argv = helper_path ? strings_from(env, leading, 2, argv[1]) : NULL;
+    char **helper_env = strings_from(env, NULL, 0, argv[2]);
+    enif_free(helper_path);
+    if (!helper_argv || !helper_env || !helper_argv[2]) {
+        free_strings(helper_argv);
+        free_strings(helper_env);
+        return enif_make_badarg(env);
+    }
+
+    spawn_fds_t fds;
+    const char *step = "";
+    int err = spawn_helper(helper_argv, helper_env, &fds, &step);
+    free_strings(helper_argv);
+    free_strings(helper_env);
+    if (err != 0)
+        return error_term(env, step, err);
+
+    /* The resource is allocated last: its destructor expects run_init. */
+    ErlNifEnv *run_env = enif_alloc_env();
+    run_t *r = run_env ? enif_alloc_resource(priv->run_type, sizeof *r) : NULL;
+    if (!r) {
+        if (run_env)
+            enif_free_env(run_env);
+        spawn_close_fds(&fds); /* the helper kills its peer on EOF */
+        return error_term(env, "alloc", ENOMEM);
+    }
+    run_init(r, &priv->atoms, priv->monitor, run_env, enif_make_copy(run_env, argv[3]),
+             max_output, (int64_t)boot_timeout_ms, &fds, owner);
+    ERL_NIF_TERM term = enif_make_resource(env, r);
+    int queued = monitor_add(priv->monitor, r) == 0;
+    enif_release_resource(r); /* the term (and the monitor) hold it now */
+    if (!queued)
+        return error_term(env, "monitor", ENOMEM);
+    return enif_make_tuple2(env, priv->atoms.ok, term);
+}
+
+/* submit(Run, Request, TimeoutMs | infinity) -> ok */
+static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    priv_t *priv = enif_priv_data(env);
+    run_t *r;
+    ErlNifUInt64 timeout;
+    ErlNifPid owner;
+    if (!enif_get_resource(env, argv[0], priv->run_type, (void **)&r) ||
+        !enif_is_binary(env, argv[1]) || !get_limit(env, argv[2], UINT64_MAX, &timeout) ||
+        (timeout != UINT64_MAX && timeout > INT64_MAX) || !enif_self(env, &owner))
+        return enif_make_badarg(env);
+    /* A copy in an env of its own: for a large (refc) binary only a
+     * reference, so this stays cheap whatever the size. */
+    ErlNifEnv *request_env = enif_alloc_env();
+    if (!request_env)
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    ErlNifBinary request;
+    ERL_NIF_TERM copy = enif_make_copy(request_env, argv[1]);
+    if (!enif_inspect_binary(request_env, copy, &request) || request.size > UINT32_MAX) {
+        enif_free_env(request_env);
+        return enif_make_badarg(env);
+    }
+    int64_t timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout;
+    if (monitor_submit(priv->monitor, r, request_env, request, timeout_ms, owner) < 0) {
+        enif_free_env(request_env);
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    }
+    return priv->atoms.ok;
+}
+
+/* cancel(Run) -> ok. The owner then gets {sandbox, Ref, {cancelled, Output}}
+ * unless the run had already answered. */
+static ERL_NIF_TERM cancel_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    priv_t *priv = enif_priv_data(env);
+    run_t *r;
+    if (!enif_get_resource(env, argv[0], priv->run_type, (void **)&r))
+        return enif_make_badarg(env);
+    if (monitor_cancel(priv->monitor, r) < 0)
+        return enif_raise_exception(env, enif_make_atom(env, "enomem"));
+    return priv->atoms.ok;
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM info) {
+    (void)info;
+    priv_t *priv = enif_alloc(sizeof *priv);
+    if (!priv)
+        return 1;
+    atoms_init(env, &priv->atoms);
+    ErlNifResourceTypeInit init = {.dtor = run_dtor, .stop = NULL, .down = run_down};
+    priv->run_type = enif_open_resource_type_x(env, "sandbox_run", &init, ERL_NIF_RT_CREATE, NULL);
+    const char *why = NULL;
+    priv->monitor = priv->run_type ? monitor_start(&why) : NULL;
+    if (!priv->monitor) {
+        enif_free(priv);
+        return 1;
+    }
+    *priv_data = priv;
+    return 0;
+}
+
+static void unload(ErlNifEnv *env, void *priv_data) {
+    (void)env;
+    priv_t *priv = priv_data;
+    monitor_stop(priv->monitor);
+    enif_free(priv);
+}
+
+static ErlNifFunc nif_funcs[] = {
+    {"spawn", 6, spawn_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"submit", 3, submit_nif, 0},
+    {"cancel", 1, cancel_nif, 0},
+};
+
+ERL_NIF_INIT(Elixir.Sandbox.Native, nif_funcs, load, NULL, NULL, unload)
