@@ -1,0 +1,111 @@
+# sandbox: build, test and check. Run `make help` for the targets.
+#
+# `make run` and `make test` work on a fresh Debian machine: they first
+# install whatever system packages are missing (scripts/ensure-system-deps).
+
+ifneq ($(shell uname -s),Linux)
+$(error sandbox runs on Linux only: its C core relies on prctl, pidfd, signalfd and epoll)
+endif
+
+SHELL := /bin/bash
+MIX ?= mix
+
+# mix's compiler passes this; computed here only when make runs by hand.
+ERTS_INCLUDE_DIR ?= $(shell erl -noshell -eval 'io:format("~ts/erts-~ts/include", [code:root_dir(), erlang:system_info(version)]), halt().')
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wvla -Wpointer-arith
+CFLAGS ?= -O2
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) -fstack-protector-strong $(CFLAGS)
+
+BUILD := _build/native
+NIF := priv/sandbox_nif.so
+HELPER := priv/sandbox_helper
+
+NIF_SRC := sandbox_nif atoms monitor run spawn output frame status deadline fdio
+HELPER_SRC := helper fdio status tree
+TESTED_SRC := output frame status deadline tree fdio
+TEST_SRC := $(wildcard c_src/test/*.c)
+
+NIF_OBJ := $(NIF_SRC:%=$(BUILD)/nif/%.o)
+HELPER_OBJ := $(HELPER_SRC:%=$(BUILD)/helper/%.o)
+TEST_BIN := $(BUILD)/c_tests
+
+.PHONY: all priv deps run test c-test check clean help
+
+all: priv
+
+help:
+	@echo "make run CODE='IO.puts(1 + 1)'  evaluate code in the sandbox (installs, builds)"
+	@echo "make test                       C unit tests and the ExUnit suite (installs, builds)"
+	@echo "make check                      formatting, warnings, clang-format, cppcheck, clang build"
+	@echo "make priv                       build priv/sandbox_nif.so and priv/sandbox_helper"
+	@echo "make clean                      remove C build products"
+
+priv: $(NIF) $(HELPER)
+
+$(NIF): $(NIF_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $^ $(LDFLAGS)
+
+$(HELPER): $(HELPER_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDFLAGS)
+
+$(BUILD)/nif/%.o: c_src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -isystem "$(ERTS_INCLUDE_DIR)" -MMD -MP -c $< -o $@
+
+$(BUILD)/helper/%.o: c_src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(NIF_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
+
+# ---- set-up --------------------------------------------------------------
+
+deps:
+	@scripts/ensure-system-deps $(DEPS_FOR)
+
+run: DEPS_FOR := build
+# $(value ...): the code reaches the shell untouched by make's own expansion.
+run: export SANDBOX_CODE := $(value CODE)
+run: deps
+	@if [ -z "$$SANDBOX_CODE" ]; then echo "usage: make run CODE='IO.puts(1 + 1)'" >&2; exit 2; fi
+	@$(MIX) sandbox.run -- "$$SANDBOX_CODE"
+
+# ---- tests ---------------------------------------------------------------
+
+test: DEPS_FOR := test
+test: deps c-test
+	MIX_ENV=test $(MIX) test $(TEST_ARGS)
+
+c-test: $(TEST_BIN)
+	$(TEST_BIN) --jobs 1
+
+$(TEST_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O1 -g -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) -lcriterion
+
+# ---- checks --------------------------------------------------------------
+
+C_FILES := $(wildcard c_src/*.c c_src/*.h c_src/test/*.c)
+
+check: DEPS_FOR := check
+check: deps
+	$(MIX) format --check-formatted
+	MIX_ENV=test $(MIX) compile --warnings-as-errors --force
+	clang-format --dry-run --Werror $(C_FILES)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	  --std=c11 -D_GNU_SOURCE --suppress=missingIncludeSystem \
+	  -I c_src -I "$(ERTS_INCLUDE_DIR)" c_src
+	$(MAKE) --no-print-directory clean-native
+	$(MAKE) --no-print-directory priv CC=clang
+	$(MAKE) --no-print-directory clean-native
+	$(MAKE) --no-print-directory priv
+
+.PHONY: clean-native
+clean-native:
+	rm -rf $(BUILD) $(NIF) $(HELPER)
+
+clean: clean-native

@@ -1,0 +1,77 @@
+defmodule Mix.Tasks.Compile.SandboxNative do
+  @moduledoc """
+  Builds sandbox's C core (`priv/sandbox_nif.so`, `priv/sandbox_helper`)
+  with `make`.
+
+  Defined here rather than under `lib/` because Mix needs a compiler before
+  it compiles the project it belongs to; this also makes it available when
+  sandbox is a dependency.
+  """
+  use Mix.Task.Compiler
+
+  @impl Mix.Task.Compiler
+  def run(_args) do
+    ensure_linux!()
+
+    if up_to_date?() do
+      {:noop, []}
+    else
+      case make(["priv"], into: IO.stream(:stdio, :line)) do
+        {_, 0} -> {:ok, []}
+        {_, status} -> Mix.raise("building sandbox's C core failed (make exited with #{status})")
+      end
+    end
+  end
+
+  @impl Mix.Task.Compiler
+  def clean do
+    make(["clean"], into: "")
+    :ok
+  end
+
+  defp up_to_date?, do: match?({_, 0}, make(["--question", "priv"], into: ""))
+
+  defp make(targets, opts) do
+    erts_include =
+      Path.join([:code.root_dir(), "erts-#{:erlang.system_info(:version)}", "include"])
+
+    args = ["-C", __DIR__, "--no-print-directory", "ERTS_INCLUDE_DIR=#{erts_include}" | targets]
+    System.cmd("make", args, [stderr_to_stdout: true] ++ opts)
+  rescue
+    e in ErlangError ->
+      Mix.raise(
+        "cannot run make (#{inspect(e.original)}): sandbox needs make and a C compiler " <>
+          "(on Debian: apt-get install make gcc erlang-dev)"
+      )
+  end
+
+  defp ensure_linux! do
+    unless match?({:unix, :linux}, :os.type()) do
+      Mix.raise(
+        "sandbox runs on Linux only: its C core relies on prctl (subreaper, " <>
+          "parent-death signal), pidfd, signalfd and epoll; this system is #{inspect(:os.type())}"
+      )
+    end
+  end
+end
+
+defmodule Sandbox.MixProject do
+  use Mix.Project
+
+  def project do
+    [
+      app: :sandbox,
+      version: "0.1.0",
+      elixir: "~> 1.14",
+      compilers: [:sandbox_native | Mix.compilers()],
+      start_permanent: Mix.env() == :prod,
+      deps: [],
+      description: "Evaluate Elixir code in a fresh, isolated Erlang VM, on a C core.",
+      docs: [main: "Sandbox"]
+    ]
+  end
+
+  def application do
+    [extra_applications: []]
+  end
+end
