@@ -1,0 +1,124 @@
+defmodule Sandbox do
+  @moduledoc """
+  Evaluates Elixir code in a fresh, isolated Erlang VM and returns what it
+  printed and the raw value of its last expression.
+
+  Every call boots a new OS-level VM (the *peer*), so nothing carries over
+  between calls. The peer sees every code path the host has at the moment
+  of the call, so the host's modules and dependencies are available, and
+  `Mix.install/1` works where the host has Mix.
+
+      iex> Sandbox.run("IO.puts(:hello); 1 + 1")
+      {:ok, %{output: "hello\\n", result: 2}}
+
+  `run/2` is a drop-in replacement for the pure-Elixir sandbox it was
+  modelled on (same options, defaults and return shapes), with these
+  differences:
+
+    * The host never becomes a distributed node and no EPMD is started.
+      The peer has a node name of its own (so its pids and refs never
+      decode as the host's), no listener and no connections: `Node.list()`
+      in a run is `[]`.
+    * Everything the run prints is captured: standard output and standard
+      error, Logger, and whatever is written to the VM's OS-level stdout
+      and stderr (`:erlang.display/1`, ports, child processes). Reading
+      standard input gets `:eof` at once.
+    * Output is capped where it is captured (in C): the host holds at most
+      `:max_output` bytes of it however much is printed, and the cut is
+      made at a whole UTF-8 character.
+    * The peer and everything it started (child processes, their children,
+      processes that called `setsid`) are killed when the run ends, however
+      it ends, and when the caller dies. Output printed before a timeout or
+      a crash is kept.
+    * Code that kills its own evaluating process gets
+      `{:error, {:exit, reason, []}, %{output: ...}}` where the reference
+      raised an exit in the caller.
+
+  It is best-effort isolation for trusted use (agents experimenting,
+  scratch computation), not a security boundary: the code runs with the
+  host's user, file system and network.
+
+  ## How it works
+
+  A C NIF starts a small helper executable (a child subreaper that owns
+  the peer's whole process tree) with `posix_spawn` on a dirty scheduler.
+  One C thread watches every run's pipes and deadlines and sends the
+  outcome to the caller, so no scheduler is held while a run goes on. See
+  the README for the process tree.
+  """
+
+  alias Sandbox.{Options, Runner}
+
+  @typedoc "What `run/2` returns: success, timeout or lost peer, or the exception raised."
+  @type result ::
+          {:ok, %{output: String.t(), result: term()}}
+          | {:error, :timeout | :noconnection, %{output: String.t()}}
+          | {:error, {:error | :exit | :throw, term(), Exception.stacktrace()},
+             %{output: String.t()}}
+
+  @typedoc "Code run in the peer before the evaluated code: a string, quoted AST, or a list of either."
+  @type setup :: String.t() | Macro.t() | [String.t() | Macro.t()] | nil
+
+  @type option ::
+          {:timeout, timeout()}
+          | {:max_output, non_neg_integer() | :infinity}
+          | {:setup, setup()}
+          | {:boot_timeout, non_neg_integer()}
+
+  @doc """
+  Evaluates `code` in a fresh VM and returns its output and raw result.
+
+  ## Options
+
+    * `:timeout` - milliseconds for the setup and the evaluation together,
+      or `:infinity` (default: `60_000`). Booting the VM is not counted.
+    * `:max_output` - bytes of output to keep, or `:infinity` (default:
+      `50_000`). Past it the output is cut back to a whole UTF-8 character
+      and ends with `"\\n...(truncated, showing first X of Y)"`.
+    * `:setup` - code evaluated in the peer, in order, before `code`: a
+      string, quoted AST, or a list of either. Its output is not included,
+      and modules it defines can be used by `code`. If it raises, `run/2`
+      raises in the caller as the reference does: errors as
+      `{:exception, reason, stacktrace}`, exits as `{:exception, reason}`,
+      throws as they are.
+    * `:boot_timeout` - milliseconds the VM may take to boot (default:
+      `30_000`). A VM that cannot boot raises `Sandbox.BootError`.
+
+  Unknown options are ignored, as the reference ignores them.
+
+  ## Results
+
+    * `{:ok, %{output: output, result: value}}` - `value` is the raw value
+      of the last expression (`nil` for empty code).
+    * `{:error, {kind, reason, stacktrace}, %{output: output}}` - the code
+      raised, threw or exited; `reason` is raw as caught (`:badarith`,
+      `%RuntimeError{}`, ...). Syntax errors and invalid UTF-8 in `code`
+      come back this way too.
+    * `{:error, :timeout, %{output: output}}` - the deadline passed;
+      `output` is what was printed until then.
+    * `{:error, :noconnection, %{output: output}}` - the VM died before
+      answering (`System.halt/1`, a crash, a kill from outside); `output`
+      is what it printed until then.
+
+  The result is decoded with `:erlang.binary_to_term/1`, so a run can
+  create atoms in the host (atoms are never garbage collected); do not
+  return attacker-chosen atoms in a loop.
+
+  Raises `ArgumentError` for code that is not a binary and for an invalid
+  option, naming it.
+  """
+  @spec run(String.t(), [option()]) :: result()
+  def run(code, opts \\ []) do
+    Runner.run(code, Options.validate!(code, opts))
+  end
+
+  @doc """
+  Does nothing and returns `:ok`.
+
+  Kept so code written for the reference keeps compiling: the reference
+  had to turn the host into a distributed node, and this package never
+  does.
+  """
+  @spec ensure_distributed!() :: :ok
+  def ensure_distributed!, do: :ok
+end

@@ -1,0 +1,38 @@
+defmodule Sandbox.BootError do
+  @moduledoc """
+  Raised when the sandbox VM cannot be started: the helper cannot be
+  spawned, `erl` is missing or fails, or booting takes longer than
+  `:boot_timeout`. `output` holds what the VM printed while trying (at most
+  64 KB); `exit` says how it ended, when that is known.
+  """
+
+  defexception [:reason, :output, :exit]
+
+  @type t :: %__MODULE__{
+          reason: :timeout | :exited | {:spawn, String.t(), integer(), String.t()},
+          output: binary(),
+          exit: term()
+        }
+
+  @impl true
+  def message(%__MODULE__{reason: reason, output: output, exit: exit}) do
+    "the sandbox VM could not boot: " <> describe(reason, exit) <> shown(output)
+  end
+
+  defp describe(:timeout, _exit), do: "it did not start within :boot_timeout"
+  defp describe(:exited, exit), do: "it #{ended(exit)} before starting"
+
+  defp describe({:spawn, step, errno, text}, _exit),
+    do: "starting its helper failed at #{step}: #{text} (errno #{errno})"
+
+  defp ended({:exit_status, code}), do: "exited with status #{code}"
+  defp ended({:signal, signal}), do: "was killed by signal #{signal}"
+
+  defp ended({:helper_failed, stage, errno}),
+    do: "failed in its helper (stage #{stage}, errno #{errno})"
+
+  defp ended(_unknown), do: "ended"
+
+  defp shown(output) when output in [nil, ""], do: ""
+  defp shown(output), do: "; it printed:\n" <> output
+end

@@ -1,0 +1,76 @@
+defmodule Sandbox.Options do
+  @moduledoc """
+  The checked options of a run. `validate!/2` raises `ArgumentError`, naming
+  the option, for anything `Sandbox.run/2` cannot honour.
+  """
+
+  @default_timeout 60_000
+  @default_max_output 50_000
+  @default_boot_timeout 30_000
+
+  defstruct timeout: @default_timeout,
+            max_output: @default_max_output,
+            setup: [],
+            boot_timeout: @default_boot_timeout
+
+  @type t :: %__MODULE__{
+          timeout: timeout(),
+          max_output: non_neg_integer() | :infinity,
+          setup: [String.t() | Macro.t()],
+          boot_timeout: non_neg_integer()
+        }
+
+  @doc """
+  Checks `code` and `opts`; returns the options with defaults filled in and
+  the setup as a list.
+  """
+  @spec validate!(term(), term()) :: t()
+  def validate!(code, opts) do
+    unless is_binary(code) do
+      raise ArgumentError, "code must be a binary (a string of Elixir), got: #{inspect(code)}"
+    end
+
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError, "options must be a keyword list, got: #{inspect(opts)}"
+    end
+
+    %__MODULE__{
+      timeout: limit!(opts, :timeout, @default_timeout),
+      max_output: limit!(opts, :max_output, @default_max_output),
+      setup: setup!(Keyword.get(opts, :setup)),
+      boot_timeout: non_neg_integer!(opts, :boot_timeout, @default_boot_timeout)
+    }
+  end
+
+  defp limit!(opts, key, default) do
+    case Keyword.get(opts, key, default) do
+      :infinity -> :infinity
+      value when is_integer(value) and value >= 0 -> value
+      other -> bad!(key, "a non-negative integer or :infinity", other)
+    end
+  end
+
+  defp non_neg_integer!(opts, key, default) do
+    case Keyword.get(opts, key, default) do
+      value when is_integer(value) and value >= 0 -> value
+      other -> bad!(key, "a non-negative integer", other)
+    end
+  end
+
+  defp setup!(nil), do: []
+  defp setup!(items) when is_list(items), do: Enum.map(items, &setup_item!/1)
+  defp setup!(item), do: [setup_item!(item)]
+
+  defp setup_item!(code) when is_binary(code), do: code
+
+  defp setup_item!(ast) do
+    case Macro.validate(ast) do
+      :ok -> ast
+      {:error, _} -> bad!(:setup, "a string, quoted AST, or a list of either", ast)
+    end
+  end
+
+  defp bad!(key, expected, value) do
+    raise ArgumentError, "option #{inspect(key)} must be #{expected}, got: #{inspect(value)}"
+  end
+end

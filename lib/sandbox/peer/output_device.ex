@@ -1,0 +1,179 @@
+defmodule Sandbox.Peer.OutputDevice do
+  @moduledoc """
+  The group leader of code evaluated in a peer: an I/O server that writes
+  what it is sent to the peer's fd 1, or discards it (during setup).
+  Internal: it runs in the peer.
+
+  Requests that are waiting together are written with one `write(2)`, and
+  each is answered only once its bytes are with the port, so what the code
+  printed before it crashed or halted is already in the output pipe.
+  Reading returns `:eof`. Encodings follow `StringIO`'s rules.
+  """
+
+  @max_batch 256
+
+  @doc "Starts a device that writes to fd 1 (`:write`) or drops everything (`:discard`)."
+  @spec start(:write | :discard) :: pid()
+  def start(mode), do: spawn(fn -> init(mode) end)
+
+  @doc "Returns once everything sent to `device` before this call is in the pipe."
+  @spec sync(pid() | nil) :: :ok
+  def sync(nil), do: :ok
+
+  def sync(device) do
+    ref = Process.monitor(device)
+    send(device, {:sandbox_sync, self(), ref})
+
+    receive do
+      {^ref, :synced} -> Process.demonitor(ref, [:flush])
+      {:DOWN, ^ref, _, _, _} -> :ok
+    end
+
+    :ok
+  end
+
+  defp init(:write),
+    do: loop(%{port: Port.open({:fd, 0, 1}, [:out, :binary]), encoding: :unicode})
+
+  defp init(:discard), do: loop(%{port: nil, encoding: :unicode})
+
+  defp loop(state) do
+    receive do
+      {:io_request, from, reply_as, request} ->
+        state
+        |> serve_batch(collect([{from, reply_as, request}], 1))
+        |> loop()
+
+      {:sandbox_sync, from, ref} ->
+        wait_until_written(state.port)
+        send(from, {ref, :synced})
+        loop(state)
+
+      _other ->
+        loop(state)
+    end
+  end
+
+  # Takes the requests already waiting, up to a bound.
+  defp collect(acc, count) when count >= @max_batch, do: Enum.reverse(acc)
+
+  defp collect(acc, count) do
+    receive do
+      {:io_request, from, reply_as, request} ->
+        collect([{from, reply_as, request} | acc], count + 1)
+    after
+      0 -> Enum.reverse(acc)
+    end
+  end
+
+  defp serve_batch(state, batch) do
+    {replies, data, state} =
+      Enum.reduce(batch, {[], [], state}, fn {from, reply_as, request}, {replies, data, state} ->
+        {reply, bytes, state} = handle(request, state)
+        {[{from, reply_as, reply} | replies], [data | bytes], state}
+      end)
+
+    write(state.port, data)
+
+    Enum.each(Enum.reverse(replies), fn {from, reply_as, reply} ->
+      send(from, {:io_reply, reply_as, reply})
+    end)
+
+    state
+  end
+
+  defp write(nil, _data), do: :ok
+
+  defp write(port, data) do
+    if IO.iodata_length(data) > 0 do
+      Port.command(port, data)
+      wait_until_written(port)
+    end
+  end
+
+  @doc """
+  Returns once `port` has written everything it was given, as seen by the
+  caller.
+
+  `Port.command/2` may return before the port has run the command (it is a
+  signal); `port_info/2` is a signal too, handled after the commands that
+  went before it, so a queue size of 0 means those bytes are in the pipe.
+  """
+  @spec wait_until_written(port() | nil) :: :ok
+  def wait_until_written(nil), do: :ok
+
+  def wait_until_written(port) do
+    case :erlang.port_info(port, :queue_size) do
+      {:queue_size, 0} ->
+        :ok
+
+      {:queue_size, _} ->
+        # The pipe is full: the host is draining it.
+        Process.sleep(1)
+        wait_until_written(port)
+
+      nil ->
+        :ok
+    end
+  end
+
+  # ---- the I/O protocol --------------------------------------------------
+
+  defp handle({:put_chars, encoding, chars} = request, state),
+    do: put_chars(encoding, chars, request, state)
+
+  defp handle({:put_chars, encoding, module, function, args} = request, state) do
+    put_chars(encoding, apply(module, function, args), request, state)
+  catch
+    _, _ -> {{:error, request}, [], state}
+  end
+
+  defp handle({:put_chars, chars} = request, state), do: put_chars(:latin1, chars, request, state)
+
+  defp handle({:put_chars, module, function, args}, state),
+    do: handle({:put_chars, :latin1, module, function, args}, state)
+
+  defp handle(request, state)
+       when elem(request, 0) in [:get_chars, :get_line, :get_until, :get_password],
+       do: {:eof, [], state}
+
+  defp handle({:get_geometry, _}, state), do: {{:error, :enotsup}, [], state}
+  defp handle(:getopts, state), do: {[binary: true, encoding: state.encoding], [], state}
+  defp handle({:setopts, opts}, state), do: setopts(opts, state)
+  defp handle({:requests, requests}, state), do: requests(requests, {:ok, [], state})
+  defp handle(_unknown, state), do: {{:error, :request}, [], state}
+
+  defp put_chars(encoding, chars, request, state) do
+    case :unicode.characters_to_binary(chars, encoding, state.encoding) do
+      binary when is_binary(binary) -> {:ok, binary, state}
+      _error_or_incomplete -> {{:error, {:no_translation, encoding, state.encoding}}, [], state}
+    end
+  rescue
+    ArgumentError -> {{:error, request}, [], state}
+  end
+
+  defp setopts(opts, state) do
+    case Keyword.split(List.wrap(opts), [:encoding, :binary]) do
+      {known, []} ->
+        case {Keyword.get(known, :encoding, state.encoding), Keyword.get(known, :binary, true)} do
+          {encoding, true} when encoding in [:unicode, :utf8, :latin1] ->
+            {:ok, [], %{state | encoding: if(encoding == :utf8, do: :unicode, else: encoding)}}
+
+          _ ->
+            {{:error, :enotsup}, [], state}
+        end
+
+      _unknown ->
+        {{:error, :enotsup}, [], state}
+    end
+  end
+
+  defp requests([], acc), do: acc
+
+  defp requests([request | rest], {_reply, data, state}) do
+    case handle(request, state) do
+      {{:error, _} = error, bytes, state} -> {error, [data | bytes], state}
+      {reply, bytes, state} -> requests(rest, {reply, [data | bytes], state})
+    end
+  end
+end

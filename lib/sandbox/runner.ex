@@ -1,0 +1,74 @@
+defmodule Sandbox.Runner do
+  @moduledoc """
+  The host's side of one run: starts a peer through the C core, hands it the
+  request, waits for the outcome in `receive` (so no scheduler is held while
+  the run goes on), and turns the outcome into `Sandbox.run/2`'s result.
+  """
+
+  alias Sandbox.{BootError, Native, Options, PeerCommand}
+
+  @doc "Runs `code` in a fresh peer with checked options."
+  @spec run(String.t(), Options.t()) :: Sandbox.result()
+  def run(code, %Options{} = options) do
+    ref = make_ref()
+    run = spawn_peer!(ref, options)
+    :ok = Native.submit(run, request(code, options), options.timeout)
+
+    receive do
+      {:sandbox, ^ref, outcome} -> result(outcome)
+    end
+  end
+
+  defp spawn_peer!(ref, options) do
+    %{argv: argv, env: env} = PeerCommand.build()
+
+    case Native.spawn(helper_path(), argv, env, ref, options.max_output, options.boot_timeout) do
+      {:ok, run} ->
+        run
+
+      {:error, {step, errno, text}} ->
+        raise BootError, reason: {:spawn, step, errno, text}, output: "", exit: :unknown
+    end
+  end
+
+  defp helper_path, do: Path.join(:code.priv_dir(:sandbox), "sandbox_helper")
+
+  # Everything the peer needs, in one frame: the host's code paths as they
+  # are now (also those added at run time), the setup and the code.
+  defp request(code, options) do
+    :erlang.term_to_binary(%{paths: :code.get_path(), setup: options.setup, code: code})
+  end
+
+  defp result({:ok, encoded, output}) do
+    case decode(encoded) do
+      {:ok, value} -> {:ok, %{output: output, result: value}}
+      {:error, {_kind, _reason, _stack} = error} -> {:error, error, %{output: output}}
+      {:setup_error, kind, reason, stack} -> raise_like_erpc(kind, reason, stack)
+      :malformed -> {:error, :noconnection, %{output: output}}
+    end
+  end
+
+  defp result({:timeout, output}), do: {:error, :timeout, %{output: output}}
+  defp result({:noconnection, output, _exit}), do: {:error, :noconnection, %{output: output}}
+
+  defp result({:boot_failed, reason, output, exit}),
+    do: raise(BootError, reason: reason, output: output, exit: exit)
+
+  # Results are raw terms (the contract), so atoms they hold are created.
+  defp decode(encoded) do
+    case :erlang.binary_to_term(encoded) do
+      {:ok, _value} = ok -> ok
+      {:error, {_, _, _}} = error -> error
+      {:setup_error, _, _, _} = setup_error -> setup_error
+      _other -> :malformed
+    end
+  rescue
+    ArgumentError -> :malformed
+  end
+
+  # The reference ran setup inside :erpc.call/4, which re-raises a remote
+  # exception in the caller in these shapes.
+  defp raise_like_erpc(:error, reason, stack), do: :erlang.error({:exception, reason, stack})
+  defp raise_like_erpc(:exit, reason, _stack), do: exit({:exception, reason})
+  defp raise_like_erpc(:throw, value, _stack), do: throw(value)
+end
