@@ -31,7 +31,7 @@ NIF_OBJ := $(NIF_SRC:%=$(BUILD)/nif/%.o)
 HELPER_OBJ := $(HELPER_SRC:%=$(BUILD)/helper/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
-.PHONY: all priv deps run test c-test check clean help
+.PHONY: all priv deps run test c-test test-asan test-valgrind check clean help
 
 all: priv
 
@@ -39,18 +39,22 @@ help:
 	@echo "make run CODE='IO.puts(1 + 1)'  evaluate code in the sandbox (installs, builds)"
 	@echo "make test                       C unit tests and the ExUnit suite (installs, builds)"
 	@echo "make check                      formatting, warnings, clang-format, cppcheck, clang build"
+	@echo "make test-asan                  C unit tests under AddressSanitizer and UBSan"
+	@echo "make test-valgrind              C unit tests under valgrind memcheck"
 	@echo "make priv                       build priv/sandbox_nif.so and priv/sandbox_helper"
 	@echo "make clean                      remove C build products"
 
 priv: $(NIF) $(HELPER)
 
+# Linked aside and renamed into place: a running VM may have the old .so
+# loaded or the old helper executing, and must never see a half-written file.
 $(NIF): $(NIF_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ $(LDFLAGS)
+	$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
 
 $(HELPER): $(HELPER_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $^ $(LDFLAGS)
+	$(CC) -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
 
 $(BUILD)/nif/%.o: c_src/%.c
 	@mkdir -p $(@D)
@@ -86,6 +90,22 @@ c-test: $(TEST_BIN)
 $(TEST_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O1 -g -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) -lcriterion
+
+ASAN_BIN := $(BUILD)/c_tests_asan
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+test-asan: DEPS_FOR := test
+test-asan: deps $(ASAN_BIN)
+	ASAN_OPTIONS=detect_leaks=1 $(ASAN_BIN) --jobs 1
+
+$(ASAN_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O1 -g $(SANITIZE) -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) -lcriterion
+
+test-valgrind: DEPS_FOR := valgrind
+test-valgrind: deps $(TEST_BIN)
+	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  --trace-children=yes $(TEST_BIN) --jobs 1
 
 # ---- checks --------------------------------------------------------------
 

@@ -17,6 +17,10 @@
 #define TAG_STARTED 'S'  /* took the request: the deadline starts */
 #define TAG_CAPTURING 'C' /* setup done: output from here on is the run's */
 #define TAG_RESULT 'R'   /* followed by the result in external term format */
+/* The one frame the host sends after the request: the setup's output is
+ * dropped, capture has begun, the peer may evaluate. Without it, output the
+ * code prints could land before the host has cut away the setup's. */
+#define TAG_CAPTURE_BEGUN 'G'
 
 /* What the peer printed while booting is kept (up to this) for the error
  * raised when it cannot boot. */
@@ -193,6 +197,16 @@ static void peer_lost(run_t *r, int64_t now) {
     close_watched(r, WATCH_REPLY);
 }
 
+/* The request was taken whole before 'S', so the pipe is empty and these
+ * five bytes fit at once. */
+static int send_capture_begun(run_t *r) {
+    uint8_t frame[5];
+    frame_header(1, frame);
+    frame[4] = TAG_CAPTURE_BEGUN;
+    ssize_t n = fdio_write_some(r->fds.request, frame, sizeof frame);
+    return n == (ssize_t)sizeof frame ? 0 : -1;
+}
+
 /* Returns 0, or -1 if the frame breaks the protocol. */
 static int handle_frame(run_t *r, const uint8_t *frame, size_t len, const scratch_t *scratch,
                         int64_t now) {
@@ -211,7 +225,7 @@ static int handle_frame(run_t *r, const uint8_t *frame, size_t len, const scratc
         drain_output(r, scratch->drain, scratch->len); /* the setup's, to be dropped */
         output_reset(&r->output, r->max_output);
         r->phase = PHASE_EVALUATING;
-        return 0;
+        return send_capture_begun(r);
     case TAG_RESULT: {
         if (r->phase == PHASE_BOOTING)
             return -1;

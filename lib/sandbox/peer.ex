@@ -3,11 +3,13 @@ defmodule Sandbox.Peer do
   The entry point inside a peer VM (`-s Elixir.Sandbox.Peer start`).
   Internal: it never runs in the host.
 
-  The host and the peer talk over two pipes with `{:packet, 4}` frames:
-  the peer reads one request on fd 3 and writes on fd 4
+  The host and the peer talk over two pipes with `{:packet, 4}` frames.
+  The peer reads the request on fd 3, then writes on fd 4:
 
     * `"S"` when it has the request (the run's deadline starts),
-    * `"C"` when setup is done and its output flushed (capture starts),
+    * `"C"` when setup is done and its output flushed; it then waits for the
+      host's `"G"` on fd 3, sent once the host has dropped the setup's output,
+      before the code may print anything,
     * `"R" <> term_to_binary(result)` at the end, after flushing output.
 
   Output goes to fd 1 and 2, which the helper points at the output pipe.
@@ -55,7 +57,11 @@ defmodule Sandbox.Peer do
       {^evaluator, :setup_done} ->
         flush_vm_output()
         send_frame(channel, "C")
-        send(evaluator, {self(), :capture})
+
+        receive do
+          {^channel, {:data, "G"}} -> send(evaluator, {self(), :capture})
+        end
+
         await_result(channel, evaluator, monitor)
 
       {^evaluator, {:result, encoded, device}} ->

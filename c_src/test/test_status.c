@@ -1,0 +1,62 @@
+#include "status.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+Test(status, formats_and_parses_each_kind) {
+    const status_msg_t messages[] = {
+        {STATUS_PEER, 4242, 0, 0},
+        {STATUS_EXIT, 9, 0, 0},
+        {STATUS_DONE, 1500000, 250000, 65536},
+        {STATUS_FAIL, STAGE_FORK, 11, 0},
+    };
+    for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++) {
+        char line[STATUS_LINE_MAX];
+        size_t n = status_format(&messages[i], line, sizeof line);
+        cr_assert_gt(n, 0);
+        cr_assert_eq(line[n - 1], '\n');
+        status_msg_t back;
+        cr_assert_eq(status_parse(line, n - 1, &back), 0, "line %s", line);
+        cr_assert_eq(back.kind, messages[i].kind);
+        cr_assert_eq(back.a, messages[i].a);
+        cr_assert_eq(back.b, messages[i].b);
+        cr_assert_eq(back.c, messages[i].c);
+    }
+}
+
+Test(status, rejects_malformed_lines) {
+    const char *bad[] = {"",         "peer",           "peer ",        "peer x",
+                         "peer 1 2", "exit -",         "done 1 2",     "nope 1",
+                         "peer  1",  "peer 99999999999999999999", "peerx 1", "fail 1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        status_msg_t m;
+        cr_assert_eq(status_parse(bad[i], strlen(bad[i]), &m), -1, "accepted \"%s\"", bad[i]);
+    }
+}
+
+Test(status, reader_splits_lines_across_reads) {
+    const char *stream = "peer 12\nexi";
+    const char *rest = "t 256\n";
+    status_reader_t r;
+    status_reader_init(&r);
+    status_msg_t m;
+    size_t used;
+    cr_assert_eq(status_feed(&r, stream, strlen(stream), &used, &m), 1);
+    cr_assert_eq(m.kind, STATUS_PEER);
+    cr_assert_eq(m.a, 12);
+    cr_assert_eq(status_feed(&r, stream + used, strlen(stream) - used, &used, &m), 0);
+    cr_assert_eq(status_feed(&r, rest, strlen(rest), &used, &m), 1);
+    cr_assert_eq(m.kind, STATUS_EXIT);
+    cr_assert_eq(m.a, 256);
+}
+
+Test(status, reader_refuses_an_overlong_line) {
+    char junk[STATUS_LINE_MAX * 2];
+    memset(junk, 'a', sizeof junk);
+    status_reader_t r;
+    status_reader_init(&r);
+    status_msg_t m;
+    size_t used;
+    cr_assert_eq(status_feed(&r, junk, sizeof junk, &used, &m), -1);
+    cr_assert_eq(status_feed(&r, "peer 1\n", 7, &used, &m), -1, "stays refused");
+}

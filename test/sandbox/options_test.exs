@@ -1,0 +1,64 @@
+defmodule Sandbox.OptionsTest do
+  @moduledoc "Bad arguments raise ArgumentError naming what is wrong, before any VM starts."
+  use ExUnit.Case, async: true
+
+  alias Sandbox.Options
+
+  test "defaults are the reference's" do
+    assert %Options{timeout: 60_000, max_output: 50_000, setup: []} = Options.validate!("1", [])
+  end
+
+  test "accepts the reference's forms" do
+    assert %Options{timeout: :infinity, max_output: :infinity} =
+             Options.validate!("1", timeout: :infinity, max_output: :infinity)
+
+    assert %Options{timeout: 0, max_output: 0} = Options.validate!("1", timeout: 0, max_output: 0)
+    assert %Options{setup: ["a = 1"]} = Options.validate!("1", setup: "a = 1")
+    assert %Options{setup: [{:+, _, [1, 2]}]} = Options.validate!("1", setup: quote(do: 1 + 2))
+  end
+
+  test "ignores options it does not know, as the reference does" do
+    assert %Options{} = Options.validate!("1", something_else: true)
+  end
+
+  for bad <- [-1, 1.5, "10", :forever, nil] do
+    test "timeout #{inspect(bad)} is refused" do
+      assert_raise ArgumentError, ~r/option :timeout must be a non-negative integer or :infinity/, fn ->
+        Sandbox.run("1", timeout: unquote(bad))
+      end
+    end
+  end
+
+  for bad <- [-5, 10.0, "big", :all] do
+    test "max_output #{inspect(bad)} is refused" do
+      assert_raise ArgumentError, ~r/option :max_output must be/, fn ->
+        Sandbox.run("1", max_output: unquote(bad))
+      end
+    end
+  end
+
+  test "a setup of the wrong type is refused" do
+    for bad <- [%{a: 1}, [~S|IO.puts("ok")|, make_ref()], {1, 2, 3}, 1..2] do
+      assert_raise ArgumentError, ~r/option :setup must be a string, quoted AST/, fn ->
+        Sandbox.run("1", setup: bad)
+      end
+    end
+  end
+
+  test "a boot_timeout that is not a non-negative integer is refused" do
+    assert_raise ArgumentError, ~r/option :boot_timeout/, fn ->
+      Sandbox.run("1", boot_timeout: :infinity)
+    end
+  end
+
+  test "code that is not a binary is refused" do
+    for bad <- [~c"1 + 1", nil, 42, quote(do: 1 + 1)] do
+      assert_raise ArgumentError, ~r/code must be a binary/, fn -> Sandbox.run(bad) end
+    end
+  end
+
+  test "options that are not a keyword list are refused" do
+    assert_raise ArgumentError, ~r/options must be a keyword list/, fn -> Sandbox.run("1", [1]) end
+    assert_raise ArgumentError, ~r/options must be a keyword list/, fn -> Sandbox.run("1", %{}) end
+  end
+end

@@ -1,0 +1,102 @@
+defmodule Sandbox.ResultsTest do
+  @moduledoc "Every shape run/2 returns, as the reference returns it."
+  use ExUnit.Case, async: true
+
+  describe "{:ok, ...}" do
+    test "holds the output and the raw value of the last expression" do
+      assert Sandbox.run(~S|IO.puts("hello"); 1 + 2|) == {:ok, %{output: "hello\n", result: 3}}
+    end
+
+    test "the result is the raw term, not its inspection" do
+      assert {:ok, %{result: %{a: [1, {:b, "c"}], d: 1.5}}} =
+               Sandbox.run(~S|%{a: [1, {:b, "c"}], d: 1.5}|)
+    end
+
+    test "empty code evaluates to nil" do
+      assert Sandbox.run("") == {:ok, %{output: "", result: nil}}
+    end
+  end
+
+  describe "{:error, {kind, reason, stacktrace}, ...}" do
+    test "1 / 0 gives the raw :badarith" do
+      assert {:error, {:error, :badarith, stack}, %{output: ""}} = Sandbox.run("1 / 0")
+      assert is_list(stack) and stack != []
+    end
+
+    test "raise gives the exception struct" do
+      assert {:error, {:error, %RuntimeError{message: "boom"}, _}, %{output: ""}} =
+               Sandbox.run(~S|raise "boom"|)
+    end
+
+    test "throw and exit give their class and value" do
+      assert {:error, {:throw, :x, _}, _} = Sandbox.run("throw(:x)")
+      assert {:error, {:exit, :x, _}, _} = Sandbox.run("exit(:x)")
+    end
+
+    test "output printed before the exception is kept" do
+      assert {:error, {:error, %ArgumentError{}, _}, %{output: "before\n"}} =
+               Sandbox.run(~S|IO.puts("before"); raise ArgumentError|)
+    end
+
+    test "a syntax error is an error triple" do
+      assert {:error, {:error, %TokenMissingError{}, _}, %{output: ""}} = Sandbox.run("1 +")
+    end
+
+    test "invalid UTF-8 in the code is an error triple" do
+      assert {:error, {:error, %UnicodeConversionError{}, _}, _} =
+               Sandbox.run(<<"x = \"", 255, "\"">>)
+    end
+
+    test "code that kills its own process is an exit with no stacktrace" do
+      assert Sandbox.run(~S|IO.puts("before"); Process.exit(self(), :kill)|) ==
+               {:error, {:exit, :killed, []}, %{output: "before\n"}}
+    end
+  end
+
+  describe "{:error, :noconnection, ...}" do
+    test "when the VM halts, keeping what it printed" do
+      assert Sandbox.run(~S|IO.puts("before"); System.halt(1)|) ==
+               {:error, :noconnection, %{output: "before\n"}}
+    end
+
+    test "when the VM crashes with a slogan" do
+      assert {:error, :noconnection, %{output: output}} =
+               Sandbox.run(~S|IO.puts("before"); :erlang.halt(~c"boom")|)
+
+      assert output =~ ~r/\Abefore\n/
+    end
+
+    test "when the VM is killed from outside" do
+      assert Sandbox.run(~S"""
+             IO.puts("about to die")
+             System.cmd("kill", ["-9", System.pid()])
+             Process.sleep(:infinity)
+             """) == {:error, :noconnection, %{output: "about to die\n"}}
+    end
+  end
+
+  describe "{:error, :timeout, ...}" do
+    test "keeps what was printed before the deadline" do
+      assert Sandbox.run(~S|IO.puts("hi"); Process.sleep(:infinity)|, timeout: 500) ==
+               {:error, :timeout, %{output: "hi\n"}}
+    end
+
+    test "a timeout of 0 times out" do
+      assert {:error, :timeout, _} = Sandbox.run("Process.sleep(1_000)", timeout: 0)
+    end
+
+    test "the deadline covers the setup" do
+      assert Sandbox.run(":never_reached", setup: "Process.sleep(:infinity)", timeout: 300) ==
+               {:error, :timeout, %{output: ""}}
+    end
+
+    test ":infinity waits" do
+      assert {:ok, %{result: :done}} = Sandbox.run("Process.sleep(50); :done", timeout: :infinity)
+    end
+  end
+
+  test "ensure_distributed!/0 returns :ok and leaves the host alone" do
+    assert Sandbox.ensure_distributed!() == :ok
+    refute Node.alive?()
+  end
+end
