@@ -20,14 +20,17 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) -fstack-protector-strong $(CFLA
 
 BUILD := _build/native
 NIF := priv/sandbox_nif.so
+PEER_NIF := priv/sandbox_peer_nif.so
 HELPER := priv/sandbox_helper
 
 NIF_SRC := sandbox_nif atoms monitor run spawn output frame status deadline fdio
+PEER_NIF_SRC := peer_nif fdio
 HELPER_SRC := helper fdio status tree
 TESTED_SRC := output frame status deadline tree fdio
 TEST_SRC := $(wildcard c_src/test/*.c)
 
 NIF_OBJ := $(NIF_SRC:%=$(BUILD)/nif/%.o)
+PEER_NIF_OBJ := $(PEER_NIF_SRC:%=$(BUILD)/nif/%.o)
 HELPER_OBJ := $(HELPER_SRC:%=$(BUILD)/helper/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
@@ -44,11 +47,15 @@ help:
 	@echo "make priv                       build priv/sandbox_nif.so and priv/sandbox_helper"
 	@echo "make clean                      remove C build products"
 
-priv: $(NIF) $(HELPER)
+priv: $(NIF) $(PEER_NIF) $(HELPER)
 
 # Linked aside and renamed into place: a running VM may have the old .so
 # loaded or the old helper executing, and must never see a half-written file.
 $(NIF): $(NIF_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
+
+$(PEER_NIF): $(PEER_NIF_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
 
@@ -64,7 +71,7 @@ $(BUILD)/helper/%.o: c_src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
--include $(NIF_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
+-include $(NIF_OBJ:.o=.d) $(PEER_NIF_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
 
 # ---- set-up --------------------------------------------------------------
 
@@ -116,7 +123,7 @@ check: deps
 	$(MIX) format --check-formatted
 	MIX_ENV=test $(MIX) compile --warnings-as-errors --force
 	clang-format --dry-run --Werror $(C_FILES)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,style,portability,performance \
 	  --std=c11 -D_GNU_SOURCE --suppress=missingIncludeSystem \
 	  -I c_src -I "$(ERTS_INCLUDE_DIR)" c_src
 	$(MAKE) --no-print-directory clean-native
@@ -126,6 +133,6 @@ check: deps
 
 .PHONY: clean-native
 clean-native:
-	rm -rf $(BUILD) $(NIF) $(HELPER)
+	rm -rf $(BUILD) $(NIF) $(PEER_NIF) $(HELPER)
 
 clean: clean-native

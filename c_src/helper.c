@@ -29,7 +29,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { FD_NULL = 0, FD_REQUEST = 3, FD_REPLY = 4, FD_CONTROL = 5, FD_STATUS = 6, FD_FIRST_FREE = 7 };
+enum {
+    FD_NULL = 0,
+    FD_REQUEST = 3,
+    FD_REPLY = 4,
+    FD_CONTROL = 5,
+    FD_STATUS = 6,
+    FD_FIRST_FREE = 7
+};
 
 typedef struct {
     pid_t peer;      /* 0 until forked */

@@ -14,9 +14,9 @@
 #include <sys/wait.h>
 
 /* Tags of the frames a peer sends (see Sandbox.Peer). */
-#define TAG_STARTED 'S'  /* took the request: the deadline starts */
+#define TAG_STARTED 'S'   /* took the request: the deadline starts */
 #define TAG_CAPTURING 'C' /* setup done: output from here on is the run's */
-#define TAG_RESULT 'R'   /* followed by the result in external term format */
+#define TAG_RESULT 'R'    /* followed by the result in external term format */
 /* The one frame the host sends after the request: the setup's output is
  * dropped, capture has begun, the peer may evaluate. Without it, output the
  * code prints could land before the host has cut away the setup's. */
@@ -232,8 +232,8 @@ static int handle_frame(run_t *r, const uint8_t *frame, size_t len, const scratc
         /* The peer flushed its output before sending this frame. */
         drain_output(r, scratch->drain, scratch->len);
         ErlNifEnv *env = enif_alloc_env();
-        ERL_NIF_TERM outcome = enif_make_tuple3(env, r->atoms->ok, make_bytes(env, frame + 1, len - 1),
-                                                make_output(r, env, 0));
+        ERL_NIF_TERM outcome = enif_make_tuple3(
+            env, r->atoms->ok, make_bytes(env, frame + 1, len - 1), make_output(r, env, 0));
         answer(r, env, outcome, now);
         return 0;
     }
@@ -323,7 +323,8 @@ static void read_status(run_t *r, uint8_t *chunk, size_t chunk_len, int64_t now)
     while (offset < (size_t)n) {
         size_t used;
         status_msg_t m;
-        int got = status_feed(&r->status, (const char *)chunk + offset, (size_t)n - offset, &used, &m);
+        int got =
+            status_feed(&r->status, (const char *)chunk + offset, (size_t)n - offset, &used, &m);
         offset += used;
         if (got < 0) {
             /* Our own helper talking nonsense: stop listening, kill. */

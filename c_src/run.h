@@ -42,7 +42,7 @@ struct run {
     /* Set by run_init, read-only afterwards. */
     const atoms_t *atoms;
     struct monitor *monitor; /* for the owner-down callback */
-    ErlNifEnv *env; /* holds ref */
+    ErlNifEnv *env;          /* holds ref */
     ERL_NIF_TERM ref;
     uint64_t max_output;
     int64_t boot_timeout_ms;
@@ -82,9 +82,8 @@ struct run {
 
 /* Fills in a fresh run for fds just spawned. Takes ownership of env. */
 void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv *env,
-              ERL_NIF_TERM ref,
-              uint64_t max_output, int64_t boot_timeout_ms, const spawn_fds_t *fds,
-              ErlNifPid owner);
+              ERL_NIF_TERM ref, uint64_t max_output, int64_t boot_timeout_ms,
+              const spawn_fds_t *fds, ErlNifPid owner);
 
 /* Frees what run_init took and closes whatever is still open. */
 void run_destroy(run_t *r);

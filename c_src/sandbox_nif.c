@@ -99,8 +99,9 @@ static ERL_NIF_TERM error_term(ErlNifEnv *env, const char *step, int err) {
     size_t step_len = strlen(step), message_len = strlen(message);
     memcpy(enif_make_new_binary(env, step_len, &step_term), step, step_len);
     memcpy(enif_make_new_binary(env, message_len, &message_term), message, message_len);
-    return enif_make_tuple2(env, priv->atoms.error,
-                            enif_make_tuple3(env, step_term, enif_make_int(env, err), message_term));
+    return enif_make_tuple2(
+        env, priv->atoms.error,
+        enif_make_tuple3(env, step_term, enif_make_int(env, err), message_term));
 }
 
 /* ---- NIFs ------------------------------------------------------------- */
@@ -148,8 +149,8 @@ static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
         spawn_close_fds(&fds); /* the helper kills its peer on EOF */
         return error_term(env, "alloc", ENOMEM);
     }
-    run_init(r, &priv->atoms, priv->monitor, run_env, enif_make_copy(run_env, argv[3]),
-             max_output, (int64_t)boot_timeout_ms, &fds, owner);
+    run_init(r, &priv->atoms, priv->monitor, run_env, enif_make_copy(run_env, argv[3]), max_output,
+             (int64_t)boot_timeout_ms, &fds, owner);
     ERL_NIF_TERM term = enif_make_resource(env, r);
     int queued = monitor_add(priv->monitor, r) == 0;
     enif_release_resource(r); /* the term (and the monitor) hold it now */

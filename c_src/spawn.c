@@ -17,7 +17,7 @@ static const struct {
     int child_fd;
     int child_writes;
 } LAYOUT[PIPE_COUNT] = {
-    [PIPE_OUTPUT] = {1, 1}, [PIPE_REQUEST] = {3, 0}, [PIPE_REPLY] = {4, 1},
+    [PIPE_OUTPUT] = {1, 1},  [PIPE_REQUEST] = {3, 0}, [PIPE_REPLY] = {4, 1},
     [PIPE_CONTROL] = {5, 0}, [PIPE_STATUS] = {6, 1},
 };
 
@@ -144,10 +144,10 @@ int spawn_helper(char *const argv[], char *const envp[], spawn_fds_t *out, const
 }
 
 void spawn_close_fds(spawn_fds_t *fds) {
-    int *all[] = {&fds->output, &fds->request, &fds->reply,
-                  &fds->control, &fds->status, &fds->helper_pidfd};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        fdio_close(*all[i]);
-        *all[i] = -1;
+    int *ends[] = {&fds->output,  &fds->request, &fds->reply,
+                   &fds->control, &fds->status,  &fds->helper_pidfd};
+    for (int **end = ends; end < ends + sizeof ends / sizeof ends[0]; end++) {
+        fdio_close(**end);
+        **end = -1;
     }
 }

@@ -3,7 +3,11 @@ defmodule Sandbox.TestOS do
 
   @doc "Every process: os pid, parent, state letter."
   def processes do
-    for name <- File.ls!("/proc"), pid = parse_pid(name), pid != nil, info = stat(pid), info != nil do
+    for name <- File.ls!("/proc"),
+        pid = parse_pid(name),
+        pid != nil,
+        info = stat(pid),
+        info != nil do
       info
     end
   end

@@ -112,18 +112,18 @@ Test(output, utf8_prefix_cuts_only_an_incomplete_tail) {
     const struct prefix_case cases[] = {
         {"", 0, 0},
         {"abc", 3, 3},
-        {"a\xc3", 2, 1},                 /* 2-byte sequence missing 1 */
-        {"a\xc3\xa9", 3, 3},             /* complete é */
-        {"a\xe2\x82", 3, 1},             /* € missing 1 */
-        {"a\xe2", 2, 1},                 /* € missing 2 */
-        {"a\xe2\x82\xac", 4, 4},         /* complete € */
-        {"a\xf0\x9f\x98", 4, 1},         /* 😀 missing 1 */
-        {"a\xf0\x9f\x98\x80", 5, 5},     /* complete 😀 */
-        {"a\xf0", 2, 1},                 /* 4-byte lead alone */
-        {"a\x80", 2, 2},                 /* stray continuation: left alone */
-        {"\x80\x80\x80\x80", 4, 4},      /* only continuations */
-        {"a\xff", 2, 2},                 /* not UTF-8 at all: left alone */
-        {"a\xc3\xa9\xa9", 4, 4},         /* too many continuations: left alone */
+        {"a\xc3", 2, 1},             /* 2-byte sequence missing 1 */
+        {"a\xc3\xa9", 3, 3},         /* complete é */
+        {"a\xe2\x82", 3, 1},         /* € missing 1 */
+        {"a\xe2", 2, 1},             /* € missing 2 */
+        {"a\xe2\x82\xac", 4, 4},     /* complete € */
+        {"a\xf0\x9f\x98", 4, 1},     /* 😀 missing 1 */
+        {"a\xf0\x9f\x98\x80", 5, 5}, /* complete 😀 */
+        {"a\xf0", 2, 1},             /* 4-byte lead alone */
+        {"a\x80", 2, 2},             /* stray continuation: left alone */
+        {"\x80\x80\x80\x80", 4, 4},  /* only continuations */
+        {"a\xff", 2, 2},             /* not UTF-8 at all: left alone */
+        {"a\xc3\xa9\xa9", 4, 4},     /* too many continuations: left alone */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         cr_assert_eq(output_utf8_prefix((const uint8_t *)cases[i].bytes, cases[i].len),
@@ -143,11 +143,11 @@ Test(output, byte_formatting_matches_the_reference) {
         {1, "1B"},
         {1023, "1023B"},
         {1024, "1.0KB"},
-        {1075, "1.0KB"},   /* 1.0498... */
-        {1076, "1.1KB"},   /* 1.0507... */
-        {1280, "1.3KB"},   /* exactly 1.25: a tie, rounded up */
+        {1075, "1.0KB"}, /* 1.0498... */
+        {1076, "1.1KB"}, /* 1.0507... */
+        {1280, "1.3KB"}, /* exactly 1.25: a tie, rounded up */
         {1331, "1.3KB"},
-        {3328, "3.3KB"},   /* exactly 3.25: a tie, rounded up */
+        {3328, "3.3KB"}, /* exactly 3.25: a tie, rounded up */
         {50000, "48.8KB"},
         {1048575, "1024.0KB"},
         {1048576, "1.0MB"},

@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int parse(const char *text, pid_t *ppid) { return tree_parse_ppid(text, strlen(text), ppid); }
+static int parse(const char *text, pid_t *ppid) {
+    return tree_parse_ppid(text, strlen(text), ppid);
+}
 
 Test(tree, parses_the_parent_pid) {
     pid_t ppid;
@@ -21,8 +23,9 @@ Test(tree, command_names_may_hold_spaces_and_parens) {
 }
 
 Test(tree, rejects_malformed_text) {
-    const char *bad[] = {"", "12 sleep S 1 2", "12 (x)", "12 (x) S", "12 (x) S x 1",
-                         "12 (x) S 99999999999 1", "12 (x)S 1 1"};
+    const char *bad[] = {"",           "12 sleep S 1 2", "12 (x)",
+                         "12 (x) S",   "12 (x) S x 1",   "12 (x) S 99999999999 1",
+                         "12 (x)S 1 1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pid_t ppid;
         cr_assert_eq(parse(bad[i], &ppid), -1, "accepted \"%s\"", bad[i]);

@@ -21,20 +21,48 @@ defmodule Sandbox.Peer do
   @doc "Called by `-s`; serves the run in a process of its own."
   @spec start() :: :ok
   def start do
-    spawn(&serve/0)
+    spawn(fn ->
+      try do
+        serve()
+      catch
+        kind, reason ->
+          # A broken bootstrap must not leave the host waiting for a boot
+          # that will never finish: say why on stderr (the host attaches
+          # it to its error) and end the VM.
+          message = Exception.format(kind, reason, __STACKTRACE__)
+          :erlang.display_string(~c"sandbox peer failed: " ++ String.to_charlist(message))
+          :erlang.halt(70)
+      end
+    end)
+
     :ok
   end
 
   defp serve do
     channel = Port.open({:fd, 3, 4}, [:binary, packet: 4])
+    [stdout, _stderr] = devices = take_over_stdio()
     request = receive_request(channel)
     prepare(request.paths)
     send_frame(channel, "S")
 
     parent = self()
-    {evaluator, monitor} = spawn_monitor(fn -> evaluate(parent, request) end)
-    send_frame(channel, ["R" | await_result(channel, evaluator, monitor)])
+    {evaluator, monitor} = spawn_monitor(fn -> evaluate(parent, request, stdout) end)
+    send_frame(channel, ["R" | await_result(channel, evaluator, monitor, devices)])
     Process.sleep(:infinity)
+  end
+
+  # Synchronous writers for all the VM prints through `:user` and
+  # `:standard_error` (Logger's console among them): their own servers
+  # write through ports, which write to pipes from an async thread. Each
+  # write is done before it is answered, so order across the two holds.
+  # The `:user` device is also the code's group leader.
+  defp take_over_stdio do
+    for name <- [:user, :standard_error] do
+      device = OutputDevice.start(:write)
+      if Process.whereis(name), do: Process.unregister(name)
+      Process.register(device, name)
+      device
+    end
   end
 
   defp receive_request(channel) do
@@ -52,34 +80,33 @@ defmodule Sandbox.Peer do
     :ok = :logger.set_primary_config(:level, :warning)
   end
 
-  defp await_result(channel, evaluator, monitor) do
+  defp await_result(channel, evaluator, monitor, devices) do
     receive do
       {^evaluator, :setup_done} ->
-        flush_vm_output()
+        flush_vm_output(devices)
         send_frame(channel, "C")
 
         receive do
           {^channel, {:data, "G"}} -> send(evaluator, {self(), :capture})
         end
 
-        await_result(channel, evaluator, monitor)
+        await_result(channel, evaluator, monitor, devices)
 
-      {^evaluator, {:result, encoded, device}} ->
+      {^evaluator, {:result, encoded}} ->
         Process.demonitor(monitor, [:flush])
-        OutputDevice.sync(device)
-        flush_vm_output()
+        flush_vm_output(devices)
         encoded
 
       {:DOWN, ^monitor, :process, ^evaluator, reason} ->
         # The code killed its own process: there is no caught exception.
-        flush_vm_output()
+        flush_vm_output(devices)
         :erlang.term_to_binary({:error, {:exit, reason, []}})
     end
   end
 
   # Setup and code run in one process, as in the reference (where both ran
   # in the same :erpc process), so process state set up carries over.
-  defp evaluate(parent, %{setup: setup, code: code}) do
+  defp evaluate(parent, %{setup: setup, code: code}, device) do
     Process.group_leader(self(), OutputDevice.start(:discard))
 
     case run_setup(setup) do
@@ -90,13 +117,11 @@ defmodule Sandbox.Peer do
           {^parent, :capture} -> :ok
         end
 
-        device = OutputDevice.start(:write)
         Process.group_leader(self(), device)
-        result = eval_code(code)
-        send(parent, {self(), {:result, :erlang.term_to_binary(result), device}})
+        send(parent, {self(), {:result, :erlang.term_to_binary(eval_code(code))}})
 
       setup_error ->
-        send(parent, {self(), {:result, :erlang.term_to_binary(setup_error), nil}})
+        send(parent, {self(), {:result, :erlang.term_to_binary(setup_error)}})
     end
   end
 
@@ -116,26 +141,16 @@ defmodule Sandbox.Peer do
     kind, reason -> {:error, {kind, reason, __STACKTRACE__}}
   end
 
-  # Output written outside our device (Logger, the VM's own stdout and
-  # stderr servers) is asynchronous: wait until each writer has handed what
-  # it was sent to its port, and each port has written it, before telling
-  # the host where to cut.
-  defp flush_vm_output do
+  # Logger formats and writes from processes of its own: wait until they
+  # have written what they were given, then until the devices have.
+  defp flush_vm_output(devices) do
     for id <- :logger.get_handler_ids(),
         match?({:ok, %{module: :logger_std_h}}, :logger.get_handler_config(id)) do
       :logger_std_h.filesync(id)
     end
 
     if Process.whereis(Logger), do: apply(Logger, :flush, [])
-
-    for name <- [:user, :standard_error], pid = Process.whereis(name), pid != nil do
-      # Answered in turn, after the writes it was sent before.
-      :io.request(pid, {:get_geometry, :columns})
-      {:links, links} = Process.info(pid, :links)
-      links |> Enum.filter(&is_port/1) |> Enum.each(&OutputDevice.wait_until_written/1)
-    end
-
-    :ok
+    Enum.each(devices, &OutputDevice.sync/1)
   end
 
   defp send_frame(channel, frame), do: Port.command(channel, frame)

@@ -23,9 +23,11 @@ defmodule Sandbox.OptionsTest do
 
   for bad <- [-1, 1.5, "10", :forever, nil] do
     test "timeout #{inspect(bad)} is refused" do
-      assert_raise ArgumentError, ~r/option :timeout must be a non-negative integer or :infinity/, fn ->
-        Sandbox.run("1", timeout: unquote(bad))
-      end
+      assert_raise ArgumentError,
+                   ~r/option :timeout must be a non-negative integer or :infinity/,
+                   fn ->
+                     Sandbox.run("1", timeout: unquote(bad))
+                   end
     end
   end
 
@@ -58,7 +60,12 @@ defmodule Sandbox.OptionsTest do
   end
 
   test "options that are not a keyword list are refused" do
-    assert_raise ArgumentError, ~r/options must be a keyword list/, fn -> Sandbox.run("1", [1]) end
-    assert_raise ArgumentError, ~r/options must be a keyword list/, fn -> Sandbox.run("1", %{}) end
+    assert_raise ArgumentError, ~r/options must be a keyword list/, fn ->
+      Sandbox.run("1", [1])
+    end
+
+    assert_raise ArgumentError, ~r/options must be a keyword list/, fn ->
+      Sandbox.run("1", %{})
+    end
   end
 end

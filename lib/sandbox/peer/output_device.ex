@@ -1,25 +1,26 @@
 defmodule Sandbox.Peer.OutputDevice do
   @moduledoc """
-  The group leader of code evaluated in a peer: an I/O server that writes
-  what it is sent to the peer's fd 1, or discards it (during setup).
-  Internal: it runs in the peer.
+  The I/O server behind everything a peer prints: the group leader of the
+  evaluated code, and `:user` and `:standard_error`. It writes to the
+  output pipe (see `Sandbox.Peer.OutputFd`), or discards (the setup's
+  group leader). Internal: it runs in the peer.
 
   Requests that are waiting together are written with one `write(2)`, and
-  each is answered only once its bytes are with the port, so what the code
-  printed before it crashed or halted is already in the output pipe.
+  each is answered only once its bytes are in the pipe, so what the code
+  printed before it crashed, halted or ran out of time is never lost.
   Reading returns `:eof`. Encodings follow `StringIO`'s rules.
   """
 
   @max_batch 256
 
-  @doc "Starts a device that writes to fd 1 (`:write`) or drops everything (`:discard`)."
+  alias Sandbox.Peer.OutputFd
+
+  @doc "Starts a device that writes to the output pipe (`:write`) or drops everything (`:discard`)."
   @spec start(:write | :discard) :: pid()
   def start(mode), do: spawn(fn -> init(mode) end)
 
   @doc "Returns once everything sent to `device` before this call is in the pipe."
-  @spec sync(pid() | nil) :: :ok
-  def sync(nil), do: :ok
-
+  @spec sync(pid()) :: :ok
   def sync(device) do
     ref = Process.monitor(device)
     send(device, {:sandbox_sync, self(), ref})
@@ -32,10 +33,12 @@ defmodule Sandbox.Peer.OutputDevice do
     :ok
   end
 
-  defp init(:write),
-    do: loop(%{port: Port.open({:fd, 0, 1}, [:out, :binary]), encoding: :unicode})
+  defp init(:write) do
+    {:ok, fd} = OutputFd.open()
+    loop(%{fd: fd, encoding: :unicode})
+  end
 
-  defp init(:discard), do: loop(%{port: nil, encoding: :unicode})
+  defp init(:discard), do: loop(%{fd: nil, encoding: :unicode})
 
   defp loop(state) do
     receive do
@@ -45,7 +48,7 @@ defmodule Sandbox.Peer.OutputDevice do
         |> loop()
 
       {:sandbox_sync, from, ref} ->
-        wait_until_written(state.port)
+        # Writes are done when they return: being here is being synced.
         send(from, {ref, :synced})
         loop(state)
 
@@ -73,7 +76,7 @@ defmodule Sandbox.Peer.OutputDevice do
         {[{from, reply_as, reply} | replies], [data | bytes], state}
       end)
 
-    write(state.port, data)
+    write(state.fd, data)
 
     Enum.each(Enum.reverse(replies), fn {from, reply_as, reply} ->
       send(from, {:io_reply, reply_as, reply})
@@ -83,39 +86,7 @@ defmodule Sandbox.Peer.OutputDevice do
   end
 
   defp write(nil, _data), do: :ok
-
-  defp write(port, data) do
-    if IO.iodata_length(data) > 0 do
-      Port.command(port, data)
-      wait_until_written(port)
-    end
-  end
-
-  @doc """
-  Returns once `port` has written everything it was given, as seen by the
-  caller.
-
-  `Port.command/2` may return before the port has run the command (it is a
-  signal); `port_info/2` is a signal too, handled after the commands that
-  went before it, so a queue size of 0 means those bytes are in the pipe.
-  """
-  @spec wait_until_written(port() | nil) :: :ok
-  def wait_until_written(nil), do: :ok
-
-  def wait_until_written(port) do
-    case :erlang.port_info(port, :queue_size) do
-      {:queue_size, 0} ->
-        :ok
-
-      {:queue_size, _} ->
-        # The pipe is full: the host is draining it.
-        Process.sleep(1)
-        wait_until_written(port)
-
-      nil ->
-        :ok
-    end
-  end
+  defp write(fd, data), do: OutputFd.write_all(fd, IO.iodata_to_binary(data))
 
   # ---- the I/O protocol --------------------------------------------------
 

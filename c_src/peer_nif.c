@@ -1,0 +1,56 @@
+/* sandbox_peer_nif: loaded only inside a peer VM, by Sandbox.Peer.OutputFd.
+ *
+ * OTP's fd driver hands writes to a pipe to an async thread, so a port can
+ * never tell when printed bytes have reached the output pipe. This gives
+ * the peer's output device a write(2) that is done when it returns, on a
+ * descriptor of its own: a fresh, non-blocking open of the output pipe, so
+ * that the peer's children keep a blocking stdout. */
+#include "fdio.h"
+
+#include <erl_nif.h>
+#include <errno.h>
+#include <fcntl.h>
+
+static ERL_NIF_TERM make_error(ErlNifEnv *env, int err) {
+    ERL_NIF_TERM reason = err == EAGAIN ? enif_make_atom(env, "eagain") : enif_make_int(env, err);
+    return enif_make_tuple2(env, enif_make_atom(env, "error"), reason);
+}
+
+/* open() -> {ok, Fd} | {error, eagain | Errno}. Opening /proc/self/fd/1 of a pipe
+ * creates a new open file description: O_NONBLOCK set here stays here. */
+static ERL_NIF_TERM open_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    (void)argv;
+    int fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return make_error(env, errno);
+    return enif_make_tuple2(env, enif_make_atom(env, "ok"), enif_make_int(env, fd));
+}
+
+/* write(Fd, Binary) -> {ok, BytesWritten} | {error, eagain | Errno}. Writes
+ * what the pipe takes now, eagain when it takes nothing. Never blocks. */
+static ERL_NIF_TERM write_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    int fd;
+    ErlNifBinary bin;
+    if (!enif_get_int(env, argv[0], &fd) || !enif_inspect_binary(env, argv[1], &bin))
+        return enif_make_badarg(env);
+    size_t written = 0;
+    while (written < bin.size) {
+        ssize_t n = fdio_write_some(fd, bin.data + written, bin.size - written);
+        if (n < 0) {
+            if (written > 0 && errno == EAGAIN)
+                break;
+            return make_error(env, errno);
+        }
+        written += (size_t)n;
+    }
+    return enif_make_tuple2(env, enif_make_atom(env, "ok"), enif_make_uint64(env, written));
+}
+
+static ErlNifFunc nif_funcs[] = {
+    {"open", 0, open_nif, 0},
+    {"write", 2, write_nif, 0},
+};
+
+ERL_NIF_INIT(Elixir.Sandbox.Peer.OutputFd, nif_funcs, NULL, NULL, NULL, NULL)

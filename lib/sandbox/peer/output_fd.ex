@@ -1,0 +1,44 @@
+defmodule Sandbox.Peer.OutputFd do
+  @moduledoc """
+  The peer's own descriptor of the output pipe, written synchronously by a
+  small NIF (`priv/sandbox_peer_nif.so`). Internal: loaded only in a peer.
+
+  OTP's fd driver writes to pipes from an async thread, so a port cannot
+  say when printed bytes are in the pipe. Here a write has happened when it
+  returns, so output printed before a crash or a deadline is never lost.
+  """
+
+  @on_load :load
+
+  @doc false
+  def load do
+    :erlang.load_nif(:filename.join(:code.priv_dir(:sandbox), ~c"sandbox_peer_nif"), 0)
+  end
+
+  @doc "Opens a fresh non-blocking descriptor of the peer's stdout pipe."
+  @spec open() :: {:ok, non_neg_integer()} | {:error, :eagain | integer()}
+  def open, do: :erlang.nif_error(:not_loaded)
+
+  @doc "Writes what the pipe takes now, without blocking."
+  @spec write(non_neg_integer(), binary()) ::
+          {:ok, non_neg_integer()} | {:error, :eagain | integer()}
+  def write(_fd, _data), do: :erlang.nif_error(:not_loaded)
+
+  @doc "Writes all of `data`, waiting while the pipe is full (the host is draining it)."
+  @spec write_all(non_neg_integer(), binary()) :: :ok | {:error, integer()}
+  def write_all(_fd, <<>>), do: :ok
+
+  def write_all(fd, data) do
+    case write(fd, data) do
+      {:ok, written} ->
+        write_all(fd, binary_part(data, written, byte_size(data) - written))
+
+      {:error, :eagain} ->
+        Process.sleep(1)
+        write_all(fd, data)
+
+      {:error, _errno} = error ->
+        error
+    end
+  end
+end

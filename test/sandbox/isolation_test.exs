@@ -1,0 +1,127 @@
+defmodule Sandbox.IsolationTest do
+  @moduledoc "No distribution, what the peer sees of the host, and what it leaves on disk."
+  # Changes the host's environment and code path: not async.
+  use ExUnit.Case, async: false
+
+  @moduletag :tmp_dir
+
+  describe "no Erlang distribution" do
+    test "the host stays non-distributed and no EPMD is started" do
+      epmd_before = epmd_running?()
+      assert {:ok, _} = Sandbox.run("1")
+      refute Node.alive?()
+      assert node() == :nonode@nohost
+      assert epmd_running?() == epmd_before
+    end
+
+    test "the peer is connected to nothing" do
+      assert {:ok, %{result: {name, [], true}}} =
+               Sandbox.run("{node(), Node.list(), Node.alive?()}")
+
+      assert name |> Atom.to_string() |> String.starts_with?("sandbox_")
+    end
+
+    test "pids and refs in a result are never host-local" do
+      assert {:ok, %{result: {pid, ref, peer}}} = Sandbox.run("{self(), make_ref(), node()}")
+      assert is_pid(pid) and is_reference(ref)
+      assert node(pid) == peer and node(ref) == peer
+      refute peer == node()
+    end
+
+    test "two runs have different node names" do
+      {:ok, %{result: a}} = Sandbox.run("node()")
+      {:ok, %{result: b}} = Sandbox.run("node()")
+      assert a != b
+    end
+  end
+
+  describe "what the peer sees of the host" do
+    test "a code path added to the host at run time", %{tmp_dir: dir} do
+      [{module, beam}] =
+        Code.compile_string("defmodule AddedAtRunTime, do: def(hello, do: :from_added_path)")
+
+      File.write!(Path.join(dir, "#{module}.beam"), beam)
+      :code.purge(module)
+      :code.delete(module)
+      Code.prepend_path(dir)
+
+      try do
+        assert {:ok, %{result: :from_added_path}} = Sandbox.run("AddedAtRunTime.hello()")
+      after
+        Code.delete_path(dir)
+      end
+    end
+
+    test "the host's modules and dependencies are available" do
+      assert {:ok, %{result: %Sandbox.Options{}}} = Sandbox.run("%Sandbox.Options{}")
+    end
+
+    @tag timeout: 180_000
+    test "Mix.install/1 works with a local path dependency", %{tmp_dir: dir} do
+      dep = Path.join(dir, "local_dep")
+      File.mkdir_p!(Path.join(dep, "lib"))
+
+      File.write!(Path.join(dep, "mix.exs"), """
+      defmodule LocalDep.MixProject do
+        use Mix.Project
+        def project, do: [app: :local_dep, version: "0.1.0"]
+      end
+      """)
+
+      File.write!(Path.join(dep, "lib/local_dep.ex"), """
+      defmodule LocalDep do
+        def hello, do: :from_local_dep
+      end
+      """)
+
+      code = """
+      System.put_env("MIX_INSTALL_DIR", #{inspect(Path.join(dir, "installs"))})
+      Mix.install([{:local_dep, path: #{inspect(dep)}}])
+      LocalDep.hello()
+      """
+
+      assert {:ok, %{result: :from_local_dep}} = Sandbox.run(code, timeout: 120_000)
+    end
+
+    test "the host's environment and working directory", %{tmp_dir: dir} do
+      System.put_env("SANDBOX_TEST_VARIABLE", "visible")
+      previous = File.cwd!()
+      File.cd!(dir)
+
+      try do
+        assert {:ok, %{result: {"visible", ^dir}}} =
+                 Sandbox.run(~S|{System.get_env("SANDBOX_TEST_VARIABLE"), File.cwd!()}|)
+      after
+        File.cd!(previous)
+        System.delete_env("SANDBOX_TEST_VARIABLE")
+      end
+    end
+
+    test "VM flags in the host's environment do not reach the peer's command line" do
+      System.put_env("ERL_FLAGS", "-sname clashing_name -setcookie known")
+
+      try do
+        assert {:ok, %{result: false}} =
+                 Sandbox.run(~S|node() == :"clashing_name@#{:net_adm.localhost()}"|)
+      after
+        System.delete_env("ERL_FLAGS")
+      end
+    end
+  end
+
+  test "a crashing peer writes no erl_crash.dump", %{tmp_dir: dir} do
+    previous = File.cwd!()
+    File.cd!(dir)
+
+    try do
+      assert {:error, :noconnection, _} = Sandbox.run(~S|:erlang.halt(~c"crash on purpose")|)
+      assert File.ls!(dir) == []
+    after
+      File.cd!(previous)
+    end
+  end
+
+  defp epmd_running? do
+    match?({:ok, _}, :erl_epmd.names(~c"localhost"))
+  end
+end

@@ -1,0 +1,235 @@
+defmodule Sandbox.LifecycleTest do
+  @moduledoc """
+  What a run leaves behind (nothing), how it ends, and what it costs the
+  host's schedulers. Counts processes and fds of the host: not async.
+  """
+  use ExUnit.Case, async: false
+
+  alias Sandbox.TestOS
+
+  @moduletag :tmp_dir
+
+  # Starts a background `sleep` that outlives the shell that started it and
+  # returns its OS pid (`setsid` also takes it out of the peer's group).
+  @orphan ~S"""
+  spawn_orphan = fn setsid ->
+    command = ~c"#{setsid} sh -c 'sleep 300 >/dev/null 2>&1 & echo $!'"
+    command |> :os.cmd() |> to_string() |> String.trim() |> String.to_integer()
+  end
+  """
+
+  defp gone?(os_pid), do: TestOS.stat(os_pid) == nil
+
+  describe "everything the run started is dead within 1 s" do
+    test "after a successful run" do
+      assert {:ok, %{result: [child, escaped]}} =
+               Sandbox.run(@orphan <> ~S|[spawn_orphan.(""), spawn_orphan.("setsid")]|)
+
+      assert TestOS.eventually(fn -> gone?(child) and gone?(escaped) end, 1_000)
+    end
+
+    test "after a timeout" do
+      code =
+        @orphan <>
+          ~S"""
+          IO.puts(spawn_orphan.(""))
+          IO.puts(spawn_orphan.("setsid"))
+          Process.sleep(:infinity)
+          """
+
+      assert {:error, :timeout, %{output: output}} = Sandbox.run(code, timeout: 1_000)
+      [child, escaped] = output |> String.split() |> Enum.map(&String.to_integer/1)
+      assert TestOS.eventually(fn -> gone?(child) and gone?(escaped) end, 1_000)
+    end
+
+    test "after the VM dies" do
+      code =
+        @orphan <>
+          ~S"""
+          IO.puts(spawn_orphan.(""))
+          System.halt(3)
+          """
+
+      assert {:error, :noconnection, %{output: output}} = Sandbox.run(code)
+      child = output |> String.trim() |> String.to_integer()
+      assert TestOS.eventually(fn -> gone?(child) end, 1_000)
+    end
+
+    test "when the caller dies, at once", %{tmp_dir: dir} do
+      pids_file = Path.join(dir, "pids")
+
+      code =
+        @orphan <>
+          ~s"""
+          File.write!(#{inspect(pids_file)}, "\#{System.pid()} \#{spawn_orphan.("")}")
+          Process.sleep(:infinity)
+          """
+
+      caller = spawn(fn -> Sandbox.run(code, timeout: 60_000) end)
+
+      [peer, child] =
+        TestOS.eventually(fn -> File.exists?(pids_file) and File.read!(pids_file) end, 30_000)
+        |> String.split()
+        |> Enum.map(&String.to_integer/1)
+
+      assert TestOS.alive?(peer) and TestOS.alive?(child)
+      Process.exit(caller, :kill)
+      assert TestOS.eventually(fn -> gone?(peer) and gone?(child) end, 1_000)
+    end
+  end
+
+  test "a stopped peer is still removed at the deadline" do
+    code = ~S"""
+    IO.puts(System.pid())
+    System.cmd("kill", ["-STOP", System.pid()])
+    """
+
+    assert {:error, :timeout, %{output: output}} = Sandbox.run(code, timeout: 1_000)
+    peer = output |> String.trim() |> String.to_integer()
+    assert TestOS.eventually(fn -> gone?(peer) end, 1_000)
+  end
+
+  test "the timeout is enforced promptly: compared with a trivial run" do
+    {trivial, {:ok, _}} = :timer.tc(fn -> Sandbox.run("1") end)
+
+    {timed_out, {:error, :timeout, _}} =
+      :timer.tc(fn -> Sandbox.run("Process.sleep(:infinity)", timeout: 500) end)
+
+    overshoot_ms = div(timed_out - trivial, 1_000) - 500
+    assert overshoot_ms < 1_000, "a 500 ms timeout took #{overshoot_ms} ms longer than it should"
+    assert timed_out > trivial, "the run returned before its deadline"
+  end
+
+  test "many runs of every ending leave no fd, process or zombie behind" do
+    fds_before = TestOS.fds()
+    children_before = TestOS.children(System.pid())
+    zombies_before = TestOS.zombies()
+
+    endings = [
+      {"1 + 1", []},
+      {~S|raise "boom"|, []},
+      {"Process.sleep(:infinity)", [timeout: 200]},
+      {"System.halt(1)", []},
+      {~S|:erlang.halt(~c"boom")|, []},
+      {~S|System.cmd("kill", ["-9", System.pid()])|, []}
+    ]
+
+    for _ <- 1..5, {code, opts} <- endings, do: Sandbox.run(code, opts)
+
+    assert TestOS.eventually(fn -> map_size(TestOS.fds()) <= map_size(fds_before) end, 3_000),
+           "fds left open: #{inspect(Map.drop(TestOS.fds(), Map.keys(fds_before)))}"
+
+    assert TestOS.eventually(fn -> TestOS.children(System.pid()) == children_before end, 3_000),
+           "processes left: #{inspect(TestOS.children(System.pid()) -- children_before)}"
+
+    assert TestOS.zombies() -- zombies_before == []
+  end
+
+  test "the peer holds none of the host's fds", %{tmp_dir: dir} do
+    marker = Path.join(dir, "host_only_marker")
+    {:ok, file} = File.open(marker, [:write])
+    {:ok, socket} = :gen_tcp.listen(0, [])
+
+    try do
+      host_targets = TestOS.fds() |> Map.values() |> MapSet.new()
+      socket_target = Enum.find(host_targets, &(&1 && String.starts_with?(&1, "socket:")))
+      assert socket_target
+
+      assert {:ok, %{result: peer_fds}} =
+               Sandbox.run("""
+               for fd <- File.ls!("/proc/self/fd"), into: %{} do
+                 {String.to_integer(fd), File.read_link("/proc/self/fd/" <> fd)}
+               end
+               """)
+
+      peer_targets = for {_fd, {:ok, target}} <- peer_fds, do: target
+      refute marker in peer_targets
+      refute socket_target in peer_targets
+      assert peer_fds[0] == {:ok, "/dev/null"}
+      assert {:ok, "pipe:" <> _} = peer_fds[1]
+      assert peer_fds[1] == peer_fds[2], "stdout and stderr share the output pipe"
+    after
+      File.close(file)
+      :gen_tcp.close(socket)
+    end
+  end
+
+  test "no normal scheduler is held: no long_schedule from the calling process" do
+    Sandbox.run("1")
+    parent = self()
+
+    caller =
+      spawn(fn ->
+        for _ <- 1..5, do: Sandbox.run(~S|IO.puts("x"); :ok|)
+        send(parent, :done)
+      end)
+
+    :erlang.system_monitor(self(), [{:long_schedule, 5}])
+    assert_receive :done, 60_000
+    :erlang.system_monitor(:undefined)
+
+    long =
+      Stream.repeatedly(fn ->
+        receive do
+          {:monitor, ^caller, :long_schedule, info} -> info
+        after
+          0 -> nil
+        end
+      end)
+      |> Enum.take_while(& &1)
+
+    assert long == []
+  end
+
+  @tag timeout: 180_000
+  test "8 concurrent runs on a host with 2 dirty IO schedulers finish together, file I/O unstarved",
+       %{tmp_dir: dir} do
+    script = Path.join(dir, "concurrent.exs")
+
+    File.write!(script, ~S"""
+    run = fn -> Sandbox.run("Process.sleep(1500)") end
+    {:ok, _} = run.()
+    {single, {:ok, _}} = :timer.tc(run)
+
+    probe_file = Path.join(System.tmp_dir!(), "sandbox_io_probe_#{System.pid()}")
+    File.write!(probe_file, "x")
+    parent = self()
+
+    probe =
+      spawn(fn ->
+        loop = fn loop, worst ->
+          {us, _} = :timer.tc(fn -> File.read!(probe_file) end)
+          receive do
+            :stop -> send(parent, {:worst, max(worst, us)})
+          after
+            10 -> loop.(loop, max(worst, us))
+          end
+        end
+
+        loop.(loop, 0)
+      end)
+
+    {eight, results} =
+      :timer.tc(fn -> 1..8 |> Enum.map(fn _ -> Task.async(run) end) |> Task.await_many(120_000) end)
+
+    send(probe, :stop)
+    worst = receive do: ({:worst, us} -> us)
+    File.rm(probe_file)
+    IO.write(Base.encode64(:erlang.term_to_binary({single, eight, results, worst})))
+    """)
+
+    paths = Enum.flat_map(:code.get_path(), &["-pa", List.to_string(&1)])
+
+    {encoded, 0} =
+      System.cmd(System.find_executable("elixir"), ["--erl", "+SDio 2"] ++ paths ++ [script])
+
+    {single, eight, results, worst_io} = encoded |> Base.decode64!() |> :erlang.binary_to_term()
+
+    assert Enum.all?(results, &match?({:ok, _}, &1))
+
+    assert eight < 2.5 * single,
+           "8 concurrent runs took #{div(eight, 1000)} ms, one took #{div(single, 1000)} ms"
+
+    assert worst_io < 1_000_000, "a file read waited #{div(worst_io, 1000)} ms"
+  end
+end

@@ -1,0 +1,165 @@
+defmodule Sandbox.OutputTest do
+  @moduledoc "What lands in `output`: every channel, in order, capped and truncated as specified."
+  use ExUnit.Case, async: true
+
+  alias Sandbox.TestOS
+
+  describe "capture" do
+    test "unicode passes through untouched" do
+      assert {:ok, %{output: "héllo 😀 ✓ ∑\n"}} = Sandbox.run(~S|IO.puts("héllo 😀 ✓ ∑")|)
+    end
+
+    test "lines come out in the order printed" do
+      assert {:ok, %{output: output}} = Sandbox.run("for i <- 1..500, do: IO.puts(i)")
+      assert output == Enum.map_join(1..500, &"#{&1}\n")
+    end
+
+    test "standard error is captured" do
+      assert {:ok, %{output: "to stderr\n"}} = Sandbox.run(~S|IO.puts(:stderr, "to stderr")|)
+    end
+
+    test "the VM's own stdout is captured (:erlang.display/1, IO to :user)" do
+      assert {:ok, %{output: output}} =
+               Sandbox.run(~S|:erlang.display(:displayed); IO.puts(:user, "to user")|)
+
+      assert output =~ "displayed"
+      assert output =~ "to user\n"
+    end
+
+    test "output of OS child processes is captured" do
+      assert {:ok, %{output: "from child\n"}} =
+               Sandbox.run(~S|System.cmd("sh", ["-c", "echo from child >&2"]); :ok|)
+    end
+
+    test "output of processes the code spawns is captured" do
+      code = ~S"""
+      parent = self()
+      spawn(fn -> IO.puts("from spawned"); send(parent, :done) end)
+      receive do: (:done -> :ok)
+      """
+
+      assert {:ok, %{output: "from spawned\n"}} = Sandbox.run(code)
+    end
+
+    test "Logger warnings are captured; info is below the level, as in the reference" do
+      assert {:ok, %{output: output}} =
+               Sandbox.run(~S|require Logger; Logger.warning("warned"); Logger.info("informed")|)
+
+      assert output =~ "[warning] warned"
+      refute output =~ "informed"
+    end
+
+    test "latin1 writes are converted as StringIO converts them" do
+      assert {:ok, %{output: "ÈA\n"}} = Sandbox.run("IO.binwrite(<<200, 65>>); IO.puts(\"\")")
+    end
+
+    test "reading standard input gets :eof at once" do
+      {microseconds, result} =
+        :timer.tc(fn -> Sandbox.run(~S|{IO.read(:line), IO.gets("prompt"), IO.read(:eof)}|) end)
+
+      assert {:ok, %{result: {:eof, :eof, :eof}}} = result
+      assert microseconds < 30_000_000
+    end
+  end
+
+  describe "truncation" do
+    # The reference's byte formatting, stated independently of the C code.
+    defp reference_bytes(bytes) when bytes < 1_024, do: "#{bytes}B"
+    defp reference_bytes(bytes) when bytes < 1_048_576, do: "#{Float.round(bytes / 1_024, 1)}KB"
+    defp reference_bytes(bytes), do: "#{Float.round(bytes / 1_048_576, 1)}MB"
+
+    test "1,280 bytes are shown as 1.3KB" do
+      assert {:ok, %{output: output}} =
+               Sandbox.run(~S|IO.write(String.duplicate("a", 1280))|, max_output: 10)
+
+      assert output == "aaaaaaaaaa\n...(truncated, showing first 10B of 1.3KB)"
+    end
+
+    for {max, printed} <- [
+          {0, 5},
+          {5, 6},
+          {1_000, 1_024},
+          {1_024, 1_048_575},
+          {1_000, 1_048_576},
+          {50_000, 60_000},
+          {100, 3_328},
+          {2_000, 2_000_000}
+        ] do
+      test "#{printed} bytes printed, #{max} kept" do
+        max = unquote(max)
+        printed = unquote(printed)
+
+        assert {:ok, %{output: output}} =
+                 Sandbox.run(~s|IO.write(String.duplicate("x", #{printed}))|, max_output: max)
+
+        assert output ==
+                 String.duplicate("x", max) <>
+                   "\n...(truncated, showing first #{reference_bytes(max)} of #{reference_bytes(printed)})"
+      end
+    end
+
+    test "output at exactly the limit is not truncated" do
+      assert {:ok, %{output: "12345"}} = Sandbox.run(~S|IO.write("12345")|, max_output: 5)
+    end
+
+    test "the cut falls on a whole UTF-8 character" do
+      # Each "é" is 2 bytes: 5 bytes would end in half of the third.
+      assert {:ok, %{output: output}} =
+               Sandbox.run(~S|IO.write(String.duplicate("é", 10))|, max_output: 5)
+
+      assert output == "éé\n...(truncated, showing first 5B of 20B)"
+      assert String.valid?(output)
+    end
+
+    test "the cut never splits a 4-byte character" do
+      for {max, kept} <- [{1, ""}, {3, ""}, {4, "😀"}, {7, "😀"}] do
+        assert {:ok, %{output: output}} = Sandbox.run(~S|IO.write("😀😀")|, max_output: max)
+        assert output == kept <> "\n...(truncated, showing first #{max}B of 8B)"
+      end
+    end
+
+    test ":infinity keeps everything" do
+      assert {:ok, %{output: output}} =
+               Sandbox.run(~S|IO.write(String.duplicate("y", 300_000))|, max_output: :infinity)
+
+      assert byte_size(output) == 300_000
+    end
+
+    test "partial output on timeout is truncated the same way" do
+      assert {:error, :timeout, %{output: output}} =
+               Sandbox.run(~S|IO.write(String.duplicate("z", 100)); Process.sleep(:infinity)|,
+                 max_output: 10,
+                 timeout: 500
+               )
+
+      assert output == "zzzzzzzzzz\n...(truncated, showing first 10B of 100B)"
+    end
+  end
+
+  describe "memory" do
+    test "the host holds at most max_output of a flood, however much is printed" do
+      # 200 MB printed in 1 MB writes, 1,000 bytes kept.
+      code = ~S"""
+      chunk = String.duplicate("f", 1_048_576)
+      for _ <- 1..200, do: IO.write(chunk)
+      :flooded
+      """
+
+      sampler = Task.async(fn -> sample_rss(TestOS.rss_kb(), 0) end)
+      assert {:ok, %{output: output, result: :flooded}} = Sandbox.run(code, max_output: 1_000)
+      send(sampler.pid, :stop)
+      growth_kb = Task.await(sampler)
+
+      assert output =~ "showing first 1000B of 200.0MB"
+      assert growth_kb < 20_000, "the host grew by #{growth_kb} kB while 200 MB were printed"
+    end
+  end
+
+  defp sample_rss(baseline, peak) do
+    receive do
+      :stop -> peak
+    after
+      5 -> sample_rss(baseline, max(peak, TestOS.rss_kb() - baseline))
+    end
+  end
+end
