@@ -4,13 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *render(const output_t *o, size_t *len) {
-    *len = output_rendered_size(o);
-    char *s = malloc(*len + 1);
+/* Renders o and checks it against expected, bytes and length. */
+static void assert_renders(const output_t *o, const char *expected) {
+    size_t len = output_rendered_size(o);
+    char *s = malloc(len + 1);
     cr_assert_not_null(s);
     output_render(o, (uint8_t *)s);
-    s[*len] = '\0';
-    return s;
+    s[len] = '\0';
+    cr_assert_eq(len, strlen(expected), "rendered %zu bytes: %s", len, s);
+    cr_assert_str_eq(s, expected);
+    free(s);
 }
 
 static void append_text(output_t *o, const char *text) {
@@ -22,11 +25,8 @@ Test(output, keeps_everything_under_the_limit) {
     output_init(&o, 10);
     append_text(&o, "hello");
     append_text(&o, "world");
-    size_t len;
-    char *s = render(&o, &len);
-    cr_assert_str_eq(s, "helloworld");
+    assert_renders(&o, "helloworld");
     cr_assert_eq(o.total, 10);
-    free(s);
     output_free(&o);
 }
 
@@ -38,10 +38,7 @@ Test(output, keeps_at_most_the_limit_but_counts_all) {
     cr_assert_eq(o.len, 4);
     cr_assert_leq(o.cap, 4, "never allocates past the limit");
     cr_assert_eq(o.total, 8000);
-    size_t len;
-    char *s = render(&o, &len);
-    cr_assert_str_eq(s, "abcd\n...(truncated, showing first 4B of 7.8KB)");
-    free(s);
+    assert_renders(&o, "abcd\n...(truncated, showing first 4B of 7.8KB)");
     output_free(&o);
 }
 
@@ -49,10 +46,7 @@ Test(output, zero_limit_shows_only_the_line) {
     output_t o;
     output_init(&o, 0);
     append_text(&o, "abc");
-    size_t len;
-    char *s = render(&o, &len);
-    cr_assert_str_eq(s, "\n...(truncated, showing first 0B of 3B)");
-    free(s);
+    assert_renders(&o, "\n...(truncated, showing first 0B of 3B)");
     output_free(&o);
 }
 
@@ -71,10 +65,7 @@ Test(output, exactly_at_the_limit_is_not_truncated) {
     output_t o;
     output_init(&o, 3);
     append_text(&o, "abc");
-    size_t len;
-    char *s = render(&o, &len);
-    cr_assert_str_eq(s, "abc");
-    free(s);
+    assert_renders(&o, "abc");
     output_free(&o);
 }
 
@@ -82,10 +73,7 @@ Test(output, cut_keeps_whole_characters) {
     output_t o;
     output_init(&o, 5);
     append_text(&o, "\xc3\xa9\xc3\xa9\xc3\xa9"); /* "ééé": the 5th byte starts the 3rd é */
-    size_t len;
-    char *s = render(&o, &len);
-    cr_assert_str_eq(s, "\xc3\xa9\xc3\xa9\n...(truncated, showing first 5B of 6B)");
-    free(s);
+    assert_renders(&o, "\xc3\xa9\xc3\xa9\n...(truncated, showing first 5B of 6B)");
     output_free(&o);
 }
 
@@ -95,10 +83,7 @@ Test(output, reset_forgets_and_takes_the_new_limit) {
     append_text(&o, "boot noise");
     output_reset(&o, 3);
     append_text(&o, "abcd");
-    size_t len;
-    char *s = render(&o, &len);
-    cr_assert_str_eq(s, "abc\n...(truncated, showing first 3B of 4B)");
-    free(s);
+    assert_renders(&o, "abc\n...(truncated, showing first 3B of 4B)");
     output_free(&o);
 }
 

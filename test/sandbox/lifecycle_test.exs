@@ -125,6 +125,22 @@ defmodule Sandbox.LifecycleTest do
     assert TestOS.zombies() -- zombies_before == []
   end
 
+  test "spawns that fail leak no fd" do
+    spawn_nothing = fn ->
+      Sandbox.Native.spawn("/nonexistent", ["/bin/true"], [], make_ref(), 10, 10)
+    end
+
+    # The first call loads the NIF, whose monitor keeps an epoll fd and an eventfd.
+    spawn_nothing.()
+    fds_before = map_size(TestOS.fds())
+
+    for _ <- 1..20 do
+      assert {:error, {"posix_spawn", _, _}} = spawn_nothing.()
+    end
+
+    assert map_size(TestOS.fds()) == fds_before
+  end
+
   test "the peer holds none of the host's fds", %{tmp_dir: dir} do
     marker = Path.join(dir, "host_only_marker")
     {:ok, file} = File.open(marker, [:write])
