@@ -12,6 +12,17 @@ defmodule Sandbox.ResultsTest do
                Sandbox.run(~S|%{a: [1, {:b, "c"}], d: 1.5}|)
     end
 
+    test "a large result arrives whole" do
+      assert {:ok, %{result: result}} = Sandbox.run(~S|String.duplicate("r", 5_000_000)|)
+      assert result == String.duplicate("r", 5_000_000)
+    end
+
+    test "a request larger than a pipe's buffer is delivered whole" do
+      # About 1 MB of code: written to the peer in pieces as it reads.
+      big = String.duplicate("a", 1_000_000)
+      assert {:ok, %{result: 1_000_000}} = Sandbox.run(~s|byte_size("#{big}")|)
+    end
+
     test "empty code evaluates to nil" do
       assert Sandbox.run("") == {:ok, %{output: "", result: nil}}
     end
