@@ -243,7 +243,9 @@ defmodule Sandbox.LifecycleTest do
 
     assert Enum.all?(results, &match?({:ok, _}, &1))
 
-    assert eight < 2.5 * single,
+    # About one run plus eight boots (here: 1.8 to 2.1 times one run); held
+    # by two dirty schedulers for their whole length, it would be 4 times.
+    assert eight < 3 * single,
            "8 concurrent runs took #{div(eight, 1000)} ms, one took #{div(single, 1000)} ms"
 
     assert worst_io < 1_000_000, "a file read waited #{div(worst_io, 1000)} ms"
