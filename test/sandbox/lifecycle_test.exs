@@ -138,7 +138,8 @@ defmodule Sandbox.LifecycleTest do
       assert {:error, {"posix_spawn", _, _}} = spawn_nothing.()
     end
 
-    assert map_size(TestOS.fds()) == fds_before
+    # At most as many: an earlier test's run may still be closing its pipes.
+    assert map_size(TestOS.fds()) <= fds_before
   end
 
   test "the peer holds none of the host's fds", %{tmp_dir: dir} do
