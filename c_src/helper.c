@@ -20,12 +20,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +78,22 @@ static int watched_signals(sigset_t *set) {
     return 0;
 }
 
+/* Every signal back to SIG_DFL. Through the raw syscall: glibc's sigaction
+ * refuses its internal signals (32, 33), which posix_spawn left ignored in
+ * the helper, and an ignored signal stays ignored across exec. SIG_DFL is
+ * 0, so a zeroed kernel sigaction means "default" whatever its layout. */
+static int reset_signal_dispositions(void) {
+    uint64_t kernel_sigaction[4] = {0};
+    for (int sig = 1; sig < 65; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (syscall(SYS_rt_sigaction, sig, kernel_sigaction, NULL, sizeof(uint64_t)) < 0 &&
+            errno != EINVAL)
+            return -1;
+    }
+    return 0;
+}
+
 /* In the forked child: become the peer. Never returns. */
 static void exec_peer(pid_t helper, char **argv) {
     sigset_t none;
@@ -84,7 +102,7 @@ static void exec_peer(pid_t helper, char **argv) {
     /* The helper may have died before PDEATHSIG was armed. */
     if (getppid() != helper)
         _exit(127);
-    if (signal(SIGPIPE, SIG_DFL) == SIG_ERR || sigemptyset(&none) < 0 ||
+    if (reset_signal_dispositions() < 0 || sigemptyset(&none) < 0 ||
         sigprocmask(SIG_SETMASK, &none, NULL) < 0)
         _exit(127);
     execv(argv[0], argv);

@@ -141,8 +141,8 @@ static void answer_lost(run_t *r, int64_t now) {
     const atoms_t *a = r->atoms;
     ERL_NIF_TERM outcome;
     if (r->phase == PHASE_BOOTING)
-        outcome = enif_make_tuple4(env, a->boot_failed, a->exited, make_output(r, env, 1),
-                                   make_exit(r, env));
+        outcome = enif_make_tuple4(env, a->boot_failed, r->broke_protocol ? a->protocol : a->exited,
+                                   make_output(r, env, 1), make_exit(r, env));
     else
         outcome = enif_make_tuple3(env, a->noconnection, make_output(r, env, 0), make_exit(r, env));
     answer(r, env, outcome, now);
@@ -195,6 +195,13 @@ static void peer_lost(run_t *r, int64_t now) {
     kill_tree(r);
     close_watched(r, WATCH_REQUEST);
     close_watched(r, WATCH_REPLY);
+}
+
+/* A peer (or helper) that says what it must not is treated as lost. */
+static void protocol_broken(run_t *r, int64_t now) {
+    if (!r->lost && !r->answered)
+        r->broke_protocol = 1;
+    peer_lost(r, now);
 }
 
 /* The request was taken whole before 'S', so the pipe is empty and these
@@ -260,13 +267,13 @@ static void read_reply(run_t *r, const scratch_t *scratch, int64_t now) {
             if (st == FRAME_NEED_MORE)
                 break;
             if (st != FRAME_READY) {
-                peer_lost(r, now);
+                protocol_broken(r, now); /* too large, or no memory for it */
                 break;
             }
             size_t frame_len;
             uint8_t *frame = frame_take(&r->frames, &frame_len);
             if (handle_frame(r, frame, frame_len, scratch, now) < 0)
-                peer_lost(r, now);
+                protocol_broken(r, now);
             free(frame);
         }
     }
@@ -329,7 +336,7 @@ static void read_status(run_t *r, uint8_t *chunk, size_t chunk_len, int64_t now)
         if (got < 0) {
             /* Our own helper talking nonsense: stop listening, kill. */
             close_watched(r, WATCH_STATUS);
-            peer_lost(r, now);
+            protocol_broken(r, now);
             return;
         }
         if (got == 0)

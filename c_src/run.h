@@ -70,9 +70,10 @@ struct run {
     frame_reader_t frames;
     status_reader_t status;
 
-    int lost;     /* the peer went away (or broke protocol) before answering */
-    int answered; /* the owner has its answer, or is gone */
-    int ended;    /* everything is closed: the monitor may let go */
+    int lost;           /* the peer went away (or broke protocol) before answering */
+    int broke_protocol; /* ... by sending what it must not */
+    int answered;       /* the owner has its answer, or is gone */
+    int ended;          /* everything is closed: the monitor may let go */
     int peer_exited;
     int wait_status;
     int64_t fail_stage, fail_errno;

@@ -1,15 +1,15 @@
 defmodule Sandbox.BootError do
   @moduledoc """
   Raised when the sandbox VM cannot be started: the helper cannot be
-  spawned, `erl` is missing or fails, or booting takes longer than
-  `:boot_timeout`. `output` holds what the VM printed while trying (at most
+  spawned, `erl` is missing or fails, it sends what a sandbox peer never
+  sends, or booting takes longer than `:boot_timeout`. `output` holds what the VM printed while trying (at most
   64 KB); `exit` says how it ended, when that is known.
   """
 
   defexception [:reason, :output, :exit]
 
   @type t :: %__MODULE__{
-          reason: :timeout | :exited | {:spawn, String.t(), integer(), String.t()},
+          reason: :timeout | :exited | :protocol | {:spawn, String.t(), integer(), String.t()},
           output: binary(),
           exit: term()
         }
@@ -21,6 +21,9 @@ defmodule Sandbox.BootError do
 
   defp describe(:timeout, _exit), do: "it did not start within :boot_timeout"
   defp describe(:exited, exit), do: "it #{ended(exit)} before starting"
+
+  defp describe(:protocol, _exit),
+    do: "it broke the sandbox protocol (not a sandbox peer, or a broken one)"
 
   defp describe({:spawn, step, errno, text}, _exit),
     do: "starting its helper failed at #{step}: #{text} (errno #{errno})"

@@ -9,7 +9,7 @@ defmodule Sandbox.Native do
     * `{:ok, result_etf, output}`
     * `{:timeout, output}`
     * `{:noconnection, output, exit}`
-    * `{:boot_failed, :timeout | :exited, output, exit}`
+    * `{:boot_failed, :timeout | :exited | :protocol, output, exit}`
     * `{:cancelled, output}` (after `cancel/1`)
 
   where `exit` is `{:exit_status, code}`, `{:signal, number}`,
