@@ -34,7 +34,7 @@ PEER_NIF_OBJ := $(PEER_NIF_SRC:%=$(BUILD)/nif/%.o)
 HELPER_OBJ := $(HELPER_SRC:%=$(BUILD)/helper/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
-.PHONY: all priv deps run test c-test test-asan test-valgrind check clean help
+.PHONY: all priv deps run test c-test test-asan test-valgrind fuzz check clean help
 
 all: priv
 
@@ -44,6 +44,7 @@ help:
 	@echo "make check                      formatting, warnings, clang-format, cppcheck, clang build"
 	@echo "make test-asan                  C unit tests under AddressSanitizer and UBSan"
 	@echo "make test-valgrind              C unit tests under valgrind memcheck"
+	@echo "make fuzz [FUZZ_SECONDS=10]     libFuzzer on every parser of peer input and on output capping"
 	@echo "make priv                       build priv/sandbox_nif.so and priv/sandbox_helper"
 	@echo "make clean                      remove C build products"
 
@@ -114,9 +115,32 @@ test-valgrind: deps $(TEST_BIN)
 	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	  --trace-children=yes $(TEST_BIN) --jobs 1
 
+# ---- fuzzing -------------------------------------------------------------
+
+FUZZ_TARGETS := frame status output tree
+FUZZ_SECONDS ?= 10
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+# New inputs go to a scratch corpus; the committed seeds stay as they are.
+fuzz: DEPS_FOR := fuzz
+fuzz: deps $(FUZZ_BIN)
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus_$$target; \
+	  echo "fuzz_$$target: $(FUZZ_SECONDS) s"; \
+	  $(BUILD)/fuzz/fuzz_$$target -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus_$$target c_src/fuzz/corpus/$$target \
+	    2>&1 | grep -E "^(stat::number_of_executed_runs|==|SUMMARY|INFO: Running)|ERROR|Done" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+$(BUILD)/fuzz/fuzz_%: c_src/fuzz/fuzz_%.c $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h)
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all -Ic_src -o $@ $< $(TESTED_SRC:%=c_src/%.c)
+
 # ---- checks --------------------------------------------------------------
 
-C_FILES := $(wildcard c_src/*.c c_src/*.h c_src/test/*.c)
+C_FILES := $(wildcard c_src/*.c c_src/*.h c_src/test/*.c c_src/fuzz/*.c)
 
 check: DEPS_FOR := check
 check: deps

@@ -1,7 +1,8 @@
 /* Incremental decoder of {packet, 4} frames (32-bit big-endian length, then
  * the payload) as the peer writes them. Memory grows only with the bytes
- * that actually arrive, so a hostile length costs nothing until it is
- * backed by data, and a length over the limit is refused outright. */
+ * that actually arrive (a first block of 256, then at most twice what has
+ * arrived), so a hostile length costs nothing until it is backed by data,
+ * and a length over the limit is refused outright. */
 #ifndef SANDBOX_FRAME_H
 #define SANDBOX_FRAME_H
 
