@@ -99,6 +99,13 @@ $(TEST_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O1 -g -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) -lcriterion
 
+# Used by the ExUnit host-death test (built on demand there too).
+REAPER := $(BUILD)/reaper
+
+$(REAPER): c_src/test_tools/reaper.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
 ASAN_BIN := $(BUILD)/c_tests_asan
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -140,7 +147,7 @@ $(BUILD)/fuzz/fuzz_%: c_src/fuzz/fuzz_%.c $(TESTED_SRC:%=c_src/%.c) $(wildcard c
 
 # ---- checks --------------------------------------------------------------
 
-C_FILES := $(wildcard c_src/*.c c_src/*.h c_src/test/*.c c_src/fuzz/*.c)
+C_FILES := $(wildcard c_src/*.c c_src/*.h c_src/test/*.c c_src/fuzz/*.c c_src/test_tools/*.c)
 
 check: DEPS_FOR := check
 check: deps

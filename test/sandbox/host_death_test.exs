@@ -1,0 +1,74 @@
+defmodule Sandbox.HostDeathTest do
+  @moduledoc """
+  A host VM killed with SIGKILL in the middle of a run takes the run with
+  it: the helper gets its parent-death signal (and EOF on its control pipe)
+  and kills the tree. The host runs under a test-only reaper that stands in
+  for an init that reaps (PID 1 here does not), so "gone" means reaped.
+  """
+  use ExUnit.Case, async: false
+
+  alias Sandbox.TestOS
+
+  @moduletag :tmp_dir
+  @moduletag timeout: 120_000
+
+  @root Path.expand("../..", __DIR__)
+
+  test "SIGKILL of the host mid-run: the peer and all it started are gone within 1 s",
+       %{tmp_dir: dir} do
+    {_, 0} = System.cmd("make", ["-s", "-C", @root, "_build/native/reaper"])
+
+    [host_file, pids_file, code_file, script] =
+      Enum.map(~w(host pids code.exs host.exs), &Path.join(dir, &1))
+
+    File.write!(code_file, ~s"""
+    spawn_orphan = fn setsid ->
+      command = ~c"\#{setsid} sh -c 'sleep 300 >/dev/null 2>&1 & echo $!'"
+      command |> :os.cmd() |> to_string() |> String.trim()
+    end
+
+    pids = [System.pid(), spawn_orphan.(""), spawn_orphan.("setsid")]
+    File.write!(#{inspect(pids_file)}, Enum.join(pids, " "))
+    Process.sleep(:infinity)
+    """)
+
+    File.write!(script, """
+    File.write!(#{inspect(host_file)}, System.pid())
+    Sandbox.run(File.read!(#{inspect(code_file)}), timeout: 60_000)
+    """)
+
+    paths = Enum.flat_map(:code.get_path(), &["-pa", List.to_string(&1)])
+
+    port =
+      Port.open(
+        {:spawn_executable, Path.join(@root, "_build/native/reaper")},
+        [
+          :binary,
+          :exit_status,
+          :stderr_to_stdout,
+          args: [System.find_executable("elixir") | paths] ++ [script]
+        ]
+      )
+
+    [peer, child, escaped] = read_pids(pids_file)
+    host = host_file |> File.read!() |> String.to_integer()
+    helper = TestOS.stat(peer).ppid
+    assert Enum.all?([host, helper, peer, child, escaped], &TestOS.alive?/1)
+
+    {_, 0} = System.cmd("kill", ["-KILL", Integer.to_string(host)])
+
+    assert TestOS.eventually(
+             fn -> Enum.all?([helper, peer, child, escaped], &(TestOS.stat(&1) == nil)) end,
+             1_000
+           ),
+           "left: #{inspect(Enum.filter([helper, peer, child, escaped], &TestOS.stat/1))}"
+
+    # The reaper exits once nothing at all is left below it.
+    assert_receive {^port, {:exit_status, _}}, 10_000
+  end
+
+  defp read_pids(path) do
+    TestOS.eventually(fn -> File.exists?(path) end, 60_000)
+    path |> File.read!() |> String.split() |> Enum.map(&String.to_integer/1)
+  end
+end
