@@ -78,6 +78,42 @@ defmodule Sandbox.LifecycleTest do
     end
   end
 
+  test "a tree of 31 processes that keep forking, out of the peer's group, is gone within 1 s" do
+    marker = "sandbox-fork-tree-#{System.unique_integer([:positive])}"
+
+    # Depth 4: 1 + 2 + 4 + 8 + 16 = 31 shells, each forking subshells
+    # without pause; setsid takes the whole tree out of the peer's group.
+    script = """
+    # #{marker}
+    tree() { if [ $1 -gt 0 ]; then tree $(($1 - 1)) & tree $(($1 - 1)) & fi; while :; do (:); done; }
+    tree 4
+    """
+
+    code = """
+    spawn(fn -> System.cmd("setsid", ["sh", "-c", #{inspect(script)}]) end)
+    Process.sleep(1_500)
+
+    Enum.count(File.ls!("/proc"), fn pid ->
+      case File.read("/proc/\#{pid}/cmdline") do
+        {:ok, text} -> String.contains?(text, #{inspect(marker)})
+        {:error, _} -> false
+      end
+    end)
+    """
+
+    assert {:ok, %{result: forking}} = Sandbox.run(code)
+    assert forking >= 31, "the tree had only #{forking} processes"
+    alive = fn -> Enum.filter(TestOS.processes(), &String.contains?(cmdline(&1.pid), marker)) end
+    assert TestOS.eventually(fn -> alive.() == [] end, 1_000), "still there: #{length(alive.())}"
+  end
+
+  defp cmdline(pid) do
+    case File.read("/proc/#{pid}/cmdline") do
+      {:ok, text} -> text
+      {:error, _} -> ""
+    end
+  end
+
   test "a stopped peer is still removed at the deadline" do
     code = ~S"""
     IO.puts(System.pid())
