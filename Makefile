@@ -34,13 +34,14 @@ PEER_NIF_OBJ := $(PEER_NIF_SRC:%=$(BUILD)/nif/%.o)
 HELPER_OBJ := $(HELPER_SRC:%=$(BUILD)/helper/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
-.PHONY: all priv deps run test c-test test-asan test-valgrind fuzz check clean help
+.PHONY: all priv deps run test test-slow c-test test-asan test-valgrind fuzz check clean help
 
 all: priv
 
 help:
 	@echo "make run CODE='IO.puts(1 + 1)'  evaluate code in the sandbox (installs, builds)"
 	@echo "make test                       C unit tests and the ExUnit suite (installs, builds)"
+	@echo "make test-slow                  the ExUnit tests tagged :slow (minutes)"
 	@echo "make check                      formatting, warnings, clang-format, cppcheck, clang build"
 	@echo "make test-asan                  C unit tests under AddressSanitizer and UBSan"
 	@echo "make test-valgrind              C unit tests under valgrind memcheck"
@@ -91,6 +92,11 @@ run: deps
 test: DEPS_FOR := test
 test: deps c-test
 	MIX_ENV=test $(MIX) test $(TEST_ARGS)
+
+# The tests tagged :slow (minutes each); CI runs them.
+test-slow: DEPS_FOR := test
+test-slow: deps
+	MIX_ENV=test $(MIX) test --only slow $(TEST_ARGS)
 
 c-test: $(TEST_BIN)
 	$(TEST_BIN) --jobs 1

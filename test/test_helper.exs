@@ -83,4 +83,5 @@ defmodule Sandbox.TestOS do
   end
 end
 
-ExUnit.start()
+# :slow tests take minutes: `make test-slow` runs them (CI does).
+ExUnit.start(exclude: [:slow])
