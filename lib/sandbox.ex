@@ -64,6 +64,7 @@ defmodule Sandbox do
           | {:max_output, non_neg_integer() | :infinity}
           | {:setup, setup()}
           | {:boot_timeout, non_neg_integer()}
+          | {:max_new_atoms, non_neg_integer() | :infinity}
 
   @doc """
   Evaluates `code` in a fresh VM and returns its output and raw result.
@@ -83,6 +84,9 @@ defmodule Sandbox do
       throws as they are.
     * `:boot_timeout` - milliseconds the VM may take to boot (default:
       `30_000`). A VM that cannot boot raises `Sandbox.BootError`.
+    * `:max_new_atoms` - how many atoms decoding the result may create in
+      the host, or `:infinity` (default: `100_000`). Past it, `run/2`
+      raises `Sandbox.AtomLimitError`.
 
   Unknown options are ignored, as the reference ignores them.
 
@@ -101,8 +105,10 @@ defmodule Sandbox do
       is what it printed until then.
 
   The result is decoded with `:erlang.binary_to_term/1`, so a run can
-  create atoms in the host (atoms are never garbage collected); do not
-  return attacker-chosen atoms in a loop.
+  create atoms in the host, and atoms are never garbage collected: a result
+  holding the peer's pids or refs creates one (the peer's node name), a
+  result of `String.to_atom/1` calls creates as many. Past `:max_new_atoms`
+  the run raises `Sandbox.AtomLimitError` instead of returning.
 
   Raises `ArgumentError` for code that is not a binary and for an invalid
   option, naming it.

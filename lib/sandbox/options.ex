@@ -7,17 +7,20 @@ defmodule Sandbox.Options do
   @default_timeout 60_000
   @default_max_output 50_000
   @default_boot_timeout 30_000
+  @default_max_new_atoms 100_000
 
   defstruct timeout: @default_timeout,
             max_output: @default_max_output,
             setup: [],
-            boot_timeout: @default_boot_timeout
+            boot_timeout: @default_boot_timeout,
+            max_new_atoms: @default_max_new_atoms
 
   @type t :: %__MODULE__{
           timeout: timeout(),
           max_output: non_neg_integer() | :infinity,
           setup: [String.t() | Macro.t()],
-          boot_timeout: non_neg_integer()
+          boot_timeout: non_neg_integer(),
+          max_new_atoms: non_neg_integer() | :infinity
         }
 
   @doc """
@@ -38,7 +41,8 @@ defmodule Sandbox.Options do
       timeout: limit!(opts, :timeout, @default_timeout),
       max_output: limit!(opts, :max_output, @default_max_output),
       setup: setup!(Keyword.get(opts, :setup)),
-      boot_timeout: non_neg_integer!(opts, :boot_timeout, @default_boot_timeout)
+      boot_timeout: non_neg_integer!(opts, :boot_timeout, @default_boot_timeout),
+      max_new_atoms: limit!(opts, :max_new_atoms, @default_max_new_atoms)
     }
   end
 

@@ -5,7 +5,7 @@ defmodule Sandbox.Runner do
   the run goes on), and turns the outcome into `Sandbox.run/2`'s result.
   """
 
-  alias Sandbox.{BootError, Native, Options, PeerCommand}
+  alias Sandbox.{AtomLimitError, BootError, Native, Options, PeerCommand}
 
   @doc "Runs `code` in a fresh peer with checked options."
   @spec run(String.t(), Options.t()) :: Sandbox.result()
@@ -15,7 +15,7 @@ defmodule Sandbox.Runner do
     :ok = Native.submit(run, request(code, options), options.timeout)
 
     receive do
-      {:sandbox, ^ref, outcome} -> result(outcome)
+      {:sandbox, ^ref, outcome} -> result(outcome, options)
     end
   end
 
@@ -39,8 +39,8 @@ defmodule Sandbox.Runner do
     :erlang.term_to_binary(%{paths: :code.get_path(), setup: options.setup, code: code})
   end
 
-  defp result({:ok, encoded, output}) do
-    case decode(encoded) do
+  defp result({:ok, encoded, output}, options) do
+    case decode(encoded, options.max_new_atoms) do
       {:ok, value} -> {:ok, %{output: output, result: value}}
       {:error, {_kind, _reason, _stack} = error} -> {:error, error, %{output: output}}
       {:setup_error, kind, reason, stack} -> raise_like_erpc(kind, reason, stack)
@@ -48,15 +48,27 @@ defmodule Sandbox.Runner do
     end
   end
 
-  defp result({:timeout, output}), do: {:error, :timeout, %{output: output}}
-  defp result({:noconnection, output, _exit}), do: {:error, :noconnection, %{output: output}}
+  defp result({:timeout, output}, _options), do: {:error, :timeout, %{output: output}}
 
-  defp result({:boot_failed, reason, output, exit}),
+  defp result({:noconnection, output, _exit}, _options),
+    do: {:error, :noconnection, %{output: output}}
+
+  defp result({:boot_failed, reason, output, exit}, _options),
     do: raise(BootError, reason: reason, output: output, exit: exit)
 
   # Results are raw terms (the contract), so atoms they hold are created.
-  defp decode(encoded) do
-    case :erlang.binary_to_term(encoded) do
+  # Counted around the decoding (other processes may add a few meanwhile:
+  # the count errs on the high side).
+  defp decode(encoded, max_new_atoms) do
+    atoms_before = :erlang.system_info(:atom_count)
+    term = :erlang.binary_to_term(encoded)
+    created = :erlang.system_info(:atom_count) - atoms_before
+
+    if max_new_atoms != :infinity and created > max_new_atoms do
+      raise AtomLimitError, created: created, limit: max_new_atoms
+    end
+
+    case term do
       {:ok, _value} = ok -> ok
       {:error, {_, _, _}} = error -> error
       {:setup_error, _, _, _} = setup_error -> setup_error

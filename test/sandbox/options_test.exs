@@ -47,6 +47,12 @@ defmodule Sandbox.OptionsTest do
     end
   end
 
+  test "a max_new_atoms that is not a non-negative integer or :infinity is refused" do
+    assert_raise ArgumentError, ~r/option :max_new_atoms must be/, fn ->
+      Sandbox.run("1", max_new_atoms: -1)
+    end
+  end
+
   test "a boot_timeout that is not a non-negative integer is refused" do
     assert_raise ArgumentError, ~r/option :boot_timeout/, fn ->
       Sandbox.run("1", boot_timeout: :infinity)

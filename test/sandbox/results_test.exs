@@ -106,6 +106,26 @@ defmodule Sandbox.ResultsTest do
     end
   end
 
+  describe "atoms created by decoding the result" do
+    test "past :max_new_atoms raise Sandbox.AtomLimitError" do
+      code = ~S"""
+      salt = :rand.uniform(1_000_000_000_000)
+      for i <- 1..50, do: String.to_atom("sandbox_atom_limit_#{salt}_#{i}")
+      """
+
+      error = assert_raise Sandbox.AtomLimitError, fn -> Sandbox.run(code, max_new_atoms: 10) end
+      assert error.created >= 50 and error.limit == 10
+      assert Exception.message(error) =~ "over :max_new_atoms (10)"
+    end
+
+    test "within it, or with :infinity, are returned" do
+      code = ~S|String.to_atom("sandbox_atom_ok_#{:rand.uniform(1_000_000_000_000)}")|
+      assert {:ok, %{result: atom}} = Sandbox.run(code, max_new_atoms: 10)
+      assert is_atom(atom)
+      assert {:ok, %{result: _}} = Sandbox.run(code, max_new_atoms: :infinity)
+    end
+  end
+
   test "ensure_distributed!/0 returns :ok and leaves the host alone" do
     assert Sandbox.ensure_distributed!() == :ok
     refute Node.alive?()
