@@ -71,6 +71,20 @@ defmodule Sandbox.PeerProcessTest do
     assert TestOS.eventually(fn -> TestOS.stat(peer) == nil end, 1_000)
   end
 
+  test "output is complete when a descendant holds the output pipe open: it is killed, then drained" do
+    code = ~S"""
+    # stdout to stderr: holding the output pipe, not System.cmd's own.
+    System.cmd("sh", ["-c", "sleep 30 >&2 &"])
+    IO.write(String.duplicate("d", 2_000_000))
+    System.halt(0)
+    """
+
+    {microseconds, result} = :timer.tc(fn -> Sandbox.run(code, max_output: :infinity) end)
+    assert {:error, :noconnection, %{output: output}} = result
+    assert byte_size(output) == 2_000_000
+    assert microseconds < 10_000_000, "waited for the descendant instead of killing it"
+  end
+
   test "output is complete when the VM ends the instant after writing it" do
     code = ~S|IO.write(String.duplicate("w", 2_000_000)); System.halt(0)|
 
