@@ -25,7 +25,7 @@ HELPER := priv/sandbox_helper
 
 NIF_SRC := sandbox_nif atoms monitor run spawn output frame status deadline fdio
 PEER_NIF_SRC := peer_nif fdio
-HELPER_SRC := helper fdio status tree
+HELPER_SRC := helper cgroup fdio status tree
 TESTED_SRC := output frame status deadline tree fdio
 TEST_SRC := $(wildcard c_src/test/*.c)
 

@@ -6,12 +6,17 @@
  * every descendant, and kills the whole tree when told to (EOF or 'K' on
  * its control pipe), when the peer ends, or when the host dies.
  *
- *   usage: sandbox_helper <host pid> <erl path> [erl args...]
+ * Where it is given a cgroup v2 directory it may create children in, the
+ * peer runs in a cgroup of its own, killed in one write to cgroup.kill
+ * before the rest (process group, orphans) is done all the same.
+ *
+ *   usage: sandbox_helper <host pid> <cgroup parent | -> <erl path> [erl args...]
  *
  * File descriptors on entry, as the NIF sets them up:
  *   0 /dev/null   1, 2 output pipe   3 request pipe (read)   4 reply pipe
  *   (write)   5 control pipe (read)   6 status pipe (write)
  * The peer gets 0 to 4; 5 and 6 are the helper's own. */
+#include "cgroup.h"
 #include "fdio.h"
 #include "status.h"
 #include "tree.h"
@@ -44,6 +49,7 @@ typedef struct {
     pid_t peer;      /* 0 until forked */
     int peer_reaped; /* its pid (and so its group id) may now be reused */
     int signal_fd;
+    char *cgroup; /* the run's cgroup, or NULL */
 } helper_t;
 
 static void report(status_kind_t kind, int64_t a, int64_t b, int64_t c) {
@@ -94,9 +100,14 @@ static int reset_signal_dispositions(void) {
     return 0;
 }
 
-/* In the forked child: become the peer. Never returns. */
-static void exec_peer(pid_t helper, char **argv) {
+/* In the forked child: become the peer. Never returns. Before anything else
+ * can run, it moves into the run's cgroup (if any) and tells the helper over
+ * `entered` whether that worked. */
+static void exec_peer(pid_t helper, const char *cgroup, int entered, char **argv) {
     sigset_t none;
+    char in_cgroup = cgroup && cgroup_enter(cgroup) == 0 ? 'c' : 's';
+    if (fdio_write_all(entered, &in_cgroup, 1) < 0)
+        _exit(127);
     if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         _exit(127);
     /* The helper may have died before PDEATHSIG was armed. */
@@ -156,6 +167,9 @@ static int reap_ended(helper_t *h) {
 /* Kills everything that is left and reaps it all, then reports the
  * resources the whole tree used and exits. */
 static void finish(helper_t *h) {
+    /* One write kills the whole cgroup; what follows then finds the dead. */
+    if (h->cgroup)
+        (void)cgroup_kill(h->cgroup);
     if (!h->peer_reaped)
         reap_peer(h);
     pid_t self = getpid();
@@ -169,6 +183,8 @@ static void finish(helper_t *h) {
         if (pid < 0)
             break; /* ECHILD: nothing of the run is left */
     }
+    if (h->cgroup)
+        (void)cgroup_remove(h->cgroup);
     struct rusage usage;
     if (getrusage(RUSAGE_CHILDREN, &usage) < 0)
         memset(&usage, 0, sizeof usage);
@@ -201,11 +217,13 @@ static int handle_control(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: sandbox_helper <host pid> <erl path> [erl args...]\n");
+    if (argc < 4) {
+        fprintf(stderr,
+                "usage: sandbox_helper <host pid> <cgroup parent | -> <erl path> [erl args...]\n");
         return 2;
     }
     pid_t host = (pid_t)strtol(argv[1], NULL, 10);
+    const char *cgroup_parent = strcmp(argv[2], "-") == 0 ? NULL : argv[2];
     helper_t h = {0};
 
     close_inherited_fds();
@@ -231,16 +249,32 @@ int main(int argc, char **argv) {
         fail(STAGE_SETUP);
 
     pid_t self = getpid();
+    /* No cgroup to be had (none given, not writable, not v2): the process
+     * group and the subreaper do it alone. */
+    h.cgroup = cgroup_parent ? cgroup_create(cgroup_parent, self) : NULL;
+    int entered[2];
+    if (pipe2(entered, O_CLOEXEC) < 0)
+        fail(STAGE_SETUP);
     h.peer = fork();
     if (h.peer < 0)
         fail(STAGE_FORK);
     if (h.peer == 0)
-        exec_peer(self, argv + 2);
+        exec_peer(self, h.cgroup, entered[1], argv + 3);
     /* Also from this side, so a kill of the group cannot race the child's
      * own setpgid. EACCES: it has already exec'd, after its own setpgid. */
     if (setpgid(h.peer, h.peer) < 0 && errno != EACCES && errno != ESRCH)
         fail(STAGE_SETUP);
     report(STATUS_PEER, h.peer, 0, 0);
+
+    char in_cgroup = 's';
+    if (close(entered[1]) < 0 || fdio_read(entered[0], &in_cgroup, 1) < 0 || close(entered[0]) < 0)
+        fail(STAGE_SETUP);
+    if (in_cgroup != 'c' && h.cgroup) {
+        (void)cgroup_remove(h.cgroup);
+        free(h.cgroup);
+        h.cgroup = NULL;
+    }
+    report(STATUS_TREE, h.cgroup ? TREE_KILL_CGROUP : TREE_KILL_SUBREAPER, 0, 0);
 
     /* The output and channel pipes are the peer's: holding them here would
      * keep the host from ever seeing EOF. */

@@ -106,7 +106,7 @@ static ERL_NIF_TERM error_term(ErlNifEnv *env, const char *step, int err) {
 
 /* ---- NIFs ------------------------------------------------------------- */
 
-/* spawn(HelperPath, PeerArgv, Env, Ref, MaxOutput, BootTimeoutMs)
+/* spawn(HelperPath, HelperArgs, Env, Ref, MaxOutput, BootTimeoutMs)
  *   -> {ok, Run} | {error, {Step, Errno, Message}}
  * Dirty IO: creating pipes and posix_spawn can take a while on a busy box. */
 static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
@@ -126,7 +126,8 @@ static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     char **helper_argv = helper_path ? strings_from(env, leading, 2, argv[1]) : NULL;
     char **helper_env = strings_from(env, NULL, 0, argv[2]);
     enif_free(helper_path);
-    if (!helper_argv || !helper_env || !helper_argv[2]) {
+    /* After the host pid: the cgroup parent (or "-") and the peer's argv. */
+    if (!helper_argv || !helper_env || !helper_argv[2] || !helper_argv[3]) {
         free_strings(helper_argv);
         free_strings(helper_env);
         return enif_make_badarg(env);

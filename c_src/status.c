@@ -8,10 +8,8 @@ static const struct {
     const char *word;
     int fields;
 } KINDS[] = {
-    {STATUS_PEER, "peer", 1},
-    {STATUS_EXIT, "exit", 1},
-    {STATUS_DONE, "done", 3},
-    {STATUS_FAIL, "fail", 2},
+    {STATUS_PEER, "peer", 1}, {STATUS_TREE, "tree", 1}, {STATUS_EXIT, "exit", 1},
+    {STATUS_DONE, "done", 3}, {STATUS_FAIL, "fail", 2},
 };
 
 #define KIND_COUNT (sizeof KINDS / sizeof KINDS[0])

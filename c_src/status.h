@@ -1,6 +1,7 @@
 /* The helper's reports to the host, one text line each:
  *
  *   peer <pid>                       the peer was forked
+ *   tree <mechanism>                 how its tree will be killed (tree_kill_t)
  *   exit <wait status>               the peer ended (raw wait(2) status)
  *   done <utime us> <stime us> <maxrss kB>
  *                                    the whole tree is reaped: rusage of all
@@ -17,10 +18,17 @@
 
 typedef enum {
     STATUS_PEER,
+    STATUS_TREE,
     STATUS_EXIT,
     STATUS_DONE,
     STATUS_FAIL,
 } status_kind_t;
+
+/* How a run's tree is killed, strongest first. */
+typedef enum {
+    TREE_KILL_SUBREAPER = 0, /* process group, then every orphan reparented to the helper */
+    TREE_KILL_CGROUP = 1,    /* cgroup v2 cgroup.kill, then the above */
+} tree_kill_t;
 
 typedef enum {
     STAGE_SETUP = 1, /* preparing the helper itself */
@@ -30,7 +38,7 @@ typedef enum {
 
 typedef struct {
     status_kind_t kind;
-    int64_t a, b, c; /* pid | wait status | utime, stime, maxrss | stage, errno */
+    int64_t a, b, c; /* pid | tree_kill_t | wait status | utime, stime, maxrss | stage, errno */
 } status_msg_t;
 
 /* Formats m with its newline into out; returns the length, or 0 if it does

@@ -119,6 +119,34 @@ defmodule Sandbox do
   end
 
   @doc """
+  What the sandbox runs on here: how a run's tree is killed, and where the
+  pieces are.
+
+    * `:tree_kill` - `:cgroup_v2` when runs get a cgroup of their own
+      (`cgroup.kill` ends the whole tree in one step), else `:subreaper`
+      (the VM's process group, then every orphan the helper inherits). See
+      `Sandbox.Cgroup` for how the cgroup is chosen and configured.
+    * `:cgroup_parent` - the directory run cgroups are created in, or nil.
+    * `:erl` and `:helper` - the executables a run starts.
+  """
+  @spec info() :: %{
+          tree_kill: :cgroup_v2 | :subreaper,
+          cgroup_parent: String.t() | nil,
+          erl: String.t(),
+          helper: String.t()
+        }
+  def info do
+    parent = Sandbox.Cgroup.parent()
+
+    %{
+      tree_kill: if(parent, do: :cgroup_v2, else: :subreaper),
+      cgroup_parent: parent,
+      erl: Sandbox.PeerCommand.erl_path(),
+      helper: Runner.helper_path()
+    }
+  end
+
+  @doc """
   Does nothing and returns `:ok`.
 
   Kept so code written for the reference keeps compiling: the reference

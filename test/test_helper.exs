@@ -83,5 +83,78 @@ defmodule Sandbox.TestOS do
   end
 end
 
-# :slow tests take minutes: `make test-slow` runs them (CI does).
-ExUnit.start(exclude: [:slow])
+defmodule Sandbox.TestCode do
+  @moduledoc "Code for runs that start processes the sandbox must then kill."
+
+  @doc """
+  Code defining `spawn_orphan.(setsid)`: starts a background `sleep 300`
+  that outlives the shell that started it and returns its OS pid (as a
+  string); with `"setsid"` it also leaves the peer's process group.
+  """
+  def orphan_spawner do
+    ~S"""
+    spawn_orphan = fn setsid ->
+      command = ~c"#{setsid} sh -c 'sleep 300 >/dev/null 2>&1 & echo $!'"
+      command |> :os.cmd() |> to_string() |> String.trim()
+    end
+    """
+  end
+
+  @doc """
+  Code that starts, out of the peer's process group, a tree of 31 shells
+  (depth 4) that fork subshells without pause, waits 1.5 s, and returns how
+  many processes carry `marker` in their command line.
+  """
+  def fork_tree(marker) do
+    script = """
+    # #{marker}
+    tree() { if [ $1 -gt 0 ]; then tree $(($1 - 1)) & tree $(($1 - 1)) & fi; while :; do (:); done; }
+    tree 4
+    """
+
+    """
+    spawn(fn -> System.cmd("setsid", ["sh", "-c", #{inspect(script)}]) end)
+    Process.sleep(1_500)
+
+    Enum.count(File.ls!("/proc"), fn pid ->
+      case File.read("/proc/\#{pid}/cmdline") do
+        {:ok, text} -> String.contains?(text, #{inspect(marker)})
+        {:error, _} -> false
+      end
+    end)
+    """
+  end
+
+  @doc "OS processes whose command line holds `marker`."
+  def marked_processes(marker) do
+    Enum.filter(Sandbox.TestOS.processes(), fn %{pid: pid} ->
+      case File.read("/proc/#{pid}/cmdline") do
+        {:ok, text} -> String.contains?(text, marker)
+        {:error, _} -> false
+      end
+    end)
+  end
+end
+
+defmodule Sandbox.TestConfig do
+  @moduledoc "Application settings changed for one test, restored after it."
+  import ExUnit.Callbacks, only: [on_exit: 1]
+
+  @doc "Sets `config :sandbox, cgroup: setting` until the calling test ends."
+  def put_cgroup(setting) do
+    previous = Application.fetch_env(:sandbox, :cgroup)
+    Application.put_env(:sandbox, :cgroup, setting)
+
+    on_exit(fn ->
+      case previous do
+        {:ok, value} -> Application.put_env(:sandbox, :cgroup, value)
+        :error -> Application.delete_env(:sandbox, :cgroup)
+      end
+    end)
+  end
+end
+
+# :slow tests take minutes: `make test-slow` runs them (CI does). :root
+# tests need root (mounting a cgroup2 hierarchy); CI runs as root.
+root? = File.read!("/proc/self/status") =~ ~r/^Uid:\s+0\s/m
+ExUnit.start(exclude: [:slow] ++ if(root?, do: [], else: [:root]))

@@ -2,8 +2,9 @@ defmodule Sandbox.Native do
   @moduledoc """
   The C core (`priv/sandbox_nif.so`). Internal: use `Sandbox`.
 
-  A run is a resource. `spawn/6` starts the helper and the peer and returns
-  it; `submit/3` hands over the request; the outcome arrives as a message
+  A run is a resource. `spawn/6` starts the helper with the given arguments
+  (after the host's pid: the cgroup parent or `"-"`, then the peer's argv)
+  and returns it; `submit/3` hands over the request; the outcome arrives as a message
   `{:sandbox, ref, outcome}` to the process that submitted it:
 
     * `{:ok, result_etf, output}`
@@ -36,7 +37,7 @@ defmodule Sandbox.Native do
     end
   end
 
-  @doc "Starts the helper and its peer (dirty IO scheduler)."
+  @doc "Starts the helper, which starts the peer (dirty IO scheduler)."
   @spec spawn(
           String.t(),
           [String.t()],
@@ -45,7 +46,7 @@ defmodule Sandbox.Native do
           non_neg_integer() | :infinity,
           non_neg_integer()
         ) :: {:ok, run()} | {:error, {String.t(), integer(), String.t()}}
-  def spawn(_helper, _peer_argv, _env, _ref, _max_output, _boot_timeout),
+  def spawn(_helper, _helper_args, _env, _ref, _max_output, _boot_timeout),
     do: :erlang.nif_error(:not_loaded)
 
   @doc "Sends the request frame; the caller becomes the run's owner."

@@ -5,7 +5,7 @@ defmodule Sandbox.Runner do
   the run goes on), and turns the outcome into `Sandbox.run/2`'s result.
   """
 
-  alias Sandbox.{AtomLimitError, BootError, Native, Options, PeerCommand}
+  alias Sandbox.{AtomLimitError, BootError, Cgroup, Native, Options, PeerCommand}
 
   @doc "Runs `code` in a fresh peer with checked options."
   @spec run(String.t(), Options.t()) :: Sandbox.result()
@@ -21,8 +21,16 @@ defmodule Sandbox.Runner do
 
   defp spawn_peer!(ref, options) do
     %{argv: argv, env: env} = PeerCommand.build()
+    helper_args = [Cgroup.parent() || "-" | argv]
 
-    case Native.spawn(helper_path(), argv, env, ref, options.max_output, options.boot_timeout) do
+    case Native.spawn(
+           helper_path(),
+           helper_args,
+           env,
+           ref,
+           options.max_output,
+           options.boot_timeout
+         ) do
       {:ok, run} ->
         run
 
@@ -31,7 +39,9 @@ defmodule Sandbox.Runner do
     end
   end
 
-  defp helper_path, do: Path.join(:code.priv_dir(:sandbox), "sandbox_helper")
+  @doc "The helper executable that owns each peer and its tree."
+  @spec helper_path() :: String.t()
+  def helper_path, do: Path.join(:code.priv_dir(:sandbox), "sandbox_helper")
 
   # Everything the peer needs, in one frame: the host's code paths as they
   # are now (also those added at run time), the setup and the code.

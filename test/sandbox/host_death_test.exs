@@ -14,25 +14,31 @@ defmodule Sandbox.HostDeathTest do
 
   @root Path.expand("../..", __DIR__)
 
-  test "SIGKILL of the host mid-run: the peer and all it started are gone within 1 s",
-       %{tmp_dir: dir} do
+  for setting <- [:auto, false] do
+    test "SIGKILL of the host mid-run, cgroup: #{inspect(setting)}: the run's tree is gone within 1 s",
+         %{tmp_dir: dir} do
+      host_dies_mid_run(dir, unquote(setting))
+    end
+  end
+
+  defp host_dies_mid_run(dir, cgroup_setting) do
     {_, 0} = System.cmd("make", ["-s", "-C", @root, "_build/native/reaper"])
 
     [host_file, pids_file, code_file, script] =
       Enum.map(~w(host pids code.exs host.exs), &Path.join(dir, &1))
 
-    File.write!(code_file, ~s"""
-    spawn_orphan = fn setsid ->
-      command = ~c"\#{setsid} sh -c 'sleep 300 >/dev/null 2>&1 & echo $!'"
-      command |> :os.cmd() |> to_string() |> String.trim()
-    end
-
-    pids = [System.pid(), spawn_orphan.(""), spawn_orphan.("setsid")]
-    File.write!(#{inspect(pids_file)}, Enum.join(pids, " "))
-    Process.sleep(:infinity)
-    """)
+    File.write!(
+      code_file,
+      Sandbox.TestCode.orphan_spawner() <>
+        ~s"""
+        pids = [System.pid(), spawn_orphan.(""), spawn_orphan.("setsid")]
+        File.write!(#{inspect(pids_file)}, Enum.join(pids, " "))
+        Process.sleep(:infinity)
+        """
+    )
 
     File.write!(script, """
+    Application.put_env(:sandbox, :cgroup, #{inspect(cgroup_setting)})
     File.write!(#{inspect(host_file)}, System.pid())
     Sandbox.run(File.read!(#{inspect(code_file)}), timeout: 60_000)
     """)

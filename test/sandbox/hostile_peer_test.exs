@@ -24,7 +24,7 @@ defmodule Sandbox.HostilePeerTest do
     env = ["PATH=/usr/bin:/bin"]
 
     {:ok, run} =
-      Native.spawn(helper, ["/bin/sh", "-c", script], env, ref, max_output, boot_timeout)
+      Native.spawn(helper, ["-", "/bin/sh", "-c", script], env, ref, max_output, boot_timeout)
 
     :ok =
       Native.submit(

@@ -9,108 +9,84 @@ defmodule Sandbox.LifecycleTest do
 
   @moduletag :tmp_dir
 
-  # Starts a background `sleep` that outlives the shell that started it and
-  # returns its OS pid (`setsid` also takes it out of the peer's group).
-  @orphan ~S"""
-  spawn_orphan = fn setsid ->
-    command = ~c"#{setsid} sh -c 'sleep 300 >/dev/null 2>&1 & echo $!'"
-    command |> :os.cmd() |> to_string() |> String.trim() |> String.to_integer()
-  end
-  """
+  @orphan Sandbox.TestCode.orphan_spawner()
 
   defp gone?(os_pid), do: TestOS.stat(os_pid) == nil
 
-  describe "everything the run started is dead within 1 s" do
-    test "after a successful run" do
-      assert {:ok, %{result: [child, escaped]}} =
-               Sandbox.run(@orphan <> ~S|[spawn_orphan.(""), spawn_orphan.("setsid")]|)
+  # Both ways of killing a tree: the default (a cgroup v2 per run wherever
+  # one can be had, as on the test machines) and the fallback alone.
+  for {mechanism, setting} <- [
+        {"by default (cgroup v2 where it can be had)", :auto},
+        {"with the subreaper alone (cgroup: false)", false}
+      ] do
+    describe "#{mechanism}, everything the run started is dead within 1 s" do
+      setup do: Sandbox.TestConfig.put_cgroup(unquote(setting))
 
-      assert TestOS.eventually(fn -> gone?(child) and gone?(escaped) end, 1_000)
-    end
+      test "after a successful run" do
+        assert {:ok, %{result: [child, escaped]}} =
+                 Sandbox.run(@orphan <> ~S|[spawn_orphan.(""), spawn_orphan.("setsid")]|)
 
-    test "after a timeout" do
-      code =
-        @orphan <>
-          ~S"""
-          IO.puts(spawn_orphan.(""))
-          IO.puts(spawn_orphan.("setsid"))
-          Process.sleep(:infinity)
-          """
-
-      assert {:error, :timeout, %{output: output}} = Sandbox.run(code, timeout: 1_000)
-      [child, escaped] = output |> String.split() |> Enum.map(&String.to_integer/1)
-      assert TestOS.eventually(fn -> gone?(child) and gone?(escaped) end, 1_000)
-    end
-
-    test "after the VM dies" do
-      code =
-        @orphan <>
-          ~S"""
-          IO.puts(spawn_orphan.(""))
-          System.halt(3)
-          """
-
-      assert {:error, :noconnection, %{output: output}} = Sandbox.run(code)
-      child = output |> String.trim() |> String.to_integer()
-      assert TestOS.eventually(fn -> gone?(child) end, 1_000)
-    end
-
-    test "when the caller dies, at once", %{tmp_dir: dir} do
-      pids_file = Path.join(dir, "pids")
-
-      code =
-        @orphan <>
-          ~s"""
-          File.write!(#{inspect(pids_file)}, "\#{System.pid()} \#{spawn_orphan.("")}")
-          Process.sleep(:infinity)
-          """
-
-      caller = spawn(fn -> Sandbox.run(code, timeout: 60_000) end)
-
-      [peer, child] =
-        TestOS.eventually(fn -> File.exists?(pids_file) and File.read!(pids_file) end, 30_000)
-        |> String.split()
-        |> Enum.map(&String.to_integer/1)
-
-      assert TestOS.alive?(peer) and TestOS.alive?(child)
-      Process.exit(caller, :kill)
-      assert TestOS.eventually(fn -> gone?(peer) and gone?(child) end, 1_000)
-    end
-  end
-
-  test "a tree of 31 processes that keep forking, out of the peer's group, is gone within 1 s" do
-    marker = "sandbox-fork-tree-#{System.unique_integer([:positive])}"
-
-    # Depth 4: 1 + 2 + 4 + 8 + 16 = 31 shells, each forking subshells
-    # without pause; setsid takes the whole tree out of the peer's group.
-    script = """
-    # #{marker}
-    tree() { if [ $1 -gt 0 ]; then tree $(($1 - 1)) & tree $(($1 - 1)) & fi; while :; do (:); done; }
-    tree 4
-    """
-
-    code = """
-    spawn(fn -> System.cmd("setsid", ["sh", "-c", #{inspect(script)}]) end)
-    Process.sleep(1_500)
-
-    Enum.count(File.ls!("/proc"), fn pid ->
-      case File.read("/proc/\#{pid}/cmdline") do
-        {:ok, text} -> String.contains?(text, #{inspect(marker)})
-        {:error, _} -> false
+        assert TestOS.eventually(fn -> gone?(child) and gone?(escaped) end, 1_000)
       end
-    end)
-    """
 
-    assert {:ok, %{result: forking}} = Sandbox.run(code)
-    assert forking >= 31, "the tree had only #{forking} processes"
-    alive = fn -> Enum.filter(TestOS.processes(), &String.contains?(cmdline(&1.pid), marker)) end
-    assert TestOS.eventually(fn -> alive.() == [] end, 1_000), "still there: #{length(alive.())}"
-  end
+      test "after a timeout" do
+        code =
+          @orphan <>
+            ~S"""
+            IO.puts(spawn_orphan.(""))
+            IO.puts(spawn_orphan.("setsid"))
+            Process.sleep(:infinity)
+            """
 
-  defp cmdline(pid) do
-    case File.read("/proc/#{pid}/cmdline") do
-      {:ok, text} -> text
-      {:error, _} -> ""
+        assert {:error, :timeout, %{output: output}} = Sandbox.run(code, timeout: 1_000)
+        [child, escaped] = output |> String.split() |> Enum.map(&String.to_integer/1)
+        assert TestOS.eventually(fn -> gone?(child) and gone?(escaped) end, 1_000)
+      end
+
+      test "after the VM dies" do
+        code =
+          @orphan <>
+            ~S"""
+            IO.puts(spawn_orphan.(""))
+            System.halt(3)
+            """
+
+        assert {:error, :noconnection, %{output: output}} = Sandbox.run(code)
+        child = output |> String.trim() |> String.to_integer()
+        assert TestOS.eventually(fn -> gone?(child) end, 1_000)
+      end
+
+      test "when the caller dies, at once", %{tmp_dir: dir} do
+        pids_file = Path.join(dir, "pids")
+
+        code =
+          @orphan <>
+            ~s"""
+            File.write!(#{inspect(pids_file)}, "\#{System.pid()} \#{spawn_orphan.("")}")
+            Process.sleep(:infinity)
+            """
+
+        caller = spawn(fn -> Sandbox.run(code, timeout: 60_000) end)
+
+        [peer, child] =
+          TestOS.eventually(fn -> File.exists?(pids_file) and File.read!(pids_file) end, 30_000)
+          |> String.split()
+          |> Enum.map(&String.to_integer/1)
+
+        assert TestOS.alive?(peer) and TestOS.alive?(child)
+        Process.exit(caller, :kill)
+        assert TestOS.eventually(fn -> gone?(peer) and gone?(child) end, 1_000)
+      end
+
+      test "a tree of 31 processes that keep forking, out of the peer's group, is gone within 1 s" do
+        marker = "sandbox-fork-tree-#{System.unique_integer([:positive])}"
+        assert {:ok, %{result: forking}} = Sandbox.run(Sandbox.TestCode.fork_tree(marker))
+        assert forking >= 31, "the tree had only #{forking} processes"
+        alive = fn -> Sandbox.TestCode.marked_processes(marker) end
+
+        assert TestOS.eventually(fn -> alive.() == [] end, 1_000),
+               "still there: #{length(alive.())}"
+      end
     end
   end
 
@@ -168,7 +144,7 @@ defmodule Sandbox.LifecycleTest do
 
   test "spawns that fail leak no fd" do
     spawn_nothing = fn ->
-      Sandbox.Native.spawn("/nonexistent", ["/bin/true"], [], make_ref(), 10, 10)
+      Sandbox.Native.spawn("/nonexistent", ["-", "/bin/true"], [], make_ref(), 10, 10)
     end
 
     # The first call loads the NIF, whose monitor keeps an epoll fd and an eventfd.

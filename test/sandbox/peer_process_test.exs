@@ -15,7 +15,7 @@ defmodule Sandbox.PeerProcessTest do
     {:ok, run} =
       Native.spawn(
         helper,
-        ["/bin/sh", "-c", script],
+        ["-", "/bin/sh", "-c", script],
         ["PATH=/usr/bin:/bin"],
         ref,
         100_000,

@@ -1,0 +1,80 @@
+defmodule Sandbox.Cgroup do
+  @moduledoc """
+  Where runs get a cgroup v2 of their own, the strongest way to kill a
+  run's whole tree (one write to `cgroup.kill`).
+
+  Configured with `config :sandbox, cgroup: setting`:
+
+    * `:auto` (default) - the host's own cgroup, on a cgroup v2 mount found
+      in `/proc/self/mountinfo`, if runs can create cgroups in it;
+    * a directory - a cgroup v2 directory to create run cgroups in;
+    * `false` - never: the process group and the subreaper do it alone.
+
+  A directory is used only if a cgroup can be created in it that has
+  `cgroup.kill` (Linux 5.14+); the answer is found once per setting and
+  cached. Where none can be had, runs fall back to the process group and
+  the subreaper, which is also what a run does after `cgroup.kill`.
+  """
+
+  @doc "The directory run cgroups are created in, or nil when there is none to be had."
+  @spec parent() :: String.t() | nil
+  def parent do
+    setting = Application.get_env(:sandbox, :cgroup, :auto)
+    key = {__MODULE__, setting}
+
+    case :persistent_term.get(key, :unknown) do
+      :unknown ->
+        found = find(setting)
+        :persistent_term.put(key, found)
+        found
+
+      found ->
+        found
+    end
+  end
+
+  defp find(false), do: nil
+  defp find(:auto), do: with(dir when is_binary(dir) <- own_cgroup_dir(), do: usable(dir))
+  defp find(dir) when is_binary(dir), do: usable(dir)
+
+  # The host's own cgroup, as a directory of a cgroup v2 mount.
+  defp own_cgroup_dir do
+    with {:ok, cgroups} <- File.read("/proc/self/cgroup"),
+         [_, own] <- Regex.run(~r/^0::(\S+)$/m, cgroups),
+         {:ok, mounts} <- File.read("/proc/self/mountinfo"),
+         {root, point} <- cgroup2_mount(mounts),
+         true <- String.starts_with?(own, root) do
+      Path.join(point, String.replace_prefix(own, root, ""))
+    else
+      _ -> nil
+    end
+  end
+
+  # mountinfo: id parent dev root mount-point options ... - fstype source super-options
+  defp cgroup2_mount(mounts) do
+    mounts
+    |> String.split("\n", trim: true)
+    |> Enum.find_value(fn line ->
+      with [fields, " cgroup2 " <> _] <- String.split(line, " -", parts: 2),
+           [_id, _parent, _dev, root, point | _] <- String.split(fields, " ") do
+        {root, point}
+      else
+        _ -> nil
+      end
+    end)
+  end
+
+  defp usable(dir) do
+    probe = Path.join(dir, "sandbox-probe-#{System.pid()}-#{System.unique_integer([:positive])}")
+
+    case File.mkdir(probe) do
+      :ok ->
+        killable = File.exists?(Path.join(probe, "cgroup.kill"))
+        File.rmdir(probe)
+        if killable, do: dir
+
+      {:error, _} ->
+        nil
+    end
+  end
+end
