@@ -13,7 +13,8 @@ defmodule Sandbox.HostilePeerTest do
   @moduletag :tmp_dir
 
   # Frames as sh's printf writes them: 4-byte big-endian length, then the tag.
-  @started ~S"printf '\000\000\000\001S' >&4"
+  # A peer takes its request (4-byte length + "request") before "S".
+  @started ~S"head -c 11 <&3 >/dev/null; printf '\000\000\000\001S' >&4"
   @capturing ~S"printf '\000\000\000\001C' >&4"
 
   defp fake_peer(script, opts \\ []) do
