@@ -186,7 +186,7 @@ static void *monitor_main(void *arg) {
         if (stop)
             break;
         for (run_t *r = m->runs; r; r = r->next)
-            run_tick(r, now);
+            run_tick(r, &m->scratch, now);
         release_ended(m);
     }
     for (run_t *r = m->runs; r; r = r->next)

@@ -474,10 +474,12 @@ void run_ready(run_t *r, watch_kind_t kind, const scratch_t *scratch, int64_t no
     check_end(r, now);
 }
 
-void run_tick(run_t *r, int64_t now) {
+void run_tick(run_t *r, const scratch_t *scratch, int64_t now) {
     if (r->ended)
         return;
     if (!r->answered && !r->lost && deadline_passed(now, r->deadline)) {
+        /* What is in the pipe at the deadline was printed before it. */
+        drain_output(r, scratch->drain, scratch->len);
         ErlNifEnv *env = enif_alloc_env();
         ERL_NIF_TERM outcome;
         if (r->phase == PHASE_BOOTING) {

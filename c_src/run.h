@@ -109,7 +109,7 @@ void run_owner_down(run_t *r, const ErlNifMonitor *down, int64_t now);
 void run_ready(run_t *r, watch_kind_t kind, const scratch_t *scratch, int64_t now);
 
 /* Deadlines and graces that have passed. */
-void run_tick(run_t *r, int64_t now);
+void run_tick(run_t *r, const scratch_t *scratch, int64_t now);
 
 /* The next time run_tick has something to do, or DEADLINE_NEVER. */
 int64_t run_next_deadline(const run_t *r);
