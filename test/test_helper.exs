@@ -125,6 +125,18 @@ defmodule Sandbox.TestCode do
     """
   end
 
+  @doc "A run of each way a run can end: {code, options}."
+  def endings do
+    [
+      {"1 + 1", []},
+      {~S|raise "boom"|, []},
+      {"Process.sleep(:infinity)", [timeout: 200]},
+      {"System.halt(1)", []},
+      {~S|:erlang.halt(~c"boom")|, []},
+      {~S|System.cmd("kill", ["-9", System.pid()])|, []}
+    ]
+  end
+
   @doc "OS processes whose command line holds `marker`."
   def marked_processes(marker) do
     Enum.filter(Sandbox.TestOS.processes(), fn %{pid: pid} ->

@@ -33,13 +33,21 @@ defmodule Sandbox.CgroupTest do
     mount = Path.join(dir, "cgroup2")
     File.mkdir_p!(mount)
     {_, 0} = System.cmd("mount", ["-t", "cgroup2", "none", mount])
-    on_exit(fn -> System.cmd("umount", [mount]) end)
-    Sandbox.TestConfig.put_cgroup(mount)
+    # There is one cgroup2 hierarchy, whatever the mount: a directory of
+    # this test's own keeps other sandbox users' cgroups out of its sight.
+    parent = Path.join(mount, "sandbox-test-#{System.unique_integer([:positive])}")
+    File.mkdir!(parent)
 
-    assert %{tree_kill: :cgroup_v2, cgroup_parent: ^mount} = Sandbox.info()
+    on_exit(fn ->
+      File.rmdir(parent)
+      System.cmd("umount", [mount])
+    end)
+
+    Sandbox.TestConfig.put_cgroup(parent)
+    assert %{tree_kill: :cgroup_v2, cgroup_parent: ^parent} = Sandbox.info()
 
     assert {:ok, %{result: cgroup}} = Sandbox.run(~S|File.read!("/proc/self/cgroup")|)
-    assert cgroup =~ ~r{^0::/sandbox-run-\d+$}m
+    assert cgroup =~ ~r{^0::/sandbox-test-\d+/sandbox-run-\d+$}m
 
     marker = "sandbox-cgroup-tree-#{System.unique_integer([:positive])}"
     assert {:ok, %{result: forking}} = Sandbox.run(TestCode.fork_tree(marker))
@@ -47,7 +55,7 @@ defmodule Sandbox.CgroupTest do
     assert TestOS.eventually(fn -> TestCode.marked_processes(marker) == [] end, 1_000)
 
     run_cgroups = fn ->
-      mount |> File.ls!() |> Enum.filter(&String.starts_with?(&1, "sandbox-"))
+      parent |> File.ls!() |> Enum.filter(&String.starts_with?(&1, "sandbox-"))
     end
 
     assert TestOS.eventually(fn -> run_cgroups.() == [] end, 2_000),

@@ -11,18 +11,11 @@ defmodule Sandbox.EnduranceTest do
   @moduletag :slow
   @moduletag timeout: 1_800_000
 
-  @endings [
-    {"1 + 1", []},
-    {~S|raise "boom"|, []},
-    {"Process.sleep(:infinity)", [timeout: 200]},
-    {"System.halt(1)", []},
-    {~S|:erlang.halt(~c"boom")|, []},
-    {~S|System.cmd("kill", ["-9", System.pid()])|, []}
-  ]
-
   test "1,000 mixed runs then 32 concurrent: no growth in fds, threads, processes, zombies, memory" do
+    endings = Sandbox.TestCode.endings()
+
     run = fn i ->
-      {code, opts} = Enum.at(@endings, rem(i, length(@endings)))
+      {code, opts} = Enum.at(endings, rem(i, length(endings)))
       Sandbox.run(code, opts)
     end
 
