@@ -70,10 +70,14 @@ static void close_watched(run_t *r, watch_kind_t kind) {
     *fd = -1;
 }
 
-/* Closing the control pipe is the order to kill the whole tree. */
-static void kill_tree(run_t *r) {
+/* The conversation with the peer is over: closing the control pipe orders
+ * the helper to kill the whole tree, and the frame channels are of no more
+ * use. Output and status are still read to their end. */
+static void stop_peer(run_t *r) {
     fdio_close(r->fds.control);
     r->fds.control = -1;
+    close_watched(r, WATCH_REQUEST);
+    close_watched(r, WATCH_REPLY);
 }
 
 static void stop_monitoring_owner(run_t *r) {
@@ -122,9 +126,7 @@ static void tear_down(run_t *r, int64_t now) {
     r->answered = 1;
     r->grace = deadline_after(now, TEARDOWN_GRACE_MS);
     stop_monitoring_owner(r);
-    kill_tree(r);
-    close_watched(r, WATCH_REQUEST);
-    close_watched(r, WATCH_REPLY);
+    stop_peer(r);
 }
 
 /* Sends {sandbox, Ref, Outcome} once, then tears the run down. */
@@ -192,9 +194,7 @@ static void peer_lost(run_t *r, int64_t now) {
         return;
     r->lost = 1;
     r->grace = deadline_after(now, LOST_GRACE_MS);
-    kill_tree(r);
-    close_watched(r, WATCH_REQUEST);
-    close_watched(r, WATCH_REPLY);
+    stop_peer(r);
 }
 
 /* A peer (or helper) that says what it must not is treated as lost. */

@@ -5,9 +5,8 @@
 
 Test(status, formats_and_parses_each_kind) {
     const status_msg_t messages[] = {
-        {STATUS_PEER, 4242, 0, 0},
-        {STATUS_EXIT, 9, 0, 0},
-        {STATUS_DONE, 1500000, 250000, 65536},
+        {STATUS_PEER, 4242, 0, 0},        {STATUS_TREE, TREE_KILL_CGROUP, 0, 0},
+        {STATUS_EXIT, 9, 0, 0},           {STATUS_DONE, 1500000, 250000, 65536},
         {STATUS_FAIL, STAGE_FORK, 11, 0},
     };
     for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++) {
