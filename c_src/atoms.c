@@ -9,6 +9,8 @@ void atoms_init(ErlNifEnv *env, atoms_t *a) {
     a->noconnection = enif_make_atom(env, "noconnection");
     a->boot_failed = enif_make_atom(env, "boot_failed");
     a->cancelled = enif_make_atom(env, "cancelled");
+    a->ready = enif_make_atom(env, "ready");
+    a->gone = enif_make_atom(env, "gone");
     a->exited = enif_make_atom(env, "exited");
     a->protocol = enif_make_atom(env, "protocol");
     a->unknown = enif_make_atom(env, "unknown");

@@ -6,7 +6,7 @@
 
 typedef struct {
     ERL_NIF_TERM ok, error, infinity, sandbox;
-    ERL_NIF_TERM timeout, noconnection, boot_failed, cancelled;
+    ERL_NIF_TERM timeout, noconnection, boot_failed, cancelled, ready, gone;
     ERL_NIF_TERM exited, protocol, unknown, exit_status, signal, helper_failed;
 } atoms_t;
 

@@ -14,7 +14,8 @@
 #include <sys/wait.h>
 
 /* Tags of the frames a peer sends (see Sandbox.Peer). */
-#define TAG_STARTED 'S'   /* took the request: the deadline starts */
+#define TAG_BOOTED 'B'    /* booted, followed by its OS pid: waiting for the request */
+#define TAG_STARTED 'S'   /* took the request */
 #define TAG_CAPTURING 'C' /* setup done: output from here on is the run's */
 #define TAG_RESULT 'R'    /* followed by the result in external term format */
 /* The one frame the host sends after the request: the setup's output is
@@ -138,6 +139,18 @@ static void answer(run_t *r, ErlNifEnv *env, ERL_NIF_TERM outcome, int64_t now) 
     tear_down(r, now);
 }
 
+static void send_gone(run_t *r, ErlNifPid to) {
+    ErlNifEnv *env = enif_alloc_env();
+    if (!env)
+        return;
+    ERL_NIF_TERM msg =
+        enif_make_tuple3(env, r->atoms->sandbox, enif_make_copy(env, r->ref), r->atoms->gone);
+    (void)enif_send(NULL, &to, env, msg);
+    enif_free_env(env);
+}
+
+/* A peer lost before it said 'S' never had the request: it failed to boot
+ * (a pool's idle peer too), whatever the deadline. */
 static void answer_lost(run_t *r, int64_t now) {
     ErlNifEnv *env = enif_alloc_env();
     const atoms_t *a = r->atoms;
@@ -214,17 +227,58 @@ static int send_capture_begun(run_t *r) {
     return n == (ssize_t)sizeof frame ? 0 : -1;
 }
 
+/* The OS pid in a 'B' frame: 1 to 10 decimal digits, at most INT32_MAX. */
+static int parse_os_pid(const uint8_t *digits, size_t len, int *os_pid) {
+    if (len == 0 || len > 10)
+        return -1;
+    int64_t value = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (digits[i] < '0' || digits[i] > '9')
+            return -1;
+        value = value * 10 + (digits[i] - '0');
+    }
+    if (value == 0 || value > INT32_MAX)
+        return -1;
+    *os_pid = (int)value;
+    return 0;
+}
+
+/* The boot deadline ends at 'B'. A submitted run's own deadline starts
+ * then; a peer booted ahead (a pool's) waits without one, and its owner
+ * hears {sandbox, Ref, {ready, OsPid}}. */
+static int peer_booted(run_t *r, const uint8_t *frame, size_t len, int64_t now) {
+    int os_pid;
+    if (r->booted || r->phase != PHASE_BOOTING || parse_os_pid(frame + 1, len - 1, &os_pid) < 0)
+        return -1;
+    r->booted = 1;
+    if (r->submitted) {
+        r->deadline = deadline_after(now, r->timeout_ms);
+        return 0;
+    }
+    r->deadline = DEADLINE_NEVER;
+    ErlNifEnv *env = enif_alloc_env();
+    if (!env)
+        return -1;
+    ERL_NIF_TERM msg =
+        enif_make_tuple3(env, r->atoms->sandbox, enif_make_copy(env, r->ref),
+                         enif_make_tuple2(env, r->atoms->ready, enif_make_int(env, os_pid)));
+    (void)enif_send(NULL, &r->owner, env, msg);
+    enif_free_env(env);
+    return 0;
+}
+
 /* Returns 0, or -1 if the frame breaks the protocol. */
 static int handle_frame(run_t *r, const uint8_t *frame, size_t len, const scratch_t *scratch,
                         int64_t now) {
     if (len == 0)
         return -1;
     switch (frame[0]) {
+    case TAG_BOOTED:
+        return peer_booted(r, frame, len, now);
     case TAG_STARTED:
-        if (len != 1 || r->phase != PHASE_BOOTING || !r->submitted)
+        if (len != 1 || r->phase != PHASE_BOOTING || !r->booted || !r->submitted)
             return -1;
         r->phase = PHASE_SETUP;
-        r->deadline = deadline_after(now, r->timeout_ms);
         return 0;
     case TAG_CAPTURING:
         if (len != 1 || r->phase != PHASE_SETUP)
@@ -354,14 +408,12 @@ static void read_status(run_t *r, uint8_t *chunk, size_t chunk_len, int64_t now)
 /* ---- the run's life --------------------------------------------------- */
 
 void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv *env,
-              ERL_NIF_TERM ref, uint64_t max_output, int64_t boot_timeout_ms,
-              const spawn_fds_t *fds, ErlNifPid owner) {
+              ERL_NIF_TERM ref, int64_t boot_timeout_ms, const spawn_fds_t *fds, ErlNifPid owner) {
     memset(r, 0, sizeof *r);
     r->atoms = atoms;
     r->monitor = monitor;
     r->env = env;
     r->ref = ref;
-    r->max_output = max_output;
     r->boot_timeout_ms = boot_timeout_ms;
     r->fds = *fds;
     r->owner = owner;
@@ -398,12 +450,17 @@ void run_start(run_t *r, int epoll_fd, int64_t now) {
 }
 
 void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, int64_t timeout_ms,
-                ErlNifPid new_owner, int64_t now) {
-    if (r->submitted || r->answered || r->lost) {
+                uint64_t max_output, ErlNifPid new_owner, int64_t now) {
+    int same_owner = enif_compare_pids(&new_owner, &r->owner) == 0;
+    if (r->submitted || r->answered) {
         enif_free_env(request_env);
+        /* A peer handed on after its answer went to the one that booted
+         * it (it died while idle): the new owner must not wait forever. */
+        if (!r->submitted && !same_owner)
+            send_gone(r, new_owner);
         return;
     }
-    if (enif_compare_pids(&new_owner, &r->owner) != 0) {
+    if (!same_owner) {
         stop_monitoring_owner(r);
         r->owner = new_owner;
         int rc = enif_monitor_process(NULL, r, &r->owner, &r->owner_monitor);
@@ -414,10 +471,19 @@ void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, int64_t 
             return;
         }
     }
+    if (r->lost) {
+        /* Its answer (boot_failed), due after the grace, now goes to the
+         * new owner. */
+        enif_free_env(request_env);
+        return;
+    }
     r->submitted = 1;
     r->request_env = request_env;
     r->request = request;
     r->timeout_ms = timeout_ms;
+    r->max_output = max_output;
+    if (r->booted)
+        r->deadline = deadline_after(now, timeout_ms);
     frame_header((uint32_t)request.size, r->request_header);
     watch(r, WATCH_REQUEST, EPOLLOUT);
     write_request(r, now);
@@ -482,7 +548,9 @@ void run_tick(run_t *r, const scratch_t *scratch, int64_t now) {
         drain_output(r, scratch->drain, scratch->len);
         ErlNifEnv *env = enif_alloc_env();
         ERL_NIF_TERM outcome;
-        if (r->phase == PHASE_BOOTING) {
+        /* Once a booted peer has been given its request, the run's own
+         * deadline is the one running. */
+        if (!(r->booted && r->submitted)) {
             outcome = enif_make_tuple4(env, r->atoms->boot_failed, r->atoms->timeout,
                                        make_output(r, env, 1), make_exit(r, env));
         } else {

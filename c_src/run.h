@@ -33,7 +33,8 @@ typedef struct {
 } watch_t;
 
 typedef enum {
-    PHASE_BOOTING,    /* until the peer has the request: the boot deadline runs */
+    PHASE_BOOTING,    /* until the peer has the request; the boot deadline runs until it
+                         is booted ('B'), the run's from then or from submit if later */
     PHASE_SETUP,      /* the run's deadline runs; setup output is not kept */
     PHASE_EVALUATING, /* output is captured for the answer */
 } run_phase_t;
@@ -44,7 +45,6 @@ struct run {
     struct monitor *monitor; /* for the owner-down callback */
     ErlNifEnv *env;          /* holds ref */
     ERL_NIF_TERM ref;
-    uint64_t max_output;
     int64_t boot_timeout_ms;
 
     /* The monitor thread's alone once the run is added to it. */
@@ -60,7 +60,9 @@ struct run {
     int64_t deadline; /* boot deadline, then the run's */
     int64_t grace;    /* how long to wait for the end of a lost peer, then of teardown */
     int64_t timeout_ms;
+    uint64_t max_output; /* both given at submit */
     int submitted;
+    int booted;             /* the peer said 'B': ready for its request */
     ErlNifEnv *request_env; /* holds the request binary while it is written */
     ErlNifBinary request;
     uint8_t request_header[4];
@@ -83,8 +85,7 @@ struct run {
 
 /* Fills in a fresh run for fds just spawned. Takes ownership of env. */
 void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv *env,
-              ERL_NIF_TERM ref, uint64_t max_output, int64_t boot_timeout_ms,
-              const spawn_fds_t *fds, ErlNifPid owner);
+              ERL_NIF_TERM ref, int64_t boot_timeout_ms, const spawn_fds_t *fds, ErlNifPid owner);
 
 /* Frees what run_init took and closes whatever is still open. */
 void run_destroy(run_t *r);
@@ -93,10 +94,11 @@ void run_destroy(run_t *r);
 void run_start(run_t *r, int epoll_fd, int64_t now);
 
 /* Queues the request frame; the deadline of timeout_ms (or none if < 0)
- * starts when the peer takes it. The owner becomes new_owner. Takes
- * ownership of request_env. */
+ * starts now if the peer is booted, else when it is. The owner becomes
+ * new_owner; if the run already answered another owner, new_owner gets
+ * {sandbox, Ref, gone} instead. Takes ownership of request_env. */
 void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, int64_t timeout_ms,
-                ErlNifPid new_owner, int64_t now);
+                uint64_t max_output, ErlNifPid new_owner, int64_t now);
 
 /* Kills the run. notify: send {cancelled, Output} to the owner (who asked);
  * otherwise the owner is gone and nothing is sent. */

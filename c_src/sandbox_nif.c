@@ -106,16 +106,15 @@ static ERL_NIF_TERM error_term(ErlNifEnv *env, const char *step, int err) {
 
 /* ---- NIFs ------------------------------------------------------------- */
 
-/* spawn(HelperPath, HelperArgs, Env, Ref, MaxOutput, BootTimeoutMs)
+/* spawn(HelperPath, HelperArgs, Env, Ref, BootTimeoutMs)
  *   -> {ok, Run} | {error, {Step, Errno, Message}}
  * Dirty IO: creating pipes and posix_spawn can take a while on a busy box. */
 static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     (void)argc;
     priv_t *priv = enif_priv_data(env);
-    ErlNifUInt64 max_output, boot_timeout_ms;
+    ErlNifUInt64 boot_timeout_ms;
     ErlNifPid owner;
-    if (!get_limit(env, argv[4], OUTPUT_UNLIMITED, &max_output) ||
-        !enif_get_uint64(env, argv[5], &boot_timeout_ms) || boot_timeout_ms > INT64_MAX ||
+    if (!enif_get_uint64(env, argv[4], &boot_timeout_ms) || boot_timeout_ms > INT64_MAX ||
         !enif_self(env, &owner))
         return enif_make_badarg(env);
 
@@ -150,7 +149,7 @@ static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
         spawn_close_fds(&fds); /* the helper kills its peer on EOF */
         return error_term(env, "alloc", ENOMEM);
     }
-    run_init(r, &priv->atoms, priv->monitor, run_env, enif_make_copy(run_env, argv[3]), max_output,
+    run_init(r, &priv->atoms, priv->monitor, run_env, enif_make_copy(run_env, argv[3]),
              (int64_t)boot_timeout_ms, &fds, owner);
     ERL_NIF_TERM term = enif_make_resource(env, r);
     int queued = monitor_add(priv->monitor, r) == 0;
@@ -160,16 +159,17 @@ static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     return enif_make_tuple2(env, priv->atoms.ok, term);
 }
 
-/* submit(Run, Request, TimeoutMs | infinity) -> ok */
+/* submit(Run, Request, TimeoutMs | infinity, MaxOutput | infinity) -> ok */
 static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     (void)argc;
     priv_t *priv = enif_priv_data(env);
     run_t *r;
-    ErlNifUInt64 timeout;
+    ErlNifUInt64 timeout, max_output;
     ErlNifPid owner;
     if (!enif_get_resource(env, argv[0], priv->run_type, (void **)&r) ||
         !enif_is_binary(env, argv[1]) || !get_limit(env, argv[2], UINT64_MAX, &timeout) ||
-        (timeout != UINT64_MAX && timeout > INT64_MAX) || !enif_self(env, &owner))
+        (timeout != UINT64_MAX && timeout > INT64_MAX) ||
+        !get_limit(env, argv[3], OUTPUT_UNLIMITED, &max_output) || !enif_self(env, &owner))
         return enif_make_badarg(env);
     /* A copy in an env of its own: for a large (refc) binary only a
      * reference, so this stays cheap whatever the size. */
@@ -183,7 +183,7 @@ static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
         return enif_make_badarg(env);
     }
     int64_t timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout;
-    if (monitor_submit(priv->monitor, r, request_env, request, timeout_ms, owner) < 0) {
+    if (monitor_submit(priv->monitor, r, request_env, request, timeout_ms, max_output, owner) < 0) {
         enif_free_env(request_env);
         return enif_raise_exception(env, enif_make_atom(env, "enomem"));
     }
@@ -231,8 +231,8 @@ static void unload(ErlNifEnv *env, void *priv_data) {
 }
 
 static ErlNifFunc nif_funcs[] = {
-    {"spawn", 6, spawn_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
-    {"submit", 3, submit_nif, 0},
+    {"spawn", 5, spawn_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"submit", 4, submit_nif, 0},
     {"cancel", 1, cancel_nif, 0},
 };
 

@@ -2,16 +2,20 @@ defmodule Sandbox.Native do
   @moduledoc """
   The C core (`priv/sandbox_nif.so`). Internal: use `Sandbox`.
 
-  A run is a resource. `spawn/6` starts the helper with the given arguments
+  A run is a resource. `spawn/5` starts the helper with the given arguments
   (after the host's pid: the cgroup parent or `"-"`, then the peer's argv)
-  and returns it; `submit/3` hands over the request; the outcome arrives as a message
-  `{:sandbox, ref, outcome}` to the process that submitted it:
+  and returns it. Once the peer has booted, a run not yet submitted sends
+  its owner (the caller of `spawn/5`) `{:sandbox, ref, {:ready, os_pid}}`.
+  `submit/4` hands over the request and makes the caller the owner; the
+  outcome arrives as a message `{:sandbox, ref, outcome}` to the owner:
 
     * `{:ok, result_etf, output}`
     * `{:timeout, output}`
     * `{:noconnection, output, exit}`
     * `{:boot_failed, :timeout | :exited | :protocol, output, exit}`
     * `{:cancelled, output}` (after `cancel/1`)
+    * `:gone`, to a new owner, when the run had already ended (and told
+      its previous owner) before it was submitted
 
   where `exit` is `{:exit_status, code}`, `{:signal, number}`,
   `{:helper_failed, stage, errno}` or `:unknown`. If the owner dies, the
@@ -38,20 +42,17 @@ defmodule Sandbox.Native do
   end
 
   @doc "Starts the helper, which starts the peer (dirty IO scheduler)."
-  @spec spawn(
-          String.t(),
-          [String.t()],
-          [String.t()],
-          reference(),
-          non_neg_integer() | :infinity,
-          non_neg_integer()
-        ) :: {:ok, run()} | {:error, {String.t(), integer(), String.t()}}
-  def spawn(_helper, _helper_args, _env, _ref, _max_output, _boot_timeout),
+  @spec spawn(String.t(), [String.t()], [String.t()], reference(), non_neg_integer()) ::
+          {:ok, run()} | {:error, {String.t(), integer(), String.t()}}
+  def spawn(_helper, _helper_args, _env, _ref, _boot_timeout),
     do: :erlang.nif_error(:not_loaded)
 
-  @doc "Sends the request frame; the caller becomes the run's owner."
-  @spec submit(run(), binary(), timeout()) :: :ok
-  def submit(_run, _request, _timeout), do: :erlang.nif_error(:not_loaded)
+  @doc """
+  Sends the request frame with the run's deadline and output cap; the
+  caller becomes the run's owner.
+  """
+  @spec submit(run(), binary(), timeout(), non_neg_integer() | :infinity) :: :ok
+  def submit(_run, _request, _timeout, _max_output), do: :erlang.nif_error(:not_loaded)
 
   @doc "Kills the run; its owner gets `{:cancelled, output}` unless it already had an answer."
   @spec cancel(run()) :: :ok

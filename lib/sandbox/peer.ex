@@ -3,10 +3,13 @@ defmodule Sandbox.Peer do
   The entry point inside a peer VM (`-s Elixir.Sandbox.Peer start`).
   Internal: it never runs in the host.
 
-  The host and the peer talk over two pipes with `{:packet, 4}` frames.
-  The peer reads the request on fd 3, then writes on fd 4:
+  The host and the peer talk over two pipes with `{:packet, 4}` frames,
+  the peer writing on fd 4 and reading on fd 3:
 
-    * `"S"` when it has the request (the run's deadline starts),
+    * `"B" <> os_pid` once booted and warmed up (the boot deadline ends; a
+      pool's peer then waits here for as long as it is idle); then it
+      reads its request,
+    * `"S"` when it has the request,
     * `"C"` when setup is done and its output flushed; it then waits for the
       host's `"G"` on fd 3, sent once the host has dropped the setup's output,
       before the code may print anything,
@@ -41,8 +44,11 @@ defmodule Sandbox.Peer do
   defp serve do
     channel = Port.open({:fd, 3, 4}, [:binary, packet: 4])
     [stdout, _stderr] = devices = take_over_stdio()
+    prepare()
+    warm_up()
+    send_frame(channel, ["B", System.pid()])
     request = receive_request(channel)
-    prepare(request.paths)
+    add_new_paths(request.paths)
     send_frame(channel, "S")
 
     parent = self()
@@ -73,11 +79,39 @@ defmodule Sandbox.Peer do
 
   # What the reference did before starting its timed call, plus Elixir's
   # Logger: without its application running, Logger calls print nothing.
-  defp prepare(paths) do
-    :ok = :code.add_pathsa(Enum.reverse(paths))
+  # The host's code paths as of the boot came with `-pa`.
+  defp prepare do
     {:ok, _} = :application.ensure_all_started(:elixir)
     _ = :application.ensure_all_started(:logger)
     :ok = :logger.set_primary_config(:level, :warning)
+  end
+
+  # The first evaluation in a VM loads the parser, the expander, erl_eval
+  # and the I/O path (tens of ms): pay for it before the request arrives,
+  # in a process that leaves nothing behind.
+  defp warm_up do
+    discard = OutputDevice.start(:discard)
+
+    {pid, monitor} =
+      spawn_monitor(fn ->
+        Process.group_leader(self(), discard)
+        Code.eval_string(~S'x = [1, 2]; IO.puts(inspect(Enum.map(x, &(&1 * 2)))); :ok')
+      end)
+
+    receive do
+      {:DOWN, ^monitor, :process, ^pid, _reason} -> Process.exit(discard, :kill)
+    end
+  end
+
+  # Paths the host added after this peer booted (a pool's peer may have
+  # waited a while), in the host's order, ahead of the rest.
+  defp add_new_paths(paths) do
+    # (`--` rather than MapSet: a module the warm-up has not loaded would
+    # cost a load, about 1 ms, in every run.)
+    case paths -- :code.get_path() do
+      [] -> :ok
+      new -> :ok = :code.add_pathsa(Enum.reverse(new))
+    end
   end
 
   defp await_result(channel, evaluator, monitor, devices) do

@@ -48,14 +48,14 @@ defmodule Sandbox.PeerCommand do
       "false",
       "-setcookie",
       random_token(),
-      "-pa",
-      own_ebin(),
-      "-pa",
-      List.to_string(:code.lib_dir(:elixir, :ebin)),
-      "-s",
-      "Elixir.Sandbox.Peer",
-      "start"
-    ]
+      "-pa"
+    ] ++
+      host_paths() ++
+      [
+        "-s",
+        "Elixir.Sandbox.Peer",
+        "start"
+      ]
   end
 
   defp environment do
@@ -63,6 +63,21 @@ defmodule Sandbox.PeerCommand do
     |> Map.drop(@vm_flag_variables)
     |> Map.put("ERL_CRASH_DUMP_SECONDS", "0")
     |> Enum.map(fn {key, value} -> key <> "=" <> value end)
+  end
+
+  # The host's code paths as they are now, minus OTP's own (the peer has
+  # those), reversed because `-pa` adds them one by one at the front.
+  # Paths added later travel with the request.
+  defp host_paths do
+    otp_lib = :code.lib_dir()
+    own = [own_ebin(), List.to_string(:code.lib_dir(:elixir, :ebin))]
+
+    :code.get_path()
+    |> Enum.reject(&List.starts_with?(&1, otp_lib))
+    |> Enum.map(&List.to_string/1)
+    |> Kernel.++(own)
+    |> Enum.uniq()
+    |> Enum.reverse()
   end
 
   defp own_ebin, do: Path.dirname(List.to_string(:code.which(Sandbox.Peer)))

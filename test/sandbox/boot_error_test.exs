@@ -13,8 +13,8 @@ defmodule Sandbox.BootErrorTest do
   test "an erl that cannot be executed: the helper's report and the exit status reach the caller" do
     ref = make_ref()
     helper = Path.join(:code.priv_dir(:sandbox), "sandbox_helper")
-    {:ok, run} = Native.spawn(helper, ["-", "/nonexistent/erl"], [], ref, 1_000, 10_000)
-    :ok = Native.submit(run, "request", 1_000)
+    {:ok, run} = Native.spawn(helper, ["-", "/nonexistent/erl"], [], ref, 10_000)
+    :ok = Native.submit(run, "request", 1_000, 1_000)
 
     assert_receive {:sandbox, ^ref,
                     {:boot_failed, :exited, output, {:exit_status, 127}} = outcome},
@@ -30,6 +30,6 @@ defmodule Sandbox.BootErrorTest do
 
   test "a helper that cannot be spawned is refused with its reason" do
     assert {:error, {"posix_spawn", 2, "No such file or directory"}} =
-             Native.spawn("/nonexistent/helper", ["-", "/bin/true"], [], make_ref(), 1_000, 1_000)
+             Native.spawn("/nonexistent/helper", ["-", "/bin/true"], [], make_ref(), 1_000)
   end
 end

@@ -13,8 +13,9 @@ defmodule Sandbox.HostilePeerTest do
   @moduletag :tmp_dir
 
   # Frames as sh's printf writes them: 4-byte big-endian length, then the tag.
-  # A peer takes its request (4-byte length + "request") before "S".
-  @started ~S"head -c 11 <&3 >/dev/null; printf '\000\000\000\001S' >&4"
+  # A peer says it is booted ("B" and its OS pid), takes its request
+  # (4-byte length + "request"), then says "S".
+  @started ~S"printf '\000\000\000\002B1' >&4; head -c 11 <&3 >/dev/null; printf '\000\000\000\001S' >&4"
   @capturing ~S"printf '\000\000\000\001C' >&4"
 
   defp fake_peer(script, opts \\ []) do
@@ -24,26 +25,29 @@ defmodule Sandbox.HostilePeerTest do
     boot_timeout = Keyword.get(opts, :boot_timeout, 10_000)
     env = ["PATH=/usr/bin:/bin"]
 
-    {:ok, run} =
-      Native.spawn(helper, ["-", "/bin/sh", "-c", script], env, ref, max_output, boot_timeout)
+    {:ok, run} = Native.spawn(helper, ["-", "/bin/sh", "-c", script], env, ref, boot_timeout)
 
     :ok =
       Native.submit(
         run,
         Keyword.get(opts, :request, "request"),
-        Keyword.get(opts, :timeout, 10_000)
+        Keyword.get(opts, :timeout, 10_000),
+        max_output
       )
 
-    {microseconds, outcome} =
-      :timer.tc(fn ->
-        receive do
-          {:sandbox, ^ref, outcome} -> outcome
-        after
-          30_000 -> :no_answer
-        end
-      end)
+    {microseconds, outcome} = :timer.tc(fn -> await_outcome(ref) end)
 
     {outcome, div(microseconds, 1000)}
+  end
+
+  # A fake peer may say "B" before the submit arrives: that is :ready.
+  defp await_outcome(ref) do
+    receive do
+      {:sandbox, ^ref, {:ready, _os_pid}} -> await_outcome(ref)
+      {:sandbox, ^ref, outcome} -> outcome
+    after
+      30_000 -> :no_answer
+    end
   end
 
   defp read_pid(path) do

@@ -137,7 +137,7 @@ defmodule Sandbox.LifecycleTest do
 
   test "spawns that fail leak no fd" do
     spawn_nothing = fn ->
-      Sandbox.Native.spawn("/nonexistent", ["-", "/bin/true"], [], make_ref(), 10, 10)
+      Sandbox.Native.spawn("/nonexistent", ["-", "/bin/true"], [], make_ref(), 10)
     end
 
     # The first call loads the NIF, whose monitor keeps an epoll fd and an eventfd.

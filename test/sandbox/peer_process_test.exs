@@ -18,11 +18,10 @@ defmodule Sandbox.PeerProcessTest do
         ["-", "/bin/sh", "-c", script],
         ["PATH=/usr/bin:/bin"],
         ref,
-        100_000,
         10_000
       )
 
-    :ok = Native.submit(run, "request", 10_000)
+    :ok = Native.submit(run, "request", 10_000, 100_000)
     assert_receive {:sandbox, ^ref, outcome}, 15_000
     outcome
   end
