@@ -72,6 +72,6 @@ defmodule Sandbox.MixProject do
   end
 
   def application do
-    [extra_applications: []]
+    [mod: {Sandbox.Application, []}, extra_applications: [:logger]]
   end
 end

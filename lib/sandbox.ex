@@ -142,7 +142,7 @@ defmodule Sandbox do
       tree_kill: if(parent, do: :cgroup_v2, else: :subreaper),
       cgroup_parent: parent,
       erl: Sandbox.PeerCommand.erl_path(),
-      helper: Runner.helper_path()
+      helper: Sandbox.PeerLauncher.helper_path()
     }
   end
 

@@ -2,14 +2,20 @@ defmodule Sandbox.BootError do
   @moduledoc """
   Raised when the sandbox VM cannot be started: the helper cannot be
   spawned, `erl` is missing or fails, it sends what a sandbox peer never
-  sends, or booting takes longer than `:boot_timeout`. `output` holds what the VM printed while trying (at most
+  sends, booting takes longer than `:boot_timeout`, or (`:busy`) a pool
+  at its `:max_peers` had no room for the run within `:boot_timeout`. `output` holds what the VM printed while trying (at most
   64 KB); `exit` says how it ended, when that is known.
   """
 
   defexception [:reason, :output, :exit]
 
   @type t :: %__MODULE__{
-          reason: :timeout | :exited | :protocol | {:spawn, String.t(), integer(), String.t()},
+          reason:
+            :timeout
+            | :exited
+            | :protocol
+            | :busy
+            | {:spawn, String.t(), integer(), String.t()},
           output: binary(),
           exit: term()
         }
@@ -24,6 +30,9 @@ defmodule Sandbox.BootError do
 
   defp describe(:protocol, _exit),
     do: "it broke the sandbox protocol (not a sandbox peer, or a broken one)"
+
+  defp describe(:busy, _exit),
+    do: "its pool had :max_peers VMs live for all of :boot_timeout"
 
   defp describe({:spawn, step, errno, text}, _exit),
     do: "starting its helper failed at #{step}: #{text} (errno #{errno})"

@@ -13,14 +13,16 @@ defmodule Sandbox.Options do
             max_output: @default_max_output,
             setup: [],
             boot_timeout: @default_boot_timeout,
-            max_new_atoms: @default_max_new_atoms
+            max_new_atoms: @default_max_new_atoms,
+            pool: :default
 
   @type t :: %__MODULE__{
           timeout: timeout(),
           max_output: non_neg_integer() | :infinity,
           setup: [String.t() | Macro.t()],
           boot_timeout: non_neg_integer(),
-          max_new_atoms: non_neg_integer() | :infinity
+          max_new_atoms: non_neg_integer() | :infinity,
+          pool: :default | false | Sandbox.Pool.pool()
         }
 
   @doc """
@@ -42,7 +44,8 @@ defmodule Sandbox.Options do
       max_output: limit!(opts, :max_output, @default_max_output),
       setup: setup!(Keyword.get(opts, :setup)),
       boot_timeout: non_neg_integer!(opts, :boot_timeout, @default_boot_timeout),
-      max_new_atoms: limit!(opts, :max_new_atoms, @default_max_new_atoms)
+      max_new_atoms: limit!(opts, :max_new_atoms, @default_max_new_atoms),
+      pool: pool!(Keyword.get(opts, :pool, :default))
     }
   end
 
@@ -60,6 +63,14 @@ defmodule Sandbox.Options do
       other -> bad!(key, "a non-negative integer", other)
     end
   end
+
+  # A pool is anything GenServer can call; nil means the default, as unset.
+  defp pool!(nil), do: :default
+  defp pool!(pool) when pool in [false, :default] or is_pid(pool), do: pool
+  defp pool!(pool) when is_atom(pool) and pool != true, do: pool
+  defp pool!({:global, _} = pool), do: pool
+  defp pool!({:via, module, _} = pool) when is_atom(module), do: pool
+  defp pool!(other), do: bad!(:pool, "false, a pool's pid or name", other)
 
   defp setup!(nil), do: []
   defp setup!(items) when is_list(items), do: Enum.map(items, &setup_item!/1)

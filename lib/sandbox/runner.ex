@@ -1,50 +1,87 @@
 defmodule Sandbox.Runner do
   @moduledoc """
-  The host's side of one run: starts a peer through the C core, hands it the
-  request, waits for the outcome in `receive` (so no scheduler is held while
-  the run goes on), and turns the outcome into `Sandbox.run/2`'s result.
+  The host's side of one run: takes a warm peer from a pool or starts one
+  through the C core, hands it the request, waits for the outcome in
+  `receive` (so no scheduler is held while the run goes on), and turns the
+  outcome into `Sandbox.run/2`'s result.
   """
 
-  alias Sandbox.{AtomLimitError, BootError, Cgroup, Native, Options, PeerCommand}
+  alias Sandbox.{AtomLimitError, BootError, Native, Options, PeerLauncher, Pool}
 
-  @doc "Runs `code` in a fresh peer with checked options."
+  @doc "Runs `code` in a fresh peer (a pool's, if one applies) with checked options."
   @spec run(String.t(), Options.t()) :: Sandbox.result()
   def run(code, %Options{} = options) do
+    request = request(code, options)
+
+    case pool(options.pool) do
+      nil -> run_cold(request, options)
+      pool -> run_leased(pool, request, options)
+    end
+  end
+
+  # `pool: false` boots a fresh peer; no :pool uses the application's
+  # default pool when it runs.
+  defp pool(false), do: nil
+  defp pool(:default), do: Process.whereis(Pool)
+  defp pool(pool), do: pool
+
+  defp run_leased(pool, request, options) do
+    case Pool.checkout(pool, options.boot_timeout) do
+      {:error, :busy} ->
+        raise BootError, reason: :busy, output: "", exit: :unknown
+
+      {:warm, lease_id, run, ref} ->
+        try do
+          run_warm(run, ref, request, options)
+        after
+          Pool.checkin(pool, lease_id)
+        end
+
+      {:cold, lease_id} ->
+        try do
+          run_cold(request, options)
+        after
+          Pool.checkin(pool, lease_id)
+        end
+    end
+  end
+
+  # A warm peer that died while it waited (or failed in the instant it was
+  # handed over) has not seen the code: run it on a fresh one instead.
+  defp run_warm(run, ref, request, options) do
+    :ok = Native.submit(run, request, options.timeout, options.max_output)
+
+    case await(ref) do
+      :gone -> run_cold(request, options)
+      {:boot_failed, _reason, _output, _exit} -> run_cold(request, options)
+      outcome -> result(outcome, options)
+    end
+  end
+
+  defp run_cold(request, options) do
     ref = make_ref()
-    run = spawn_peer!(ref, options)
-    :ok = Native.submit(run, request(code, options), options.timeout)
 
+    run =
+      case PeerLauncher.launch(ref, options.boot_timeout) do
+        {:ok, run} -> run
+        {:error, reason} -> raise BootError, reason: reason, output: "", exit: :unknown
+      end
+
+    :ok = Native.submit(run, request, options.timeout, options.max_output)
+    result(await(ref), options)
+  end
+
+  # Waits in `receive`: no scheduler is held while the run goes on.
+  defp await(ref) do
     receive do
-      {:sandbox, ^ref, outcome} -> result(outcome, options)
+      {:sandbox, ^ref, {:ready, _os_pid}} -> await(ref)
+      {:sandbox, ^ref, outcome} -> outcome
     end
   end
-
-  defp spawn_peer!(ref, options) do
-    %{argv: argv, env: env} = PeerCommand.build()
-    helper_args = [Cgroup.parent() || "-" | argv]
-
-    case Native.spawn(
-           helper_path(),
-           helper_args,
-           env,
-           ref,
-           options.max_output,
-           options.boot_timeout
-         ) do
-      {:ok, run} ->
-        run
-
-      {:error, {step, errno, text}} ->
-        raise BootError, reason: {:spawn, step, errno, text}, output: "", exit: :unknown
-    end
-  end
-
-  @doc "The helper executable that owns each peer and its tree."
-  @spec helper_path() :: String.t()
-  def helper_path, do: Path.join(:code.priv_dir(:sandbox), "sandbox_helper")
 
   # Everything the peer needs, in one frame: the host's code paths as they
-  # are now (also those added at run time), the setup and the code.
+  # are now (the peer adds those it did not boot with), the setup and the
+  # code.
   defp request(code, options) do
     :erlang.term_to_binary(%{paths: :code.get_path(), setup: options.setup, code: code})
   end

@@ -1,0 +1,348 @@
+defmodule Sandbox.Pool do
+  @moduledoc """
+  A supervised pool of pre-booted, single-use sandbox VMs.
+
+  A run given a pool (`Sandbox.run(code, pool: name)`) takes a peer that
+  has already booted, started Elixir and Logger and loaded the evaluator,
+  so the run costs milliseconds instead of a VM boot. Each peer serves
+  exactly one run and is then destroyed like any other, so every run
+  still starts from a clean slate. The pool boots a replacement in the
+  background as soon as a peer is taken.
+
+      children = [
+        {Sandbox.Pool, name: MyApp.Sandboxes, size: 2}
+      ]
+
+      Sandbox.run("1 + 1", pool: MyApp.Sandboxes)
+
+  ## Options
+
+    * `:name` - the name to register the pool under (optional).
+    * `:size` - how many booted peers to keep waiting (default: `2`).
+    * `:max_peers` - the most live peers the pool may have at once:
+      waiting, booting and in use, including those booted for callers
+      when the pool was empty (default: `:infinity`).
+    * `:boot_timeout` - how long one peer may take to boot (default:
+      `30_000`).
+
+  ## When the pool is empty, and `:max_peers`
+
+  A run that finds no booted peer does not wait for one: it boots a fresh
+  peer itself, as a run without a pool does. Only `:max_peers` makes a run
+  wait: when that many peers are live, the run queues (first come, first
+  served) until a run ends, for at most its `:boot_timeout`, and then
+  raises `Sandbox.BootError` with reason `:busy`. Time spent queueing is
+  not part of the run's `:timeout`.
+
+  A peer that dies while it waits is replaced. If peers keep failing to
+  boot, the pool retries with a growing delay (up to 5 s) rather than in a
+  tight loop, and runs meanwhile boot their own peers (and raise the boot
+  error, if there is one).
+
+  The pool owns its waiting peers: when it stops, they are killed. Peers
+  in use belong to their runs.
+  """
+
+  use GenServer
+
+  alias Sandbox.{Native, PeerLauncher}
+
+  require Logger
+
+  @default_size 2
+  @default_boot_timeout 30_000
+  @max_backoff_ms 5_000
+
+  @typedoc "A pool: its pid or registered name."
+  @type pool :: GenServer.server()
+
+  @typedoc "What a run is given: a booted peer, or leave to boot its own."
+  @type lease ::
+          {:warm, reference(), Native.run(), reference()}
+          | {:cold, reference()}
+
+  @type option ::
+          {:name, GenServer.name()}
+          | {:size, non_neg_integer()}
+          | {:max_peers, pos_integer() | :infinity}
+          | {:boot_timeout, non_neg_integer()}
+
+  @doc "Starts a pool linked to the caller. See the module doc for the options."
+  @spec start_link([option()]) :: GenServer.on_start()
+  def start_link(opts) do
+    config = config!(opts)
+
+    case Keyword.fetch(opts, :name) do
+      {:ok, name} -> GenServer.start_link(__MODULE__, config, name: name)
+      :error -> GenServer.start_link(__MODULE__, config)
+    end
+  end
+
+  @doc "A child spec whose id is the pool's name, so several pools can share a supervisor."
+  @spec child_spec([option()]) :: Supervisor.child_spec()
+  def child_spec(opts) do
+    %{
+      id: Keyword.get(opts, :name, __MODULE__),
+      start: {__MODULE__, :start_link, [opts]},
+      type: :worker
+    }
+  end
+
+  @doc """
+  How the pool stands: peers `:idle` (booted, waiting), `:booting`,
+  `:leased` (given to runs, including runs booting their own), runs
+  `:waiting` for `:max_peers`, and the OS pids of the idle peers.
+  """
+  @spec status(pool()) :: %{
+          idle: non_neg_integer(),
+          booting: non_neg_integer(),
+          leased: non_neg_integer(),
+          waiting: non_neg_integer(),
+          idle_os_pids: [pos_integer()],
+          size: non_neg_integer(),
+          max_peers: pos_integer() | :infinity
+        }
+  def status(pool), do: GenServer.call(pool, :status)
+
+  @doc false
+  # Takes a peer, or leave to boot one; waits up to wait_ms for a slot
+  # under :max_peers. The lease must be given back with checkin/2.
+  @spec checkout(pool(), non_neg_integer()) :: lease() | {:error, :busy}
+  def checkout(pool, wait_ms), do: GenServer.call(pool, {:checkout, wait_ms}, :infinity)
+
+  @doc false
+  @spec checkin(pool(), reference()) :: :ok
+  def checkin(pool, lease_id), do: GenServer.cast(pool, {:checkin, lease_id})
+
+  defp config!(opts) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError, "pool options must be a keyword list, got: #{inspect(opts)}"
+    end
+
+    size = Keyword.get(opts, :size, @default_size)
+    max_peers = Keyword.get(opts, :max_peers, :infinity)
+    boot_timeout = Keyword.get(opts, :boot_timeout, @default_boot_timeout)
+
+    unless is_integer(size) and size >= 0,
+      do: bad!(:size, "a non-negative integer", size)
+
+    unless max_peers == :infinity or (is_integer(max_peers) and max_peers > 0),
+      do: bad!(:max_peers, "a positive integer or :infinity", max_peers)
+
+    unless is_integer(boot_timeout) and boot_timeout >= 0,
+      do: bad!(:boot_timeout, "a non-negative integer", boot_timeout)
+
+    %{size: size, max_peers: max_peers, boot_timeout: boot_timeout}
+  end
+
+  defp bad!(key, expected, value) do
+    raise ArgumentError, "pool option #{inspect(key)} must be #{expected}, got: #{inspect(value)}"
+  end
+
+  # ---- the server ----------------------------------------------------------
+
+  @impl GenServer
+  def init(config) do
+    state =
+      Map.merge(config, %{
+        # booted peers, oldest first: {ref, run, os_pid}
+        idle: :queue.new(),
+        # ref => run
+        booting: %{},
+        # lease id (the monitor of the run's process) => run given, or nil
+        leased: %{},
+        # runs waiting for a slot, first come first served: {from, monitor, timer}
+        waiting: :queue.new(),
+        failures: 0,
+        backoff: nil
+      })
+
+    {:ok, refill(state)}
+  end
+
+  @impl GenServer
+  def handle_call({:checkout, wait_ms}, {caller, _} = from, state) do
+    cond do
+      not :queue.is_empty(state.idle) ->
+        {{:value, {ref, run, _os_pid}}, idle} = :queue.out(state.idle)
+        {lease_id, state} = lease(%{state | idle: idle}, caller, run)
+        {:reply, {:warm, lease_id, run, ref}, state, {:continue, :refill}}
+
+      below_max?(state) ->
+        {lease_id, state} = lease(state, caller, nil)
+        {:reply, {:cold, lease_id}, state, {:continue, :refill}}
+
+      true ->
+        monitor = Process.monitor(caller)
+        timer = Process.send_after(self(), {:wait_expired, monitor}, wait_ms)
+        {:noreply, %{state | waiting: :queue.in({from, monitor, timer}, state.waiting)}}
+    end
+  end
+
+  def handle_call(:status, _from, state) do
+    status = %{
+      idle: :queue.len(state.idle),
+      booting: map_size(state.booting),
+      leased: map_size(state.leased),
+      waiting: :queue.len(state.waiting),
+      idle_os_pids: for({_ref, _run, os_pid} <- :queue.to_list(state.idle), do: os_pid),
+      size: state.size,
+      max_peers: state.max_peers
+    }
+
+    {:reply, status, state}
+  end
+
+  # Booting a replacement takes a spawn (about a millisecond): the run
+  # that took a peer has its answer first.
+  @impl GenServer
+  def handle_continue(:refill, state), do: {:noreply, refill(state)}
+
+  @impl GenServer
+  def handle_cast({:checkin, lease_id}, state) do
+    Process.demonitor(lease_id, [:flush])
+    {:noreply, state |> release(lease_id) |> serve_waiting() |> refill()}
+  end
+
+  @impl GenServer
+  def handle_info({:sandbox, ref, {:ready, os_pid}}, state) do
+    case Map.pop(state.booting, ref) do
+      {nil, _} ->
+        {:noreply, state}
+
+      {run, booting} ->
+        idle = :queue.in({ref, run, os_pid}, state.idle)
+        state = %{state | booting: booting, idle: idle, failures: 0}
+        {:noreply, state |> serve_waiting() |> refill()}
+    end
+  end
+
+  # Any other outcome for a peer still ours: it failed to boot, or died
+  # while idle. Outcomes for peers already leased are their runs' business.
+  def handle_info({:sandbox, ref, outcome}, state) do
+    cond do
+      Map.has_key?(state.booting, ref) ->
+        log_failure(outcome)
+        state = %{state | booting: Map.delete(state.booting, ref)}
+        {:noreply, state |> back_off() |> refill()}
+
+      idle_ref?(state, ref) ->
+        idle = :queue.filter(fn {idle_ref, _, _} -> idle_ref != ref end, state.idle)
+        {:noreply, refill(%{state | idle: idle})}
+
+      true ->
+        {:noreply, state}
+    end
+  end
+
+  def handle_info({:DOWN, monitor, :process, _pid, _reason}, state) do
+    cond do
+      Map.has_key?(state.leased, monitor) ->
+        # The run's process died. A peer it had not yet submitted to is
+        # still ours: kill it (one it had is killed by the C core).
+        if run = state.leased[monitor], do: Native.cancel(run)
+        {:noreply, state |> release(monitor) |> serve_waiting() |> refill()}
+
+      true ->
+        {:noreply, drop_waiting(state, monitor, nil)}
+    end
+  end
+
+  def handle_info({:wait_expired, monitor}, state) do
+    Process.demonitor(monitor, [:flush])
+    {:noreply, drop_waiting(state, monitor, {:error, :busy})}
+  end
+
+  def handle_info(:retry, state), do: {:noreply, refill(%{state | backoff: nil})}
+
+  def handle_info(_other, state), do: {:noreply, state}
+
+  # ---- helpers --------------------------------------------------------------
+
+  defp lease(state, caller, run) do
+    lease_id = Process.monitor(caller)
+    {lease_id, %{state | leased: Map.put(state.leased, lease_id, run)}}
+  end
+
+  defp release(state, lease_id), do: %{state | leased: Map.delete(state.leased, lease_id)}
+
+  defp live(state), do: :queue.len(state.idle) + map_size(state.booting) + map_size(state.leased)
+
+  defp below_max?(%{max_peers: :infinity}), do: true
+  defp below_max?(state), do: live(state) < state.max_peers
+
+  defp idle_ref?(state, ref), do: Enum.any?(:queue.to_list(state.idle), &(elem(&1, 0) == ref))
+
+  # Waiting runs come first: each takes a booted peer if there is one, or
+  # leave to boot its own, while the bound allows.
+  defp serve_waiting(state) do
+    with {:value, {{caller, _} = from, monitor, timer}} <- :queue.peek(state.waiting),
+         lease when lease != nil <- next_lease(state, caller) do
+      Process.demonitor(monitor, [:flush])
+      Process.cancel_timer(timer)
+      {reply, state} = lease
+      GenServer.reply(from, reply)
+      serve_waiting(%{state | waiting: :queue.drop(state.waiting)})
+    else
+      _ -> state
+    end
+  end
+
+  defp next_lease(state, caller) do
+    case :queue.out(state.idle) do
+      {{:value, {ref, run, _os_pid}}, idle} ->
+        {lease_id, state} = lease(%{state | idle: idle}, caller, run)
+        {{:warm, lease_id, run, ref}, state}
+
+      {:empty, _} ->
+        if below_max?(state) do
+          {lease_id, state} = lease(state, caller, nil)
+          {{:cold, lease_id}, state}
+        end
+    end
+  end
+
+  defp drop_waiting(state, monitor, reply) do
+    {gone, kept} = Enum.split_with(:queue.to_list(state.waiting), &(elem(&1, 1) == monitor))
+
+    for {from, _monitor, timer} <- gone do
+      Process.cancel_timer(timer)
+      if reply, do: GenServer.reply(from, reply)
+    end
+
+    %{state | waiting: :queue.from_list(kept)}
+  end
+
+  # Boots peers until `size` are idle or booting, within :max_peers, unless
+  # backing off after failures.
+  defp refill(%{backoff: backoff} = state) when backoff != nil, do: state
+
+  defp refill(state) do
+    if :queue.len(state.idle) + map_size(state.booting) < state.size and below_max?(state) do
+      ref = make_ref()
+
+      case PeerLauncher.launch(ref, state.boot_timeout) do
+        {:ok, run} ->
+          refill(%{state | booting: Map.put(state.booting, ref, run)})
+
+        {:error, reason} ->
+          log_failure({:spawn_failed, reason})
+          back_off(state)
+      end
+    else
+      state
+    end
+  end
+
+  defp back_off(%{backoff: nil} = state) do
+    failures = state.failures + 1
+    delay = min(50 * Integer.pow(2, min(failures, 10)), @max_backoff_ms)
+    %{state | failures: failures, backoff: Process.send_after(self(), :retry, delay)}
+  end
+
+  defp back_off(state), do: %{state | failures: state.failures + 1}
+
+  defp log_failure(outcome) do
+    Logger.warning("Sandbox.Pool: a peer failed to boot: #{inspect(outcome, limit: 5)}")
+  end
+end

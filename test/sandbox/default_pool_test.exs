@@ -1,0 +1,34 @@
+defmodule Sandbox.DefaultPoolTest do
+  @moduledoc """
+  The default pool: a pool registered as `Sandbox.Pool` (what
+  `config :sandbox, pool: [...]` starts) serves runs that name no pool.
+  Not async: while it runs, every other run would use it too.
+  """
+  use ExUnit.Case, async: false
+
+  alias Sandbox.{Pool, TestOS}
+
+  test "runs without :pool use the pool registered as Sandbox.Pool" do
+    assert Process.whereis(Pool) == nil
+    start_supervised!({Pool, name: Pool, size: 1})
+    assert TestOS.eventually(fn -> Pool.status(Pool).idle == 1 end, 20_000)
+    [idle] = Pool.status(Pool).idle_os_pids
+
+    assert {:ok, %{result: pid}} = Sandbox.run("System.pid()", pool: false)
+    assert String.to_integer(pid) != idle
+
+    assert {:ok, %{result: pid}} = Sandbox.run("System.pid()")
+    assert String.to_integer(pid) == idle
+  end
+
+  test "the application starts the default pool from its config" do
+    assert Application.get_env(:sandbox, :pool) == nil
+    Application.put_env(:sandbox, :pool, size: 1)
+    on_exit(fn -> Application.delete_env(:sandbox, :pool) end)
+
+    {:ok, supervisor} = Sandbox.Application.start(:normal, [])
+    assert [{Pool, pool, :worker, _}] = Supervisor.which_children(supervisor)
+    assert Process.whereis(Pool) == pool
+    Supervisor.stop(supervisor)
+  end
+end
