@@ -34,7 +34,7 @@ PEER_NIF_OBJ := $(PEER_NIF_SRC:%=$(BUILD)/nif/%.o)
 HELPER_OBJ := $(HELPER_SRC:%=$(BUILD)/helper/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
-.PHONY: all priv deps run test test-slow c-test test-asan test-valgrind fuzz check clean help
+.PHONY: all priv deps run bench test test-slow c-test test-asan test-valgrind fuzz check clean help
 
 all: priv
 
@@ -42,6 +42,7 @@ help:
 	@echo "make run CODE='IO.puts(1 + 1)'  evaluate code in the sandbox (installs, builds)"
 	@echo "make test                       C unit tests and the ExUnit suite (installs, builds)"
 	@echo "make test-slow                  the ExUnit tests tagged :slow (minutes)"
+	@echo "make bench [BENCH_ARGS=--quick] package vs pure-Elixir baseline; writes bench/RESULTS.md"
 	@echo "make check                      formatting, warnings, clang-format, cppcheck, clang build"
 	@echo "make test-asan                  C unit tests under AddressSanitizer and UBSan"
 	@echo "make test-valgrind              C unit tests under valgrind memcheck"
@@ -86,6 +87,13 @@ run: export SANDBOX_CODE := $(value CODE)
 run: deps
 	@if [ -z "$$SANDBOX_CODE" ]; then echo "usage: make run CODE='IO.puts(1 + 1)'" >&2; exit 2; fi
 	@$(MIX) sandbox.run -- "$$SANDBOX_CODE"
+
+# The host gets 2 dirty IO schedulers: the concurrency figure is defined
+# for that. The table goes to bench/RESULTS.md (--quick runs print only).
+BENCH_ARGS ?= --output bench/RESULTS.md
+bench: DEPS_FOR := build
+bench: deps
+	elixir --erl "+SDio 2" -S $(MIX) sandbox.bench $(BENCH_ARGS)
 
 # ---- tests ---------------------------------------------------------------
 

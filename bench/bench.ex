@@ -1,0 +1,392 @@
+defmodule Sandbox.Bench do
+  @moduledoc """
+  The measurements behind `mix sandbox.bench`: each one runs the package,
+  then the baseline, in this VM, and the report puts them side by side with
+  the targets. Not part of the package.
+  """
+
+  alias Sandbox.Bench.{Baseline, Monitor}
+
+  @flood_lines 200_000
+  @sleep_ms 1_500
+  @concurrency 8
+  @timeout_probe_ms 500
+
+  @doc "Runs every measurement; returns the report (Markdown)."
+  def main(quick?) do
+    n = if quick?, do: 5, else: 15
+    flood_lines = if quick?, do: 20_000, else: @flood_lines
+    started_epmd = ensure_distributed()
+    # The baseline's peers all connect through the host, and global warns
+    # about every one of them: keep the host's log to errors.
+    :logger.set_primary_config(:level, :error)
+    monitor = Monitor.start()
+
+    try do
+      impls = [sandbox: &sandbox_run/2, baseline: &Baseline.run/2]
+      # One throwaway run each: first-call module loading is not a run's cost.
+      for {_, run} <- impls, do: {:ok, _} = run.("1 + 1", [])
+
+      cold =
+        for {name, run} <- impls,
+            into: %{},
+            do: {name, phase(monitor, name, fn -> cold(run, n) end)}
+
+      warm = phase(monitor, :sandbox, fn -> warm(n + 5) end)
+
+      flood =
+        for {name, run} <- impls,
+            into: %{},
+            do: {name, phase(monitor, name, fn -> flood(run, flood_lines) end)}
+
+      overshoot =
+        for {name, run} <- impls,
+            into: %{},
+            do: {name, phase(monitor, name, fn -> overshoot(run, cold[name].p50) end)}
+
+      concurrent =
+        for {name, run} <- impls,
+            into: %{},
+            do:
+              {name, phase(monitor, name, fn -> concurrent(run, if(quick?, do: 1, else: 3)) end)}
+
+      rss = for {name, run} <- impls, into: %{}, do: {name, peer_rss(run)}
+      bare = bare_erl(n)
+      events = Monitor.stop(monitor)
+
+      report(%{
+        n: n,
+        flood_lines: flood_lines,
+        cold: cold,
+        warm: warm,
+        flood: flood,
+        overshoot: overshoot,
+        concurrent: concurrent,
+        rss: rss,
+        bare: bare,
+        events: events
+      })
+    after
+      if started_epmd, do: System.cmd("epmd", ["-kill"], stderr_to_stdout: true)
+    end
+  end
+
+  defp sandbox_run(code, opts), do: Sandbox.run(code, Keyword.put_new(opts, :pool, false))
+
+  # The baseline needs a distributed host (the package never does).
+  defp ensure_distributed do
+    started =
+      case :erl_epmd.names() do
+        {:ok, _} ->
+          false
+
+        {:error, _} ->
+          {_, 0} = System.cmd("epmd", ["-daemon"])
+          Process.sleep(200)
+          true
+      end
+
+    unless Node.alive?() do
+      {:ok, _} = Node.start(:"sandbox_bench_#{System.pid()}", :shortnames)
+    end
+
+    started
+  end
+
+  defp phase(monitor, name, fun) do
+    Monitor.tag(monitor, name)
+    result = fun.()
+    Monitor.tag(monitor, nil)
+    result
+  end
+
+  # ---- measurements ---------------------------------------------------------
+
+  defp cold(run, n) do
+    times =
+      for _ <- 1..n do
+        Process.sleep(100)
+        ms(fn -> {:ok, %{result: 2}} = run.("1 + 1", []) end)
+      end
+
+    percentiles(times)
+  end
+
+  # Calls 250 ms apart through a pool of 2, as an agent in a loop would.
+  defp warm(n) do
+    {:ok, pool} = Sandbox.Pool.start_link(size: 2)
+    wait_until(fn -> Sandbox.Pool.status(pool).idle == 2 end)
+
+    times =
+      for _ <- 1..n do
+        Process.sleep(250)
+        ms(fn -> {:ok, %{result: 2}} = Sandbox.run("1 + 1", pool: pool) end)
+      end
+
+    GenServer.stop(pool)
+    percentiles(times)
+  end
+
+  defp flood(run, lines) do
+    code = "for i <- 1..#{lines}, do: IO.puts(\"line \#{i}\")"
+    :erlang.garbage_collect()
+    sampler = start_rss_sampler()
+
+    {time, result} = :timer.tc(fn -> run.(code, timeout: 300_000, max_output: 50_000) end)
+
+    peak = stop_rss_sampler(sampler)
+    ok? = match?({:ok, %{output: _}}, result)
+    %{ms: div(time, 1000), peak_kb: peak, ok: ok?, max_output: 50_000}
+  end
+
+  defp overshoot(run, cold_p50) do
+    times =
+      for _ <- 1..5 do
+        ms(fn ->
+          {:error, :timeout, _} = run.("Process.sleep(:infinity)", timeout: @timeout_probe_ms)
+        end)
+      end
+
+    wall = percentiles(times).p50
+    %{wall: wall, overshoot: wall - @timeout_probe_ms - cold_p50}
+  end
+
+  defp concurrent(run, repeats) do
+    times =
+      for _ <- 1..repeats do
+        ms(fn ->
+          1..@concurrency
+          |> Task.async_stream(fn _ -> {:ok, _} = run.("Process.sleep(#{@sleep_ms})", []) end,
+            max_concurrency: @concurrency,
+            timeout: 120_000
+          )
+          |> Stream.run()
+        end)
+      end
+
+    percentiles(times).p50
+  end
+
+  defp peer_rss(run) do
+    {:ok, %{result: status}} = run.(~S|File.read!("/proc/self/status")|, [])
+    kb(status, "VmRSS")
+  end
+
+  defp bare_erl(n) do
+    erl = Sandbox.PeerCommand.erl_path()
+
+    times =
+      for _ <- 1..n do
+        ms(fn -> {_, 0} = System.cmd(erl, ["-noshell", "-noinput", "-eval", "halt()"]) end)
+      end
+
+    percentiles(times).p50
+  end
+
+  # ---- helpers --------------------------------------------------------------
+
+  defp ms(fun) do
+    {time, _} = :timer.tc(fun)
+    time / 1000
+  end
+
+  defp percentiles(times) do
+    sorted = Enum.sort(times)
+    at = fn q -> Enum.at(sorted, round(q * (length(sorted) - 1))) end
+    %{p50: at.(0.5), p90: at.(0.9), n: length(sorted)}
+  end
+
+  defp wait_until(fun) do
+    unless fun.() do
+      Process.sleep(50)
+      wait_until(fun)
+    end
+  end
+
+  defp kb(status, field) do
+    [_, value] = Regex.run(~r/#{field}:\s+(\d+) kB/, status)
+    String.to_integer(value)
+  end
+
+  defp own_rss_kb, do: kb(File.read!("/proc/self/status"), "VmRSS")
+
+  # Host memory peak: resident set sampled every 2 ms, above where it began.
+  defp start_rss_sampler do
+    parent = self()
+    base = own_rss_kb()
+
+    spawn_link(fn ->
+      sample = fn sample, peak ->
+        receive do
+          :stop -> send(parent, {:rss_peak, peak - base})
+        after
+          2 -> sample.(sample, max(peak, own_rss_kb()))
+        end
+      end
+
+      sample.(sample, base)
+    end)
+  end
+
+  defp stop_rss_sampler(sampler) do
+    send(sampler, :stop)
+
+    receive do
+      {:rss_peak, kb} -> kb
+    end
+  end
+
+  # ---- the report -----------------------------------------------------------
+
+  defp report(r) do
+    fmt = fn ms -> :erlang.float_to_binary(ms / 1, decimals: 1) <> " ms" end
+    mb = fn kb -> :erlang.float_to_binary(kb / 1024, decimals: 1) <> " MB" end
+    cold_ratio = r.cold.sandbox.p50 / r.cold.baseline.p50
+    flood_ratio = r.flood.baseline.ms / max(r.flood.sandbox.ms, 1)
+    flood_peak_limit = r.flood.sandbox.max_output / 1024 + 2048
+    pkg_events = Enum.filter(r.events, &(&1.tag == :sandbox))
+    base_events = Enum.filter(r.events, &(&1.tag == :baseline))
+    other_events = Enum.filter(r.events, &(&1.tag == nil))
+
+    rows = [
+      {"trivial run, cold, p50", fmt.(r.cold.sandbox.p50), fmt.(r.cold.baseline.p50),
+       "≤ 0.75 × baseline (#{Float.round(cold_ratio, 2)} ×)", cold_ratio <= 0.75},
+      {"trivial run, cold, p90", fmt.(r.cold.sandbox.p90), fmt.(r.cold.baseline.p90), "", nil},
+      {"trivial run, warm (pool of 2, 250 ms apart), p50", fmt.(r.warm.p50), "n/a", "≤ 3 ms",
+       r.warm.p50 <= 3.0},
+      {"trivial run, warm, p90", fmt.(r.warm.p90), "n/a", "", nil},
+      {"#{r.flood_lines} `IO.puts` lines, wall", fmt.(r.flood.sandbox.ms),
+       fmt.(r.flood.baseline.ms) <> if(r.flood.baseline.ok, do: "", else: " (failed)"),
+       "≤ 1/30 of baseline (1/#{round(flood_ratio)})", flood_ratio >= 30},
+      {"... host RSS peak above start", mb.(r.flood.sandbox.peak_kb),
+       mb.(r.flood.baseline.peak_kb), "≤ max_output + 2 MB (#{mb.(flood_peak_limit)})",
+       r.flood.sandbox.peak_kb <= flood_peak_limit},
+      {"`timeout: 500` overshoot (wall − 500 − cold p50)", fmt.(r.overshoot.sandbox.overshoot),
+       fmt.(r.overshoot.baseline.overshoot), "≤ 30 ms", r.overshoot.sandbox.overshoot <= 30},
+      {"#{@concurrency} concurrent #{@sleep_ms} ms runs, wall", fmt.(r.concurrent.sandbox),
+       fmt.(r.concurrent.baseline), "≤ baseline", r.concurrent.sandbox <= r.concurrent.baseline},
+      {"long_schedule events > 2 ms in the host", events_cell(pkg_events),
+       events_cell(base_events), "none caused by the package", pkg_events == []},
+      {"peer RSS (VmRSS during a run)", mb.(r.rss.sandbox), mb.(r.rss.baseline), "", nil},
+      {"context: bare `erl -noshell -eval halt()`, p50", fmt.(r.bare), "", "", nil}
+    ]
+
+    header = "| measure | sandbox | baseline | target | met |\n|---|---|---|---|---|\n"
+
+    table =
+      Enum.map_join(rows, "\n", fn {name, ours, theirs, target, met} ->
+        "| #{name} | #{ours} | #{theirs} | #{target} | #{met_cell(met)} |"
+      end)
+
+    """
+    # sandbox benchmark
+
+    #{machine()}
+
+    #{header}#{table}
+
+    Samples: #{r.n} cold runs each, #{r.warm.n} warm runs; the flood keeps
+    `max_output: 50_000`; overshoot is the median of 5. Sandbox runs use
+    `pool: false` except the warm rows.
+    #{event_details(pkg_events ++ other_events)}
+    """
+  end
+
+  defp met_cell(nil), do: ""
+  defp met_cell(true), do: "yes"
+  defp met_cell(false), do: "**no**"
+
+  defp events_cell([]), do: "0"
+
+  defp events_cell(events),
+    do: "#{length(events)} (max #{Enum.max(Enum.map(events, & &1.ms))} ms)"
+
+  defp event_details([]), do: ""
+
+  defp event_details(events) do
+    lines =
+      Enum.map_join(Enum.take(events, 20), "\n", fn e ->
+        "- during #{e.tag || "neither"}: #{e.ms} ms in #{inspect(e.who)}, #{inspect(e.in)} → #{inspect(e.out)}"
+      end)
+
+    "\nlong_schedule events outside the baseline's phases:\n\n" <> lines <> "\n"
+  end
+
+  defp machine do
+    cpu =
+      case Regex.run(~r/model name\s*:\s*(.+)/, File.read!("/proc/cpuinfo")) do
+        [_, model] -> model
+        nil -> "unknown CPU"
+      end
+
+    mem_gb = div(kb(File.read!("/proc/meminfo"), "MemTotal"), 1024 * 1024)
+    {uname, 0} = System.cmd("uname", ["-srm"])
+
+    commit =
+      case System.cmd("git", ["rev-parse", "--short", "HEAD"], stderr_to_stdout: true) do
+        {sha, 0} -> String.trim(sha)
+        _ -> "unknown"
+      end
+
+    """
+    Machine: #{String.trim(uname)}, #{cpu}, #{:erlang.system_info(:logical_processors_available)} \
+    cores available, #{mem_gb} GB. OTP #{System.otp_release()}, Elixir #{System.version()}, \
+    host dirty IO schedulers: #{:erlang.system_info(:dirty_io_schedulers)}. Commit #{commit}, \
+    #{Date.utc_today()}.\
+    """
+  end
+end
+
+defmodule Sandbox.Bench.Monitor do
+  @moduledoc """
+  Collects the host's long_schedule events (over 2 ms) for the whole bench,
+  each tagged with the implementation being measured when it happened.
+  """
+
+  def start do
+    parent = self()
+
+    pid =
+      spawn_link(fn ->
+        :erlang.system_monitor(self(), [{:long_schedule, 2}])
+        send(parent, {:monitoring, self()})
+        loop(nil, [])
+      end)
+
+    receive do
+      {:monitoring, ^pid} -> pid
+    end
+  end
+
+  def tag(monitor, tag), do: send(monitor, {:tag, tag})
+
+  def stop(monitor) do
+    send(monitor, {:stop, self()})
+
+    receive do
+      {:events, events} -> events
+    end
+  end
+
+  defp loop(tag, events) do
+    receive do
+      {:tag, new_tag} ->
+        loop(new_tag, events)
+
+      {:monitor, who, :long_schedule, info} ->
+        event = %{
+          tag: tag,
+          who: who,
+          ms: Keyword.get(info, :timeout),
+          in: Keyword.get(info, :in),
+          out: Keyword.get(info, :out)
+        }
+
+        loop(tag, [event | events])
+
+      {:stop, from} ->
+        :erlang.system_monitor(:undefined)
+        send(from, {:events, Enum.reverse(events)})
+    end
+  end
+end
