@@ -67,13 +67,17 @@ defmodule Sandbox.Bench do
         events: events
       })
     after
+      # epmd refuses -kill while a node is registered: this one first.
+      Node.stop()
       if started_epmd, do: System.cmd("epmd", ["-kill"], stderr_to_stdout: true)
     end
   end
 
   defp sandbox_run(code, opts), do: Sandbox.run(code, Keyword.put_new(opts, :pool, false))
 
-  # The baseline needs a distributed host (the package never does).
+  # The baseline needs a distributed host (the package never does). EPMD
+  # runs as this VM's child, not as a daemon: on machines whose PID 1 does
+  # not reap, a killed daemon would stay behind as a zombie.
   defp ensure_distributed do
     started =
       case :erl_epmd.names() do
@@ -81,8 +85,9 @@ defmodule Sandbox.Bench do
           false
 
         {:error, _} ->
-          {_, 0} = System.cmd("epmd", ["-daemon"])
-          Process.sleep(200)
+          epmd = System.find_executable("epmd") || Mix.raise("the baseline needs epmd")
+          Port.open({:spawn_executable, epmd}, [:binary, :nouse_stdio])
+          wait_until(fn -> match?({:ok, _}, :erl_epmd.names()) end)
           true
       end
 

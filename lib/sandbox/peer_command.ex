@@ -34,20 +34,18 @@ defmodule Sandbox.PeerCommand do
       # No shell, nothing read from stdin (the peer's stdin is /dev/null).
       "-noshell",
       "-noinput",
-      # A node name of its own so its pids never alias the host's, but no
-      # listener, no EPMD, no global name registry traffic, and a cookie
-      # nobody knows (also: no ~/.erlang.cookie written).
-      "-sname",
-      node_name(),
-      "-dist_listen",
-      "false",
+      # No node name on the command line: `Sandbox.Peer` starts
+      # distribution itself, without a listener (see there). Whatever it
+      # may try, no EPMD, no global name traffic, and a cookie nobody knows
+      # (also: no ~/.erlang.cookie written).
       "-start_epmd",
       "false",
-      "-hidden",
       "-connect_all",
       "false",
       "-setcookie",
       random_token(),
+      "-sandbox_node",
+      node_name(),
       "-pa"
     ] ++
       host_paths() ++
