@@ -203,6 +203,22 @@ static ERL_NIF_TERM cancel_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     return priv->atoms.ok;
 }
 
+/* decode(Binary) -> {ok, Term} | error. A whole external-format term, no
+ * bytes left over. Dirty CPU: a result of megabytes takes milliseconds to
+ * build, far too long for a normal scheduler. */
+static ERL_NIF_TERM decode_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    const priv_t *priv = enif_priv_data(env);
+    ErlNifBinary bin;
+    if (!enif_inspect_binary(env, argv[0], &bin))
+        return enif_make_badarg(env);
+    ERL_NIF_TERM term;
+    size_t used = enif_binary_to_term(env, bin.data, bin.size, &term, 0);
+    if (used == 0 || used != bin.size)
+        return priv->atoms.error;
+    return enif_make_tuple2(env, priv->atoms.ok, term);
+}
+
 /* ---- loading ---------------------------------------------------------- */
 
 static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM info) {
@@ -234,6 +250,7 @@ static ErlNifFunc nif_funcs[] = {
     {"spawn", 5, spawn_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"submit", 4, submit_nif, 0},
     {"cancel", 1, cancel_nif, 0},
+    {"decode", 1, decode_nif, ERL_NIF_DIRTY_JOB_CPU_BOUND},
 };
 
 ERL_NIF_INIT(Elixir.Sandbox.Native, nif_funcs, load, NULL, NULL, unload)

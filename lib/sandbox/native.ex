@@ -54,6 +54,13 @@ defmodule Sandbox.Native do
   @spec submit(run(), binary(), timeout(), non_neg_integer() | :infinity) :: :ok
   def submit(_run, _request, _timeout, _max_output), do: :erlang.nif_error(:not_loaded)
 
+  @doc """
+  Decodes a result (external term format, nothing left over) on a dirty
+  CPU scheduler. Creates atoms as `:erlang.binary_to_term/1` does.
+  """
+  @spec decode(binary()) :: {:ok, term()} | :error
+  def decode(_encoded), do: :erlang.nif_error(:not_loaded)
+
   @doc "Kills the run; its owner gets `{:cancelled, output}` unless it already had an answer."
   @spec cancel(run()) :: :ok
   def cancel(_run), do: :erlang.nif_error(:not_loaded)

@@ -108,7 +108,7 @@ defmodule Sandbox.Runner do
   # the count errs on the high side).
   defp decode(encoded, max_new_atoms) do
     atoms_before = :erlang.system_info(:atom_count)
-    term = :erlang.binary_to_term(encoded)
+    term = binary_to_term(encoded)
     created = :erlang.system_info(:atom_count) - atoms_before
 
     if max_new_atoms != :infinity and created > max_new_atoms do
@@ -123,6 +123,21 @@ defmodule Sandbox.Runner do
     end
   rescue
     ArgumentError -> :malformed
+  end
+
+  # Decoding a result of megabytes took 7 to 15 ms in one go on a normal
+  # scheduler (long_schedule events in the bench): large ones go to a
+  # dirty scheduler.
+  @dirty_decode_bytes 64 * 1024
+
+  defp binary_to_term(encoded) when byte_size(encoded) < @dirty_decode_bytes,
+    do: :erlang.binary_to_term(encoded)
+
+  defp binary_to_term(encoded) do
+    case Native.decode(encoded) do
+      {:ok, term} -> term
+      :error -> raise ArgumentError, "malformed result"
+    end
   end
 
   # The reference ran setup inside :erpc.call/4, which re-raises a remote

@@ -17,6 +17,13 @@ defmodule Sandbox.ResultsTest do
       assert result == String.duplicate("r", 5_000_000)
     end
 
+    test "a large structured result (decoded off the normal schedulers) arrives whole" do
+      assert {:ok, %{result: result}} =
+               Sandbox.run(~S|Enum.map(1..100_000, &{&1, Integer.to_string(&1)})|)
+
+      assert result == Enum.map(1..100_000, &{&1, Integer.to_string(&1)})
+    end
+
     test "a request larger than a pipe's buffer is delivered whole" do
       # About 1 MB of code: written to the peer in pieces as it reads.
       big = String.duplicate("a", 1_000_000)
@@ -116,6 +123,17 @@ defmodule Sandbox.ResultsTest do
       error = assert_raise Sandbox.AtomLimitError, fn -> Sandbox.run(code, max_new_atoms: 10) end
       assert error.created >= 50 and error.limit == 10
       assert Exception.message(error) =~ "over :max_new_atoms (10)"
+    end
+
+    test "are counted in large results too" do
+      code = ~S"""
+      salt = :rand.uniform(1_000_000_000_000)
+      atoms = for i <- 1..50, do: String.to_atom("sandbox_atom_large_#{salt}_#{i}")
+      {atoms, String.duplicate("x", 200_000)}
+      """
+
+      error = assert_raise Sandbox.AtomLimitError, fn -> Sandbox.run(code, max_new_atoms: 10) end
+      assert error.created >= 50
     end
 
     test "within it, or with :infinity, are returned" do
