@@ -43,5 +43,26 @@ defmodule Sandbox.DependencyTest do
     assert {"2\n:ok\n", 0} = mix(app, ["sandbox.run", "IO.puts(1 + 1)"])
     assert {output, 1} = mix(app, ["sandbox.run", ~S|raise "nope"|])
     assert output =~ "** (RuntimeError) nope"
+
+    # The default pool, from the consumer's config: runs without :pool
+    # take its booted VM.
+    File.mkdir_p!(Path.join(app, "config"))
+
+    File.write!(
+      Path.join([app, "config", "config.exs"]),
+      "import Config\nconfig :sandbox, pool: [size: 1]\n"
+    )
+
+    script = ~S"""
+    wait = fn wait -> if Sandbox.Pool.status(Sandbox.Pool).idle == 1, do: :ok, else: (Process.sleep(50); wait.(wait)) end
+    wait.(wait)
+    [idle] = Sandbox.Pool.status(Sandbox.Pool).idle_os_pids
+    {:ok, %{result: pid}} = Sandbox.run("System.pid()")
+    IO.puts("pooled: #{String.to_integer(pid) == idle}")
+    """
+
+    {output, status} = mix(app, ["run", "-e", script])
+    assert status == 0, output
+    assert output =~ "pooled: true"
   end
 end

@@ -102,6 +102,25 @@ defmodule Sandbox.HostilePeerTest do
       assert gone?(read_pid(pid_file))
     end
 
+    test "that says it is booted wrongly, or starts without saying so, is refused" do
+      booted_twice = ~S"printf '\000\000\000\002B1\000\000\000\002B1' >&4"
+
+      for script <- [
+            # no pid, a pid that is not a number, a zero pid, an 11-digit pid
+            ~S"printf '\000\000\000\001B' >&4",
+            ~S"printf '\000\000\000\003Bxy' >&4",
+            ~S"printf '\000\000\000\002B0' >&4",
+            ~S"printf '\000\000\000\014B12345678901' >&4",
+            booted_twice,
+            # "S" for a request taken before saying "B"
+            ~S"head -c 11 <&3 >/dev/null; printf '\000\000\000\001S' >&4"
+          ] do
+        {outcome, ms} = fake_peer(script <> "; exec sleep 30")
+        assert {:boot_failed, :protocol, _, _} = outcome, script
+        assert ms < 5_000
+      end
+    end
+
     test "that announces a 4 GB frame and sends no more", %{tmp_dir: dir} do
       pid_file = Path.join(dir, "pid")
 
