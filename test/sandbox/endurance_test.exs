@@ -1,6 +1,7 @@
 defmodule Sandbox.EnduranceTest do
   @moduledoc """
   Nothing accumulates: 1,000 runs of every ending in a row, then 32 at once,
+  a third of them through a pool (32 at once against its :max_peers of 4),
   leave the host with no more fds, threads, child processes, zombies or
   memory than before. Slow (minutes): tagged, run by `make test-slow`.
   """
@@ -14,21 +15,30 @@ defmodule Sandbox.EnduranceTest do
   test "1,000 mixed runs then 32 concurrent: no growth in fds, threads, processes, zombies, memory" do
     endings = Sandbox.TestCode.endings()
 
+    pool = :sandbox_endurance_pool
+
     run = fn i ->
       {code, opts} = Enum.at(endings, rem(i, length(endings)))
-      Sandbox.run(code, opts)
+      # Every third round of all the endings goes through the pool.
+      pool_opts = if rem(div(i, length(endings)), 3) == 0, do: [pool: pool], else: [pool: false]
+      Sandbox.run(code, pool_opts ++ opts)
     end
 
-    # Warm up: every ending's code loaded, allocators grown to their working size.
+    # Warm up: every ending's code loaded, allocators grown to their working
+    # size, the pool's code too.
+    {:ok, _} = Sandbox.Pool.start_link(name: pool, size: 2, max_peers: 4)
     Enum.each(1..60, run)
+    GenServer.stop(pool)
     before = settled_snapshot()
 
+    {:ok, _} = Sandbox.Pool.start_link(name: pool, size: 2, max_peers: 4)
     Enum.each(1..1_000, run)
 
     1..32
     |> Task.async_stream(run, max_concurrency: 32, timeout: 300_000)
     |> Stream.run()
 
+    GenServer.stop(pool)
     after_runs = settled_snapshot()
 
     assert after_runs.fds <= before.fds

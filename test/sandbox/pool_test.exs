@@ -159,7 +159,9 @@ defmodule Sandbox.PoolTest do
     pool = start_pool!(size: 2)
     idle = await_idle(pool, 2)
 
-    :ok = stop_supervised_pool(pool)
+    # Synchronous: returns once the pool has terminated (its supervisor
+    # then starts a new one, with new peers).
+    :ok = GenServer.stop(pool)
 
     for os_pid <- idle do
       assert TestOS.eventually(fn -> TestOS.stat(os_pid) == nil end, 5_000)
@@ -178,14 +180,5 @@ defmodule Sandbox.PoolTest do
     assert_raise ArgumentError, ~r/:max_peers/, fn -> Pool.start_link(max_peers: 0) end
     assert_raise ArgumentError, ~r/:pool/, fn -> Sandbox.run("1", pool: true) end
     assert_raise ArgumentError, ~r/:pool/, fn -> Sandbox.run("1", pool: "name") end
-  end
-
-  defp stop_supervised_pool(pool) do
-    ref = Process.monitor(pool)
-    GenServer.stop(pool)
-
-    receive do
-      {:DOWN, ^ref, _, _, _} -> :ok
-    end
   end
 end
