@@ -389,17 +389,19 @@ defmodule Sandbox.Bench do
   defp note("long_schedule events > 2 ms in the host", r) do
     ours = Enum.filter(r.events, &(&1.tag == :sandbox))
     {waiting, rest} = Enum.split_with(ours, &(&1.in == {Sandbox.Runner, :await, 1}))
-    {loading, other} = Enum.split_with(rest, &code_loading?/1)
+    {code_server, other} = Enum.split_with(rest, &code_server?/1)
 
     [
       "**long_schedule.** #{length(ours)} events during the package's phases (the " <>
-        "baseline: #{Enum.count(r.events, &(&1.tag == :baseline))}). " <>
-        "#{length(waiting)} began in `Sandbox.Runner.await/1`, a caller taking its answer " <>
-        "in `receive`, microseconds of work: their wall time is the host's scheduler thread " <>
-        "preempted by the OS while both cores boot VMs. #{length(loading)} are the host's " <>
-        "code server loading a module on first use. #{length(other)} others (listed below). " <>
-        "What would remove the first kind: fewer VMs booting at once on 2 cores (a pool " <>
-        "boots ahead, at a time of its choosing), or peers at a lower CPU priority."
+        "baseline's: #{Enum.count(r.events, &(&1.tag == :baseline))}). " <>
+        "#{length(waiting)} began in `Sandbox.Runner.await/1` (a caller taking its answer " <>
+        "in `receive`); #{length(code_server)} in the host's code server or a call to it " <>
+        "(a run reads the code path for its request); #{length(other)} elsewhere (listed " <>
+        "below). The package's own work at those points takes microseconds: the wall time " <>
+        "is the host's scheduler thread preempted by the OS while both cores boot VMs, " <>
+        "which the bench cannot tell from work, so its verdict counts them. What would " <>
+        "remove them: fewer VMs booting at once on 2 cores (a pool boots ahead, at a time " <>
+        "of its choosing), or peers at a lower CPU priority."
     ]
   end
 
@@ -418,10 +420,10 @@ defmodule Sandbox.Bench do
 
   defp note(_name, _r), do: []
 
-  defp code_loading?(%{in: {module, _, _}}) when module in [:code_server, :erl_prim_loader],
+  defp code_server?(%{in: {module, _, _}}) when module in [:code_server, :erl_prim_loader],
     do: true
 
-  defp code_loading?(_event), do: false
+  defp code_server?(_event), do: false
 
   defp round1(ms), do: Float.round(ms / 1, 1)
 
