@@ -17,4 +17,16 @@ void atoms_init(ErlNifEnv *env, atoms_t *a) {
     a->exit_status = enif_make_atom(env, "exit_status");
     a->signal = enif_make_atom(env, "signal");
     a->helper_failed = enif_make_atom(env, "helper_failed");
+    a->report = enif_make_atom(env, "report");
+    a->nil = enif_make_atom(env, "nil");
+    a->boot_us = enif_make_atom(env, "boot_us");
+    a->setup_us = enif_make_atom(env, "setup_us");
+    a->eval_us = enif_make_atom(env, "eval_us");
+    a->output_bytes = enif_make_atom(env, "output_bytes");
+    a->exit = enif_make_atom(env, "exit");
+    a->cpu_us = enif_make_atom(env, "cpu_us");
+    a->max_rss_kb = enif_make_atom(env, "max_rss_kb");
+    a->tree = enif_make_atom(env, "tree");
+    a->cgroup_v2 = enif_make_atom(env, "cgroup_v2");
+    a->subreaper = enif_make_atom(env, "subreaper");
 }

@@ -19,8 +19,7 @@ typedef struct command {
     run_t *run; /* kept (enif_keep_resource) while queued */
     ErlNifEnv *request_env;
     ErlNifBinary request;
-    int64_t timeout_ms;
-    uint64_t max_output;
+    run_terms_t terms;
     ErlNifPid owner;
     ErlNifMonitor down;
     struct command *next;
@@ -78,14 +77,13 @@ int monitor_add(monitor_t *m, run_t *r) {
 }
 
 int monitor_submit(monitor_t *m, run_t *r, ErlNifEnv *request_env, ErlNifBinary request,
-                   int64_t timeout_ms, uint64_t max_output, ErlNifPid owner) {
+                   const run_terms_t *terms, ErlNifPid owner) {
     command_t *c = new_command(CMD_SUBMIT, r);
     if (!c)
         return -1;
     c->request_env = request_env;
     c->request = request;
-    c->timeout_ms = timeout_ms;
-    c->max_output = max_output;
+    c->terms = *terms;
     c->owner = owner;
     return post(m, c);
 }
@@ -115,7 +113,7 @@ static void run_command(monitor_t *m, command_t *c, int64_t now) {
         run_start(r, m->epoll_fd, now);
         break;
     case CMD_SUBMIT:
-        run_submit(r, c->request_env, c->request, c->timeout_ms, c->max_output, c->owner, now);
+        run_submit(r, c->request_env, c->request, &c->terms, c->owner, now);
         c->request_env = NULL;
         break;
     case CMD_CANCEL:

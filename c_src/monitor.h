@@ -21,7 +21,7 @@ void monitor_stop(monitor_t *m);
 int monitor_add(monitor_t *m, run_t *r);
 /* Takes ownership of request_env on success. */
 int monitor_submit(monitor_t *m, run_t *r, ErlNifEnv *request_env, ErlNifBinary request,
-                   int64_t timeout_ms, uint64_t max_output, ErlNifPid owner);
+                   const run_terms_t *terms, ErlNifPid owner);
 int monitor_cancel(monitor_t *m, run_t *r);
 int monitor_owner_down(monitor_t *m, run_t *r, const ErlNifMonitor *down);
 

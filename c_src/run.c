@@ -136,7 +136,53 @@ static void answer(run_t *r, ErlNifEnv *env, ERL_NIF_TERM outcome, int64_t now) 
         enif_make_tuple3(env, r->atoms->sandbox, enif_make_copy(env, r->ref), outcome);
     (void)enif_send(NULL, &r->owner, env, msg);
     enif_free_env(env);
+    r->t_answered = now;
     tear_down(r, now);
+}
+
+/* ns between two steps in us, or nil when either has not happened. */
+static ERL_NIF_TERM span_us(ErlNifEnv *env, const atoms_t *a, int64_t from, int64_t to) {
+    if (from == 0 || to == 0)
+        return a->nil;
+    return enif_make_int64(env, to > from ? (to - from) / 1000 : 0);
+}
+
+/* {sandbox, Ref, {report, Map}} once, to whoever owns the run now, if the
+ * submit asked for it. Sent when the tree is gone (or given up on), so the
+ * rusage of all of it is known when the helper could say. */
+static void send_report(run_t *r) {
+    if (!r->terms.report || !r->submitted || r->reported)
+        return;
+    r->reported = 1;
+    ErlNifEnv *env = enif_alloc_env();
+    if (!env)
+        return;
+    const atoms_t *a = r->atoms;
+    /* A pool's peer booted before its run: none of its boot is the run's. */
+    int64_t boot_us = r->t_booted > r->t_submitted ? (r->t_booted - r->t_submitted) / 1000 : 0;
+    int64_t setup_end = r->t_capturing ? r->t_capturing : r->t_answered;
+    ERL_NIF_TERM tree = r->tree_kill == TREE_KILL_CGROUP      ? a->cgroup_v2
+                        : r->tree_kill == TREE_KILL_SUBREAPER ? a->subreaper
+                                                              : a->nil;
+    ERL_NIF_TERM keys[] = {a->boot_us, a->setup_us, a->eval_us,    a->output_bytes,
+                           a->exit,    a->cpu_us,   a->max_rss_kb, a->tree};
+    ERL_NIF_TERM values[] = {
+        r->t_booted ? enif_make_int64(env, boot_us) : a->nil,
+        span_us(env, a, r->t_started, setup_end),
+        span_us(env, a, r->t_capturing, r->t_answered),
+        enif_make_uint64(env, r->output.total),
+        make_exit(r, env),
+        r->done ? enif_make_int64(env, r->cpu_us) : a->nil,
+        r->done ? enif_make_int64(env, r->max_rss_kb) : a->nil,
+        tree,
+    };
+    ERL_NIF_TERM map;
+    if (enif_make_map_from_arrays(env, keys, values, sizeof keys / sizeof keys[0], &map)) {
+        ERL_NIF_TERM msg = enif_make_tuple3(env, a->sandbox, enif_make_copy(env, r->ref),
+                                            enif_make_tuple2(env, a->report, map));
+        (void)enif_send(NULL, &r->owner, env, msg);
+    }
+    enif_free_env(env);
 }
 
 static void send_gone(run_t *r, ErlNifPid to) {
@@ -251,8 +297,9 @@ static int peer_booted(run_t *r, const uint8_t *frame, size_t len, int64_t now) 
     if (r->booted || r->phase != PHASE_BOOTING || parse_os_pid(frame + 1, len - 1, &os_pid) < 0)
         return -1;
     r->booted = 1;
+    r->t_booted = now;
     if (r->submitted) {
-        r->deadline = deadline_after(now, r->timeout_ms);
+        r->deadline = deadline_after(now, r->terms.timeout_ms);
         return 0;
     }
     r->deadline = DEADLINE_NEVER;
@@ -279,12 +326,14 @@ static int handle_frame(run_t *r, const uint8_t *frame, size_t len, const scratc
         if (len != 1 || r->phase != PHASE_BOOTING || !r->booted || !r->submitted)
             return -1;
         r->phase = PHASE_SETUP;
+        r->t_started = now;
         return 0;
     case TAG_CAPTURING:
         if (len != 1 || r->phase != PHASE_SETUP)
             return -1;
         drain_output(r, scratch->drain, scratch->len); /* the setup's, to be dropped */
-        output_reset(&r->output, r->max_output);
+        output_reset(&r->output, r->terms.max_output);
+        r->t_capturing = now;
         r->phase = PHASE_EVALUATING;
         return send_capture_begun(r);
     case TAG_RESULT: {
@@ -398,6 +447,12 @@ static void read_status(run_t *r, uint8_t *chunk, size_t chunk_len, int64_t now)
         if (m.kind == STATUS_EXIT) {
             r->peer_exited = 1;
             r->wait_status = (int)m.a;
+        } else if (m.kind == STATUS_DONE) {
+            r->done = 1;
+            r->cpu_us = m.a + m.b;
+            r->max_rss_kb = m.c;
+        } else if (m.kind == STATUS_TREE) {
+            r->tree_kill = (int)m.a;
         } else if (m.kind == STATUS_FAIL) {
             r->fail_stage = m.a;
             r->fail_errno = m.b;
@@ -418,6 +473,7 @@ void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv
     r->fds = *fds;
     r->owner = owner;
     r->epoll_fd = -1;
+    r->tree_kill = -1;
     r->deadline = DEADLINE_NEVER;
     r->grace = DEADLINE_NEVER;
     for (int k = 0; k < WATCH_COUNT; k++)
@@ -449,14 +505,14 @@ void run_start(run_t *r, int epoll_fd, int64_t now) {
         run_cancel(r, 0, now); /* the owner is already gone */
 }
 
-void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, int64_t timeout_ms,
-                uint64_t max_output, ErlNifPid new_owner, int64_t now) {
+void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, const run_terms_t *terms,
+                ErlNifPid new_owner, int64_t now) {
     int same_owner = enif_compare_pids(&new_owner, &r->owner) == 0;
-    if (r->submitted || r->answered) {
+    if (r->submitted || (r->answered && !same_owner)) {
         enif_free_env(request_env);
         /* A peer handed on after its answer went to the one that booted
          * it (it died while idle): the new owner must not wait forever. */
-        if (!r->submitted && !same_owner)
+        if (!r->submitted)
             send_gone(r, new_owner);
         return;
     }
@@ -471,19 +527,23 @@ void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, int64_t 
             return;
         }
     }
-    if (r->lost) {
-        /* Its answer (boot_failed), due after the grace, now goes to the
-         * new owner. */
+    /* From here on the run is this owner's: its report is owed even when
+     * the request can no longer be delivered. */
+    r->submitted = 1;
+    r->terms = *terms;
+    r->t_submitted = now;
+    if (r->answered || r->lost) {
+        /* The answer (boot_failed) is already with this owner, or due after
+         * the grace; the report follows it. */
         enif_free_env(request_env);
+        if (r->ended)
+            send_report(r);
         return;
     }
-    r->submitted = 1;
     r->request_env = request_env;
     r->request = request;
-    r->timeout_ms = timeout_ms;
-    r->max_output = max_output;
     if (r->booted)
-        r->deadline = deadline_after(now, timeout_ms);
+        r->deadline = deadline_after(now, terms->timeout_ms);
     frame_header((uint32_t)request.size, r->request_header);
     watch(r, WATCH_REQUEST, EPOLLOUT);
     write_request(r, now);
@@ -517,6 +577,7 @@ static void check_end(run_t *r, int64_t now) {
     if (r->answered && r->fds.output < 0 && r->fds.status < 0) {
         spawn_close_fds(&r->fds);
         r->ended = 1;
+        send_report(r);
     }
 }
 
@@ -564,6 +625,7 @@ void run_tick(run_t *r, const scratch_t *scratch, int64_t now) {
          * by PDEATHSIG) and stop waiting. */
         if (r->fds.helper_pidfd >= 0)
             (void)pidfd_send_signal(r->fds.helper_pidfd, SIGKILL, NULL, 0);
+        send_report(r);
         run_abandon(r);
     }
 }

@@ -32,6 +32,13 @@ typedef struct {
     watch_kind_t kind;
 } watch_t;
 
+/* What a submit asks of a run. */
+typedef struct {
+    int64_t timeout_ms;  /* < 0: no deadline */
+    uint64_t max_output; /* bytes to keep, or OUTPUT_UNLIMITED */
+    int report;          /* send {report, Map} to the owner once the tree is gone */
+} run_terms_t;
+
 typedef enum {
     PHASE_BOOTING,    /* until the peer has the request; the boot deadline runs until it
                          is booted ('B'), the run's from then or from submit if later */
@@ -57,10 +64,9 @@ struct run {
     int monitoring;
 
     run_phase_t phase;
-    int64_t deadline; /* boot deadline, then the run's */
-    int64_t grace;    /* how long to wait for the end of a lost peer, then of teardown */
-    int64_t timeout_ms;
-    uint64_t max_output; /* both given at submit */
+    int64_t deadline;  /* boot deadline, then the run's */
+    int64_t grace;     /* how long to wait for the end of a lost peer, then of teardown */
+    run_terms_t terms; /* given at submit */
     int submitted;
     int booted;             /* the peer said 'B': ready for its request */
     ErlNifEnv *request_env; /* holds the request binary while it is written */
@@ -71,6 +77,14 @@ struct run {
     output_t output;
     frame_reader_t frames;
     status_reader_t status;
+
+    /* When each step happened (monotonic ns; 0: not yet), for the report. */
+    int64_t t_submitted, t_booted, t_started, t_capturing, t_answered;
+    /* The helper's last words: the tree's rusage once all of it is reaped. */
+    int done;
+    int64_t cpu_us, max_rss_kb;
+    int tree_kill; /* tree_kill_t, or -1 until the helper says */
+    int reported;
 
     int lost;           /* the peer went away (or broke protocol) before answering */
     int broke_protocol; /* ... by sending what it must not */
@@ -93,12 +107,15 @@ void run_destroy(run_t *r);
 /* Begins watching the run's pipes, the boot deadline and the owner. */
 void run_start(run_t *r, int epoll_fd, int64_t now);
 
-/* Queues the request frame; the deadline of timeout_ms (or none if < 0)
- * starts now if the peer is booted, else when it is. The owner becomes
- * new_owner; if the run already answered another owner, new_owner gets
- * {sandbox, Ref, gone} instead. Takes ownership of request_env. */
-void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, int64_t timeout_ms,
-                uint64_t max_output, ErlNifPid new_owner, int64_t now);
+/* Queues the request frame; the deadline of terms->timeout_ms starts now
+ * if the peer is booted, else when it is. The owner becomes new_owner; if
+ * the run already answered another owner, new_owner gets
+ * {sandbox, Ref, gone} instead. With terms->report, the owner also gets
+ * {sandbox, Ref, {report, Map}} after the answer, once the helper has
+ * reaped the whole tree (or given up on it). Takes ownership of
+ * request_env. */
+void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, const run_terms_t *terms,
+                ErlNifPid new_owner, int64_t now);
 
 /* Kills the run. notify: send {cancelled, Output} to the owner (who asked);
  * otherwise the owner is gone and nothing is sent. */

@@ -159,7 +159,8 @@ static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     return enif_make_tuple2(env, priv->atoms.ok, term);
 }
 
-/* submit(Run, Request, TimeoutMs | infinity, MaxOutput | infinity) -> ok */
+/* submit(Run, Request, TimeoutMs | infinity, MaxOutput | infinity, Report)
+ *   -> ok */
 static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     (void)argc;
     priv_t *priv = enif_priv_data(env);
@@ -169,7 +170,8 @@ static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     if (!enif_get_resource(env, argv[0], priv->run_type, (void **)&r) ||
         !enif_is_binary(env, argv[1]) || !get_limit(env, argv[2], UINT64_MAX, &timeout) ||
         (timeout != UINT64_MAX && timeout > INT64_MAX) ||
-        !get_limit(env, argv[3], OUTPUT_UNLIMITED, &max_output) || !enif_self(env, &owner))
+        !get_limit(env, argv[3], OUTPUT_UNLIMITED, &max_output) || !enif_is_atom(env, argv[4]) ||
+        !enif_self(env, &owner))
         return enif_make_badarg(env);
     /* A copy in an env of its own: for a large (refc) binary only a
      * reference, so this stays cheap whatever the size. */
@@ -182,8 +184,12 @@ static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
         enif_free_env(request_env);
         return enif_make_badarg(env);
     }
-    int64_t timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout;
-    if (monitor_submit(priv->monitor, r, request_env, request, timeout_ms, max_output, owner) < 0) {
+    run_terms_t terms = {
+        .timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout,
+        .max_output = max_output,
+        .report = enif_is_identical(argv[4], enif_make_atom(env, "true")),
+    };
+    if (monitor_submit(priv->monitor, r, request_env, request, &terms, owner) < 0) {
         enif_free_env(request_env);
         return enif_raise_exception(env, enif_make_atom(env, "enomem"));
     }
@@ -248,7 +254,7 @@ static void unload(ErlNifEnv *env, void *priv_data) {
 
 static ErlNifFunc nif_funcs[] = {
     {"spawn", 5, spawn_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
-    {"submit", 4, submit_nif, 0},
+    {"submit", 5, submit_nif, 0},
     {"cancel", 1, cancel_nif, 0},
     {"decode", 1, decode_nif, ERL_NIF_DIRTY_JOB_CPU_BOUND},
 };

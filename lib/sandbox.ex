@@ -49,7 +49,7 @@ defmodule Sandbox do
   the README for the process tree.
   """
 
-  alias Sandbox.{Options, Runner}
+  alias Sandbox.{Handle, Options, Result, Runner}
 
   @typedoc "What `run/2` returns: success, timeout or lost peer, or the exception raised."
   @type result ::
@@ -124,6 +124,74 @@ defmodule Sandbox do
   @spec run(String.t(), [option()]) :: result()
   def run(code, opts \\ []) do
     Runner.run(code, Options.validate!(code, opts))
+  end
+
+  @doc """
+  Evaluates `code` like `run/2` and returns the full report: how the run
+  ended, its value or error, its output, and what it took (times, CPU,
+  memory). See `Sandbox.Result`.
+
+      iex> %Sandbox.Result{status: :ok, value: 2, output: "hi\\n"} =
+      ...>   Sandbox.execute(~S|IO.puts("hi"); 1 + 1|)
+
+  Takes the options of `run/2`. A setup that raises is reported (status
+  `:error`, `failed_in: :setup`) rather than raised. Raises
+  `Sandbox.BootError` and `Sandbox.AtomLimitError` as `run/2` does.
+  """
+  @spec execute(String.t(), [option()]) :: Result.t()
+  def execute(code, opts \\ []) do
+    handle = Runner.start(code, Options.validate!(code, opts), true)
+    {:ok, {outcome, report}} = Runner.await(handle, :infinity)
+    Runner.to_result(outcome, report, handle)
+  end
+
+  @doc """
+  Starts `code` (options as for `execute/2`) and returns at once with a
+  handle for `await/2` and `cancel/1`.
+
+  The run belongs to the calling process: only it can await or cancel the
+  handle, and the run is killed if it dies. Await or cancel every handle
+  once.
+  """
+  @spec start(String.t(), [option()]) :: Handle.t()
+  def start(code, opts \\ []) do
+    Runner.start(code, Options.validate!(code, opts), true)
+  end
+
+  @doc """
+  Waits up to `timeout` milliseconds for a started run and returns its
+  `Sandbox.Result`. If it has not ended by then, exits with
+  `{:timeout, {Sandbox, :await, [handle, timeout]}}` (as `Task.await/2`
+  does) and the run goes on under its own `:timeout`.
+  """
+  @spec await(Handle.t(), timeout()) :: Result.t()
+  def await(%Handle{} = handle, timeout \\ :infinity) do
+    check_owner!(handle)
+
+    case Runner.await(handle, timeout) do
+      {:ok, {outcome, report}} -> Runner.to_result(outcome, report, handle)
+      :timeout -> exit({:timeout, {__MODULE__, :await, [handle, timeout]}})
+    end
+  end
+
+  @doc """
+  Stops a started run, kills everything it started, and returns its
+  `Sandbox.Result`: status `:cancelled`, with the output printed until
+  then, unless it had already ended (then its own result).
+  """
+  @spec cancel(Handle.t()) :: Result.t()
+  def cancel(%Handle{} = handle) do
+    check_owner!(handle)
+    :ok = Runner.cancel(handle)
+    await(handle)
+  end
+
+  defp check_owner!(%Handle{owner: owner}) do
+    unless owner == self() do
+      raise ArgumentError,
+            "a sandbox run can only be awaited or cancelled by the process that started it " <>
+              "(#{inspect(owner)}), not #{inspect(self())}"
+    end
   end
 
   @doc """

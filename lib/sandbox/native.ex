@@ -49,10 +49,16 @@ defmodule Sandbox.Native do
 
   @doc """
   Sends the request frame with the run's deadline and output cap; the
-  caller becomes the run's owner.
+  caller becomes the run's owner. With `report?`, the owner also gets
+  `{:sandbox, ref, {:report, map}}` after the outcome, once the whole tree
+  is gone: `:boot_us`, `:setup_us`, `:eval_us` (nil for a step not
+  reached), `:output_bytes` (all the code printed), `:exit`, `:cpu_us` and
+  `:max_rss_kb` of the whole tree (nil if the helper could not say), and
+  `:tree` (`:cgroup_v2`, `:subreaper` or nil).
   """
-  @spec submit(run(), binary(), timeout(), non_neg_integer() | :infinity) :: :ok
-  def submit(_run, _request, _timeout, _max_output), do: :erlang.nif_error(:not_loaded)
+  @spec submit(run(), binary(), timeout(), non_neg_integer() | :infinity, boolean()) :: :ok
+  def submit(_run, _request, _timeout, _max_output, _report?),
+    do: :erlang.nif_error(:not_loaded)
 
   @doc """
   Decodes a result (external term format, nothing left over) on a dirty

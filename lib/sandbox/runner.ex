@@ -6,18 +6,74 @@ defmodule Sandbox.Runner do
   outcome into `Sandbox.run/2`'s result.
   """
 
-  alias Sandbox.{AtomLimitError, BootError, Native, Options, PeerLauncher, Pool}
+  alias Sandbox.{AtomLimitError, BootError, Handle, Native, Options, PeerLauncher, Pool, Result}
 
   @doc "Runs `code` in a fresh peer (a pool's, if one applies) with checked options."
   @spec run(String.t(), Options.t()) :: Sandbox.result()
   def run(code, %Options{} = options) do
-    request = request(code, options)
+    handle = start(code, options, false)
+    {:ok, {outcome, nil}} = await(handle, :infinity)
+    result(outcome, options)
+  end
+
+  @doc """
+  Starts a run: takes a pool's peer or boots one, and submits the request.
+  With `report?`, the C core reports the run's resource use after its
+  outcome. The caller owns the run: it alone can await or cancel it, and
+  the run is killed if it dies.
+  """
+  @spec start(String.t(), Options.t(), boolean()) :: Handle.t()
+  def start(code, %Options{} = options, report?) do
+    handle = %Handle{
+      owner: self(),
+      options: options,
+      report?: report?,
+      request: request(code, options),
+      started_at: System.monotonic_time()
+    }
 
     case pool(options.pool) do
-      nil -> run_cold(request, options)
-      pool -> run_leased(pool, request, options)
+      nil -> launch(handle)
+      pool -> lease(handle, pool)
     end
   end
+
+  @doc """
+  Waits for the run's outcome (and its report, when asked for) for up to
+  `timeout`; `:timeout` leaves the run going. Gives a pool's lease back
+  once the run is over.
+  """
+  @spec await(Handle.t(), timeout()) :: {:ok, {term(), map() | nil}} | :timeout
+  def await(%Handle{} = handle, timeout) do
+    case receive_outcome(handle.ref, timeout) do
+      :timeout ->
+        :timeout
+
+      outcome ->
+        report = if handle.report? and outcome != :gone, do: receive_report(handle.ref)
+
+        if handle.warm? and fell_through?(outcome) do
+          # A warm peer that died while it waited (or in the instant it was
+          # handed over) has not seen the code: run it on a fresh one.
+          handle |> launch() |> await(timeout)
+        else
+          release(handle)
+          {:ok, {outcome, report}}
+        end
+    end
+  catch
+    kind, reason ->
+      release(handle)
+      :erlang.raise(kind, reason, __STACKTRACE__)
+  end
+
+  @doc "Kills the run; its outcome is then `{:cancelled, output}` unless it had already ended."
+  @spec cancel(Handle.t()) :: :ok
+  def cancel(%Handle{run: run}), do: Native.cancel(run)
+
+  defp fell_through?(:gone), do: true
+  defp fell_through?({:boot_failed, _reason, _output, _exit}), do: true
+  defp fell_through?(_outcome), do: false
 
   # `pool: false` boots a fresh peer; no :pool uses the application's
   # default pool when it runs.
@@ -25,57 +81,55 @@ defmodule Sandbox.Runner do
   defp pool(:default), do: Process.whereis(Pool)
   defp pool(pool), do: pool
 
-  defp run_leased(pool, request, options) do
-    case Pool.checkout(pool, options.boot_timeout) do
+  defp lease(handle, pool) do
+    case Pool.checkout(pool, handle.options.boot_timeout) do
       {:error, :busy} ->
         raise BootError, reason: :busy, output: "", exit: :unknown
 
       {:warm, lease_id, run, ref} ->
-        try do
-          run_warm(run, ref, request, options)
-        after
-          Pool.checkin(pool, lease_id)
-        end
+        submit(%{handle | pool: pool, lease: lease_id, run: run, ref: ref, warm?: true})
 
       {:cold, lease_id} ->
-        try do
-          run_cold(request, options)
-        after
-          Pool.checkin(pool, lease_id)
-        end
+        launch(%{handle | pool: pool, lease: lease_id})
     end
   end
 
-  # A warm peer that died while it waited (or failed in the instant it was
-  # handed over) has not seen the code: run it on a fresh one instead.
-  defp run_warm(run, ref, request, options) do
-    :ok = Native.submit(run, request, options.timeout, options.max_output)
-
-    case await(ref) do
-      :gone -> run_cold(request, options)
-      {:boot_failed, _reason, _output, _exit} -> run_cold(request, options)
-      outcome -> result(outcome, options)
-    end
-  end
-
-  defp run_cold(request, options) do
+  defp launch(handle) do
     ref = make_ref()
 
-    run =
-      case PeerLauncher.launch(ref, options.boot_timeout) do
-        {:ok, run} -> run
-        {:error, reason} -> raise BootError, reason: reason, output: "", exit: :unknown
-      end
+    case PeerLauncher.launch(ref, handle.options.boot_timeout) do
+      {:ok, run} ->
+        submit(%{handle | run: run, ref: ref, warm?: false})
 
-    :ok = Native.submit(run, request, options.timeout, options.max_output)
-    result(await(ref), options)
+      {:error, reason} ->
+        release(handle)
+        raise BootError, reason: reason, output: "", exit: :unknown
+    end
   end
 
+  defp submit(handle) do
+    %{timeout: timeout, max_output: max_output} = handle.options
+    :ok = Native.submit(handle.run, handle.request, timeout, max_output, handle.report?)
+    handle
+  end
+
+  defp release(%Handle{pool: nil}), do: :ok
+  defp release(%Handle{pool: pool, lease: lease_id}), do: Pool.checkin(pool, lease_id)
+
   # Waits in `receive`: no scheduler is held while the run goes on.
-  defp await(ref) do
+  defp receive_outcome(ref, timeout) do
     receive do
-      {:sandbox, ^ref, {:ready, _os_pid}} -> await(ref)
+      {:sandbox, ^ref, {:ready, _os_pid}} -> receive_outcome(ref, timeout)
       {:sandbox, ^ref, outcome} -> outcome
+    after
+      timeout -> :timeout
+    end
+  end
+
+  # The C core sends it once the tree is gone: within its teardown grace.
+  defp receive_report(ref) do
+    receive do
+      {:sandbox, ^ref, {:report, report}} -> report
     end
   end
 
@@ -85,6 +139,70 @@ defmodule Sandbox.Runner do
   defp request(code, options) do
     :erlang.term_to_binary(%{paths: :code.get_path(), setup: options.setup, code: code})
   end
+
+  @doc """
+  The full report of a run whose outcome and report `await/2` returned.
+  Raises as `Sandbox.run/2` does for a VM that cannot boot and for too many
+  new atoms.
+  """
+  @spec to_result(term(), map(), Handle.t()) :: Result.t()
+  def to_result(outcome, report, %Handle{options: options} = handle) do
+    wall =
+      System.convert_time_unit(System.monotonic_time() - handle.started_at, :native, :microsecond)
+
+    base = %Result{
+      output_bytes: report.output_bytes,
+      truncated: options.max_output != :infinity and report.output_bytes > options.max_output,
+      wall_ms: wall / 1000,
+      boot_ms: ms(report.boot_us),
+      setup_ms: ms(report.setup_us),
+      eval_ms: ms(report.eval_us),
+      cpu_ms: ms(report.cpu_us),
+      max_rss_kb: report.max_rss_kb
+    }
+
+    finish(outcome, base, options)
+  end
+
+  defp finish({:ok, encoded, output}, result, options) do
+    result = %{result | output: output}
+
+    case decode(encoded, options.max_new_atoms) do
+      {:ok, value} ->
+        %{result | status: :ok, value: value}
+
+      {:error, {_kind, _reason, _stack} = error} ->
+        %{result | status: :error, error: error, failed_in: :code}
+
+      {:setup_error, kind, reason, stack} ->
+        %{result | status: :error, error: {kind, reason, stack}, failed_in: :setup}
+
+      :malformed ->
+        %{result | status: :crashed}
+    end
+  end
+
+  defp finish({:timeout, output}, result, _options),
+    do: %{result | status: :timeout, output: output}
+
+  defp finish({:cancelled, output}, result, _options),
+    do: %{result | status: :cancelled, output: output}
+
+  defp finish({:noconnection, output, exit}, result, _options) do
+    result = %{result | status: :crashed, output: output}
+
+    case exit do
+      {:exit_status, code} -> %{result | exit_status: code}
+      {:signal, signal} -> %{result | signal: signal}
+      _unknown -> result
+    end
+  end
+
+  defp finish({:boot_failed, reason, output, exit}, _result, _options),
+    do: raise(BootError, reason: reason, output: output, exit: exit)
+
+  defp ms(nil), do: nil
+  defp ms(us), do: us / 1000
 
   defp result({:ok, encoded, output}, options) do
     case decode(encoded, options.max_new_atoms) do

@@ -32,7 +32,8 @@ defmodule Sandbox.HostilePeerTest do
         run,
         Keyword.get(opts, :request, "request"),
         Keyword.get(opts, :timeout, 10_000),
-        max_output
+        max_output,
+        false
       )
 
     {microseconds, outcome} = :timer.tc(fn -> await_outcome(ref) end)
