@@ -68,6 +68,9 @@ defmodule Sandbox do
           | {:boot_timeout, non_neg_integer()}
           | {:max_new_atoms, non_neg_integer() | :infinity}
           | {:pool, Sandbox.Pool.pool() | false}
+          | {:env, %{String.t() => String.t() | nil} | [{String.t(), String.t() | nil}]}
+          | {:cd, Path.t()}
+          | {:tmp_dir, boolean()}
 
   @doc """
   Evaluates `code` in a fresh VM and returns its output and raw result.
@@ -95,6 +98,15 @@ defmodule Sandbox do
       or `false` to boot a fresh one. Without it, the default pool is used
       when one runs (`config :sandbox, pool: [size: 2]`), else a fresh VM
       is booted. See `Sandbox.Pool`.
+    * `:env` - environment variables for the run (the code and every
+      process it starts): a map or list of `{name, value}`, `nil` to unset.
+      The rest is the host's environment.
+    * `:cd` - the run's working directory (an existing directory; default:
+      the host's).
+    * `:tmp_dir` - `true` gives the run a fresh directory only the host's
+      user can enter, as its working directory and `TMPDIR`, removed with
+      everything in it once the run's processes are all gone, however the
+      run ended. Not with `:cd`.
 
   Unknown options are ignored, as the reference ignores them.
 

@@ -17,6 +17,7 @@ defmodule Sandbox.Handle do
     :run,
     :pool,
     :lease,
+    :tmp_dir,
     warm?: false
   ]
 

@@ -14,7 +14,10 @@ defmodule Sandbox.Options do
             setup: [],
             boot_timeout: @default_boot_timeout,
             max_new_atoms: @default_max_new_atoms,
-            pool: :default
+            pool: :default,
+            env: [],
+            cd: nil,
+            tmp_dir: false
 
   @type t :: %__MODULE__{
           timeout: timeout(),
@@ -22,7 +25,10 @@ defmodule Sandbox.Options do
           setup: [String.t() | Macro.t()],
           boot_timeout: non_neg_integer(),
           max_new_atoms: non_neg_integer() | :infinity,
-          pool: :default | false | Sandbox.Pool.pool()
+          pool: :default | false | Sandbox.Pool.pool(),
+          env: [{String.t(), String.t() | nil}],
+          cd: String.t() | nil,
+          tmp_dir: boolean()
         }
 
   @doc """
@@ -45,9 +51,45 @@ defmodule Sandbox.Options do
       setup: setup!(Keyword.get(opts, :setup)),
       boot_timeout: non_neg_integer!(opts, :boot_timeout, @default_boot_timeout),
       max_new_atoms: limit!(opts, :max_new_atoms, @default_max_new_atoms),
-      pool: pool!(Keyword.get(opts, :pool, :default))
+      pool: pool!(Keyword.get(opts, :pool, :default)),
+      env: env!(Keyword.get(opts, :env, [])),
+      cd: cd!(Keyword.get(opts, :cd)),
+      tmp_dir: tmp_dir!(Keyword.get(opts, :tmp_dir, false), Keyword.get(opts, :cd))
     }
   end
+
+  # Variables to set (a string) or unset (nil), as a map or a list of pairs.
+  defp env!(env) when is_map(env) or is_list(env) do
+    Enum.map(env, fn
+      {name, value} when is_binary(name) and (is_binary(value) or is_nil(value)) ->
+        if name == "" or String.contains?(name, ["=", <<0>>]) or
+             (is_binary(value) and String.contains?(value, <<0>>)),
+           do: bad!(:env, "names without \"=\" and values without NUL bytes", env)
+
+        {name, value}
+
+      _other ->
+        bad!(:env, "a map or list of {name, value | nil} strings", env)
+    end)
+  end
+
+  defp env!(other), do: bad!(:env, "a map or list of {name, value | nil} strings", other)
+
+  defp cd!(nil), do: nil
+
+  defp cd!(dir) when is_binary(dir) do
+    if File.dir?(dir), do: Path.expand(dir), else: bad!(:cd, "an existing directory", dir)
+  end
+
+  defp cd!(other), do: bad!(:cd, "an existing directory", other)
+
+  defp tmp_dir!(false, _cd), do: false
+  defp tmp_dir!(true, nil), do: true
+
+  defp tmp_dir!(true, _cd),
+    do: raise(ArgumentError, "options :tmp_dir and :cd cannot be used together")
+
+  defp tmp_dir!(other, _cd), do: bad!(:tmp_dir, "a boolean", other)
 
   defp limit!(opts, key, default) do
     case Keyword.get(opts, key, default) do

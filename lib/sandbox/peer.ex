@@ -207,10 +207,10 @@ defmodule Sandbox.Peer do
 
   # Setup and code run in one process, as in the reference (where both ran
   # in the same :erpc process), so process state set up carries over.
-  defp evaluate(parent, %{setup: setup, code: code}, device) do
+  defp evaluate(parent, %{code: code} = request, device) do
     Process.group_leader(self(), OutputDevice.start(:discard))
 
-    case run_setup(setup) do
+    case run_setup(request) do
       :ok ->
         send(parent, {self(), :setup_done})
 
@@ -226,13 +226,27 @@ defmodule Sandbox.Peer do
     end
   end
 
-  defp run_setup(items) do
-    Enum.each(items, fn
+  defp run_setup(request) do
+    apply_environment(request)
+
+    Enum.each(request.setup, fn
       code when is_binary(code) -> Code.eval_string(code)
       ast -> Code.eval_quoted(ast)
     end)
   catch
     kind, reason -> {:setup_error, kind, reason, __STACKTRACE__}
+  end
+
+  # The run's :env and :cd (a :tmp_dir comes as both), for setup, code and
+  # every process they start. Applied here rather than at boot, so a pool's
+  # peer, booted before its run was known, gets them too.
+  defp apply_environment(request) do
+    for {name, value} <- Map.get(request, :env, []) do
+      if value, do: System.put_env(name, value), else: System.delete_env(name)
+    end
+
+    if dir = Map.get(request, :cd), do: File.cd!(dir)
+    :ok
   end
 
   defp eval_code(code) do

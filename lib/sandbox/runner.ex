@@ -12,7 +12,7 @@ defmodule Sandbox.Runner do
   @spec run(String.t(), Options.t()) :: Sandbox.result()
   def run(code, %Options{} = options) do
     handle = start(code, options, false)
-    {:ok, {outcome, nil}} = await(handle, :infinity)
+    {:ok, {outcome, _report}} = await(handle, :infinity)
     result(outcome, options)
   end
 
@@ -24,12 +24,18 @@ defmodule Sandbox.Runner do
   """
   @spec start(String.t(), Options.t(), boolean()) :: Handle.t()
   def start(code, %Options{} = options, report?) do
+    started_at = System.monotonic_time()
+    {options, tmp_dir} = make_tmp_dir(options)
+
     handle = %Handle{
       owner: self(),
       options: options,
-      report?: report?,
+      # A private directory is removed once the whole tree is gone, which
+      # the report says.
+      report?: report? or tmp_dir != nil,
       request: request(code, options),
-      started_at: System.monotonic_time()
+      started_at: started_at,
+      tmp_dir: tmp_dir
     }
 
     case pool(options.pool) do
@@ -84,6 +90,7 @@ defmodule Sandbox.Runner do
   defp lease(handle, pool) do
     case Pool.checkout(pool, handle.options.boot_timeout) do
       {:error, :busy} ->
+        release(%{handle | pool: nil})
         raise BootError, reason: :busy, output: "", exit: :unknown
 
       {:warm, lease_id, run, ref} ->
@@ -113,8 +120,24 @@ defmodule Sandbox.Runner do
     handle
   end
 
-  defp release(%Handle{pool: nil}), do: :ok
-  defp release(%Handle{pool: pool, lease: lease_id}), do: Pool.checkin(pool, lease_id)
+  # The run is over: its pool lease goes back, its private directory goes.
+  defp release(handle) do
+    if handle.pool, do: Pool.checkin(handle.pool, handle.lease)
+    if handle.tmp_dir, do: File.rm_rf(handle.tmp_dir)
+    :ok
+  end
+
+  # `tmp_dir: true`: a fresh directory only this user can enter, the run's
+  # working directory and TMPDIR.
+  defp make_tmp_dir(%Options{tmp_dir: false} = options), do: {options, nil}
+
+  defp make_tmp_dir(options) do
+    name = "sandbox-run-#{System.pid()}-#{System.unique_integer([:positive])}"
+    dir = Path.join(System.tmp_dir!(), name)
+    File.mkdir!(dir)
+    File.chmod!(dir, 0o700)
+    {%{options | cd: dir, env: options.env ++ [{"TMPDIR", dir}]}, dir}
+  end
 
   # Waits in `receive`: no scheduler is held while the run goes on.
   defp receive_outcome(ref, timeout) do
@@ -137,7 +160,13 @@ defmodule Sandbox.Runner do
   # are now (the peer adds those it did not boot with), the setup and the
   # code.
   defp request(code, options) do
-    :erlang.term_to_binary(%{paths: :code.get_path(), setup: options.setup, code: code})
+    :erlang.term_to_binary(%{
+      paths: :code.get_path(),
+      setup: options.setup,
+      code: code,
+      env: options.env,
+      cd: options.cd
+    })
   end
 
   @doc """

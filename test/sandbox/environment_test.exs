@@ -1,0 +1,78 @@
+defmodule Sandbox.EnvironmentTest do
+  @moduledoc "The :env, :cd and :tmp_dir options, cold and from a pool."
+  use ExUnit.Case, async: true
+
+  alias Sandbox.TestOS
+
+  @moduletag :tmp_dir
+
+  test ":env sets and unsets variables for the code and the processes it starts" do
+    System.put_env("SANDBOX_ENV_TEST_UNSET", "host")
+    on_exit(fn -> System.delete_env("SANDBOX_ENV_TEST_UNSET") end)
+
+    code = ~S"""
+    {System.get_env("SANDBOX_ENV_TEST"), System.get_env("SANDBOX_ENV_TEST_UNSET"),
+     System.cmd("sh", ["-c", "echo $SANDBOX_ENV_TEST"]) |> elem(0)}
+    """
+
+    opts = [env: %{"SANDBOX_ENV_TEST" => "yes", "SANDBOX_ENV_TEST_UNSET" => nil}]
+    assert {:ok, %{result: {"yes", nil, "yes\n"}}} = Sandbox.run(code, opts)
+    # Without it, the host's environment as before.
+    assert {:ok, %{result: {nil, "host", "\n"}}} = Sandbox.run(code)
+  end
+
+  test ":cd sets the working directory of the code and what it starts", %{tmp_dir: dir} do
+    code = ~S"""
+    {File.cwd!(), System.cmd("pwd", []) |> elem(0) |> String.trim()}
+    """
+
+    real = Path.expand(dir)
+    assert {:ok, %{result: {^real, ^real}}} = Sandbox.run(code, cd: dir)
+  end
+
+  test "a pool's VM, booted before its run, gets the run's :env and :cd", %{tmp_dir: dir} do
+    pool = start_supervised!({Sandbox.Pool, size: 1}, id: make_ref())
+    assert TestOS.eventually(fn -> Sandbox.Pool.status(pool).idle == 1 end, 20_000)
+
+    code = ~S|{File.cwd!(), System.get_env("SANDBOX_POOL_ENV")}|
+    real = Path.expand(dir)
+
+    assert {:ok, %{result: {^real, "1"}}} =
+             Sandbox.run(code, pool: pool, cd: dir, env: [{"SANDBOX_POOL_ENV", "1"}])
+  end
+
+  test ":tmp_dir gives each run a private directory, removed afterwards, even after a timeout" do
+    code = ~S"""
+    dir = File.cwd!()
+    File.write!("file", "x")
+    {dir, System.get_env("TMPDIR"), File.stat!(dir).access, File.ls!(dir)}
+    """
+
+    assert {:ok, %{result: {dir, dir, :read_write, ["file"]}}} = Sandbox.run(code, tmp_dir: true)
+    refute File.exists?(dir)
+    assert {:ok, %{result: {other, _, _, _}}} = Sandbox.run(code, tmp_dir: true)
+    assert other != dir
+
+    timed_out = ~S|IO.puts(File.cwd!()); File.write!("left", "x"); Process.sleep(:infinity)|
+
+    assert {:error, :timeout, %{output: output}} =
+             Sandbox.run(timed_out, tmp_dir: true, timeout: 500)
+
+    refute File.exists?(String.trim(output))
+  end
+
+  test "the directory is private to the user" do
+    assert {:ok, %{result: mode}} = Sandbox.run(~S|File.stat!(File.cwd!()).mode|, tmp_dir: true)
+
+    assert Bitwise.band(mode, 0o777) == 0o700
+  end
+
+  test "invalid environment options raise, naming the option" do
+    assert_raise ArgumentError, ~r/:env/, fn -> Sandbox.run("1", env: [{"A=B", "1"}]) end
+    assert_raise ArgumentError, ~r/:env/, fn -> Sandbox.run("1", env: [{:a, "1"}]) end
+    assert_raise ArgumentError, ~r/:env/, fn -> Sandbox.run("1", env: "A=1") end
+    assert_raise ArgumentError, ~r/:cd/, fn -> Sandbox.run("1", cd: "/nonexistent/dir") end
+    assert_raise ArgumentError, ~r/:tmp_dir/, fn -> Sandbox.run("1", tmp_dir: "yes") end
+    assert_raise ArgumentError, ~r/together/, fn -> Sandbox.run("1", tmp_dir: true, cd: "/") end
+  end
+end
