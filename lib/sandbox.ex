@@ -71,6 +71,7 @@ defmodule Sandbox do
           | {:env, %{String.t() => String.t() | nil} | [{String.t(), String.t() | nil}]}
           | {:cd, Path.t()}
           | {:tmp_dir, boolean()}
+          | {:stdin, binary()}
 
   @doc """
   Evaluates `code` in a fresh VM and returns its output and raw result.
@@ -107,6 +108,10 @@ defmodule Sandbox do
       user can enter, as its working directory and `TMPDIR`, removed with
       everything in it once the run's processes are all gone, however the
       run ended. Not with `:cd`.
+    * `:stdin` - what the code reads with `IO.gets/1`, `IO.read/2` and the
+      like (its standard input through Erlang I/O); prompts go to the
+      output. Without it, reads are at end of file at once. The VM's OS
+      level stdin (and its child processes') stays `/dev/null`.
 
   Unknown options are ignored, as the reference ignores them.
 

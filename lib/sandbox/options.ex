@@ -17,7 +17,8 @@ defmodule Sandbox.Options do
             pool: :default,
             env: [],
             cd: nil,
-            tmp_dir: false
+            tmp_dir: false,
+            stdin: nil
 
   @type t :: %__MODULE__{
           timeout: timeout(),
@@ -28,7 +29,8 @@ defmodule Sandbox.Options do
           pool: :default | false | Sandbox.Pool.pool(),
           env: [{String.t(), String.t() | nil}],
           cd: String.t() | nil,
-          tmp_dir: boolean()
+          tmp_dir: boolean(),
+          stdin: binary() | nil
         }
 
   @doc """
@@ -54,7 +56,8 @@ defmodule Sandbox.Options do
       pool: pool!(Keyword.get(opts, :pool, :default)),
       env: env!(Keyword.get(opts, :env, [])),
       cd: cd!(Keyword.get(opts, :cd)),
-      tmp_dir: tmp_dir!(Keyword.get(opts, :tmp_dir, false), Keyword.get(opts, :cd))
+      tmp_dir: tmp_dir!(Keyword.get(opts, :tmp_dir, false), Keyword.get(opts, :cd)),
+      stdin: stdin!(Keyword.get(opts, :stdin))
     }
   end
 
@@ -82,6 +85,9 @@ defmodule Sandbox.Options do
   end
 
   defp cd!(other), do: bad!(:cd, "an existing directory", other)
+
+  defp stdin!(stdin) when is_binary(stdin) or is_nil(stdin), do: stdin
+  defp stdin!(other), do: bad!(:stdin, "a binary", other)
 
   defp tmp_dir!(false, _cd), do: false
   defp tmp_dir!(true, nil), do: true

@@ -79,6 +79,7 @@ defmodule Sandbox.Peer do
     send_frame(channel, ["B", System.pid()])
     request = receive_request(channel)
     add_new_paths(request.paths)
+    give_stdin(stdout, Map.get(request, :stdin))
     send_frame(channel, "S")
 
     parent = self()
@@ -179,6 +180,15 @@ defmodule Sandbox.Peer do
       [] -> :ok
       new -> :ok = :code.add_pathsa(Enum.reverse(new))
     end
+  end
+
+  # A run's :stdin, read through Erlang I/O (IO.gets, IO.read) from the
+  # code's group leader. Without it, reads are at end of file at once.
+  defp give_stdin(_device, nil), do: :ok
+
+  defp give_stdin(device, stdin) do
+    {:ok, input} = StringIO.open(stdin)
+    OutputDevice.set_input(device, input)
   end
 
   defp await_result(channel, evaluator, monitor, devices) do

@@ -165,7 +165,8 @@ defmodule Sandbox.Runner do
       setup: options.setup,
       code: code,
       env: options.env,
-      cd: options.cd
+      cd: options.cd,
+      stdin: options.stdin
     })
   end
 

@@ -1,5 +1,5 @@
 defmodule Sandbox.EnvironmentTest do
-  @moduledoc "The :env, :cd and :tmp_dir options, cold and from a pool."
+  @moduledoc "The :env, :cd, :tmp_dir and :stdin options, cold and from a pool."
   use ExUnit.Case, async: true
 
   alias Sandbox.TestOS
@@ -67,12 +67,34 @@ defmodule Sandbox.EnvironmentTest do
     assert Bitwise.band(mode, 0o777) == 0o700
   end
 
+  test ":stdin is what the code reads; prompts go to the output" do
+    code = ~S"""
+    name = IO.gets("name? ")
+    {name, IO.read(:stdio, :eof), IO.gets("more? ")}
+    """
+
+    assert {:ok, %{output: "name? more? ", result: {"ada\n", "line 2\nline 3", :eof}}} =
+             Sandbox.run(code, stdin: "ada\nline 2\nline 3")
+
+    # Without it, at end of file at once.
+    assert {:ok, %{result: :eof}} = Sandbox.run(~S|IO.gets("")|)
+  end
+
+  test "a pool's VM reads the run's :stdin" do
+    pool = start_supervised!({Sandbox.Pool, size: 1}, id: make_ref())
+    assert TestOS.eventually(fn -> Sandbox.Pool.status(pool).idle == 1 end, 20_000)
+
+    assert {:ok, %{result: "pooled\n"}} =
+             Sandbox.run("IO.gets(\"\")", pool: pool, stdin: "pooled\n")
+  end
+
   test "invalid environment options raise, naming the option" do
     assert_raise ArgumentError, ~r/:env/, fn -> Sandbox.run("1", env: [{"A=B", "1"}]) end
     assert_raise ArgumentError, ~r/:env/, fn -> Sandbox.run("1", env: [{:a, "1"}]) end
     assert_raise ArgumentError, ~r/:env/, fn -> Sandbox.run("1", env: "A=1") end
     assert_raise ArgumentError, ~r/:cd/, fn -> Sandbox.run("1", cd: "/nonexistent/dir") end
     assert_raise ArgumentError, ~r/:tmp_dir/, fn -> Sandbox.run("1", tmp_dir: "yes") end
+    assert_raise ArgumentError, ~r/:stdin/, fn -> Sandbox.run("1", stdin: ~c"chars") end
     assert_raise ArgumentError, ~r/together/, fn -> Sandbox.run("1", tmp_dir: true, cd: "/") end
   end
 end

@@ -8,7 +8,9 @@ defmodule Sandbox.Peer.OutputDevice do
   Requests that are waiting together are written with one `write(2)`, and
   each is answered only once its bytes are in the pipe, so what the code
   printed before it crashed, halted or ran out of time is never lost.
-  Reading returns `:eof`. Encodings follow `StringIO`'s rules.
+  Reading returns `:eof`, unless an input device was given (`set_input/2`,
+  a run's `:stdin`): reads then go to it, their prompts to the output.
+  Encodings follow `StringIO`'s rules.
   """
 
   @max_batch 256
@@ -18,6 +20,13 @@ defmodule Sandbox.Peer.OutputDevice do
   @doc "Starts a device that writes to the output pipe (`:write`) or drops everything (`:discard`)."
   @spec start(:write | :discard) :: pid()
   def start(mode), do: spawn(fn -> init(mode) end)
+
+  @doc "Serves reads from `input` (an I/O server, e.g. a `StringIO`) from now on."
+  @spec set_input(pid(), pid()) :: :ok
+  def set_input(device, input) do
+    send(device, {:sandbox_input, input})
+    :ok
+  end
 
   @doc "Returns once everything sent to `device` before this call is in the pipe."
   @spec sync(pid()) :: :ok
@@ -35,10 +44,10 @@ defmodule Sandbox.Peer.OutputDevice do
 
   defp init(:write) do
     {:ok, fd} = OutputFd.open()
-    loop(%{fd: fd, encoding: :unicode})
+    loop(%{fd: fd, encoding: :unicode, input: nil})
   end
 
-  defp init(:discard), do: loop(%{fd: nil, encoding: :unicode})
+  defp init(:discard), do: loop(%{fd: nil, encoding: :unicode, input: nil})
 
   defp loop(state) do
     receive do
@@ -46,6 +55,9 @@ defmodule Sandbox.Peer.OutputDevice do
         state
         |> serve_batch(collect([{from, reply_as, request}], 1))
         |> loop()
+
+      {:sandbox_input, input} ->
+        loop(%{state | input: input})
 
       {:sandbox_sync, from, ref} ->
         # Writes are done when they return: being here is being synced.
@@ -72,14 +84,23 @@ defmodule Sandbox.Peer.OutputDevice do
   defp serve_batch(state, batch) do
     {replies, data, state} =
       Enum.reduce(batch, {[], [], state}, fn {from, reply_as, request}, {replies, data, state} ->
-        {reply, bytes, state} = handle(request, state)
-        {[{from, reply_as, reply} | replies], [data | bytes], state}
+        case read_with_prompt(request, state) do
+          {prompt, read} ->
+            # The input device answers the read itself, once the prompt is out.
+            {_reply, bytes, state} = handle(prompt, state)
+            {[{:forward, {:io_request, from, reply_as, read}} | replies], [data | bytes], state}
+
+          nil ->
+            {reply, bytes, state} = handle(request, state)
+            {[{from, reply_as, reply} | replies], [data | bytes], state}
+        end
       end)
 
     write(state.fd, data)
 
-    Enum.each(Enum.reverse(replies), fn {from, reply_as, reply} ->
-      send(from, {:io_reply, reply_as, reply})
+    Enum.each(Enum.reverse(replies), fn
+      {:forward, read} -> send(state.input, read)
+      {from, reply_as, reply} -> send(from, {:io_reply, reply_as, reply})
     end)
 
     state
@@ -87,6 +108,30 @@ defmodule Sandbox.Peer.OutputDevice do
 
   defp write(nil, _data), do: :ok
   defp write(fd, data), do: OutputFd.write_all(fd, IO.iodata_to_binary(data))
+
+  # A read, when there is an input device: its prompt as a put_chars
+  # request, and the read without it.
+  defp read_with_prompt(_request, %{input: nil}), do: nil
+
+  defp read_with_prompt({:get_chars, enc, prompt, n}, _state) when is_atom(enc),
+    do: {{:put_chars, enc, prompt}, {:get_chars, enc, "", n}}
+
+  defp read_with_prompt({:get_chars, prompt, n}, _state),
+    do: {{:put_chars, prompt}, {:get_chars, "", n}}
+
+  defp read_with_prompt({:get_line, enc, prompt}, _state) when is_atom(enc),
+    do: {{:put_chars, enc, prompt}, {:get_line, enc, ""}}
+
+  defp read_with_prompt({:get_line, prompt}, _state),
+    do: {{:put_chars, prompt}, {:get_line, ""}}
+
+  defp read_with_prompt({:get_until, enc, prompt, m, f, a}, _state) when is_atom(enc),
+    do: {{:put_chars, enc, prompt}, {:get_until, enc, "", m, f, a}}
+
+  defp read_with_prompt({:get_until, prompt, m, f, a}, _state),
+    do: {{:put_chars, prompt}, {:get_until, "", m, f, a}}
+
+  defp read_with_prompt(_request, _state), do: nil
 
   # ---- the I/O protocol --------------------------------------------------
 
