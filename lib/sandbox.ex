@@ -140,7 +140,13 @@ defmodule Sandbox do
   """
   @spec run(String.t(), [option()]) :: result()
   def run(code, opts \\ []) do
-    Runner.run(code, Options.validate!(code, opts))
+    options = Options.validate!(code, opts)
+
+    Sandbox.Telemetry.span(metadata(:run, options), fn -> Runner.run(code, options) end, fn
+      {:ok, _} -> {%{}, %{status: :ok}}
+      {:error, reason, _} when reason in [:timeout, :noconnection] -> {%{}, %{status: reason}}
+      {:error, _error, _} -> {%{}, %{status: :error}}
+    end)
   end
 
   @doc """
@@ -155,12 +161,26 @@ defmodule Sandbox do
   `:error`, `failed_in: :setup`) rather than raised. Raises
   `Sandbox.BootError` and `Sandbox.AtomLimitError` as `run/2` does.
   """
+  # The result's fields that telemetry's stop event carries as measurements.
+  @measured [:wall_ms, :boot_ms, :setup_ms, :eval_ms, :cpu_ms, :max_rss_kb, :output_bytes]
+
   @spec execute(String.t(), [option()]) :: Result.t()
   def execute(code, opts \\ []) do
-    handle = Runner.start(code, Options.validate!(code, opts), true)
-    {:ok, {outcome, report}} = Runner.await(handle, :infinity)
-    Runner.to_result(outcome, report, handle)
+    options = Options.validate!(code, opts)
+
+    Sandbox.Telemetry.span(
+      metadata(:execute, options),
+      fn ->
+        handle = Runner.start(code, options, true)
+        {:ok, {outcome, report}} = Runner.await(handle, :infinity)
+        Runner.to_result(outcome, report, handle)
+      end,
+      &{Map.take(&1, @measured), %{status: &1.status}}
+    )
   end
+
+  defp metadata(function, options),
+    do: %{function: function, caller: self(), pool: options.pool}
 
   @doc """
   Starts `code` (options as for `execute/2`) and returns at once with a
