@@ -11,6 +11,7 @@ void atoms_init(ErlNifEnv *env, atoms_t *a) {
     a->cancelled = enif_make_atom(env, "cancelled");
     a->ready = enif_make_atom(env, "ready");
     a->gone = enif_make_atom(env, "gone");
+    a->sandbox_output = enif_make_atom(env, "sandbox_output");
     a->exited = enif_make_atom(env, "exited");
     a->protocol = enif_make_atom(env, "protocol");
     a->unknown = enif_make_atom(env, "unknown");

@@ -6,7 +6,7 @@
 
 typedef struct {
     ERL_NIF_TERM ok, error, infinity, sandbox;
-    ERL_NIF_TERM timeout, noconnection, boot_failed, cancelled, ready, gone;
+    ERL_NIF_TERM timeout, noconnection, boot_failed, cancelled, ready, gone, sandbox_output;
     ERL_NIF_TERM exited, protocol, unknown, exit_status, signal, helper_failed;
     /* the report */
     ERL_NIF_TERM report, nil, boot_us, setup_us, eval_us, output_bytes, exit, cpu_us, max_rss_kb,

@@ -211,9 +211,24 @@ static void answer_lost(run_t *r, int64_t now) {
 
 /* ---- output ----------------------------------------------------------- */
 
+/* {sandbox_output, Ref, Chunk}: the code's output as it is read, whole
+ * (the cap applies only to what the answer holds), before the answer. */
+static void stream_output(run_t *r, const uint8_t *data, size_t len) {
+    ErlNifEnv *env = enif_alloc_env();
+    if (!env)
+        return;
+    ERL_NIF_TERM msg = enif_make_tuple3(env, r->atoms->sandbox_output, enif_make_copy(env, r->ref),
+                                        make_bytes(env, data, len));
+    (void)enif_send(NULL, &r->terms.stream_to, env, msg);
+    enif_free_env(env);
+}
+
 static void keep_output(run_t *r, const uint8_t *data, size_t len) {
-    if (!r->answered)
-        (void)output_append(&r->output, data, len); /* counted even if not kept */
+    if (r->answered)
+        return;
+    (void)output_append(&r->output, data, len); /* counted even if not kept */
+    if (r->terms.stream && r->phase == PHASE_EVALUATING)
+        stream_output(r, data, len);
 }
 
 /* Reads what the output pipe holds right now, no more: at a deadline the

@@ -37,6 +37,8 @@ typedef struct {
     int64_t timeout_ms;  /* < 0: no deadline */
     uint64_t max_output; /* bytes to keep, or OUTPUT_UNLIMITED */
     int report;          /* send {report, Map} to the owner once the tree is gone */
+    int stream;          /* send each chunk of the code's output to stream_to as read */
+    ErlNifPid stream_to;
 } run_terms_t;
 
 typedef enum {

@@ -159,8 +159,8 @@ static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     return enif_make_tuple2(env, priv->atoms.ok, term);
 }
 
-/* submit(Run, Request, TimeoutMs | infinity, MaxOutput | infinity, Report)
- *   -> ok */
+/* submit(Run, Request, TimeoutMs | infinity, MaxOutput | infinity, Report,
+ *        StreamTo | nil) -> ok */
 static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     (void)argc;
     priv_t *priv = enif_priv_data(env);
@@ -189,6 +189,8 @@ static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
         .max_output = max_output,
         .report = enif_is_identical(argv[4], enif_make_atom(env, "true")),
     };
+    /* Anything but a local pid (nil) means no streaming. */
+    terms.stream = enif_get_local_pid(env, argv[5], &terms.stream_to);
     if (monitor_submit(priv->monitor, r, request_env, request, &terms, owner) < 0) {
         enif_free_env(request_env);
         return enif_raise_exception(env, enif_make_atom(env, "enomem"));
@@ -254,7 +256,7 @@ static void unload(ErlNifEnv *env, void *priv_data) {
 
 static ErlNifFunc nif_funcs[] = {
     {"spawn", 5, spawn_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
-    {"submit", 5, submit_nif, 0},
+    {"submit", 6, submit_nif, 0},
     {"cancel", 1, cancel_nif, 0},
     {"decode", 1, decode_nif, ERL_NIF_DIRTY_JOB_CPU_BOUND},
 };

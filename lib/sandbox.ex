@@ -72,6 +72,7 @@ defmodule Sandbox do
           | {:cd, Path.t()}
           | {:tmp_dir, boolean()}
           | {:stdin, binary()}
+          | {:on_output, pid() | (binary() -> any())}
 
   @doc """
   Evaluates `code` in a fresh VM and returns its output and raw result.
@@ -112,6 +113,13 @@ defmodule Sandbox do
       like (its standard input through Erlang I/O); prompts go to the
       output. Without it, reads are at end of file at once. The VM's OS
       level stdin (and its child processes') stays `/dev/null`.
+    * `:on_output` - the code's output as it arrives, before the run ends:
+      a local pid receives `{:sandbox_output, ref, chunk}` messages (`ref`
+      unique to the run), or a one-argument function is called with each
+      chunk by the calling process while it waits (for `start/2`: while it
+      is in `await/2`). Chunks are bytes as read (a UTF-8 character may be
+      split between two), uncapped; the result's `output` is capped as
+      always. Setup output is not streamed.
 
   Unknown options are ignored, as the reference ignores them.
 

@@ -54,10 +54,13 @@ defmodule Sandbox.Native do
   is gone: `:boot_us`, `:setup_us`, `:eval_us` (nil for a step not
   reached), `:output_bytes` (all the code printed), `:exit`, `:cpu_us` and
   `:max_rss_kb` of the whole tree (nil if the helper could not say), and
-  `:tree` (`:cgroup_v2`, `:subreaper` or nil).
+  `:tree` (`:cgroup_v2`, `:subreaper` or nil). With a `stream_to` pid,
+  every chunk of the code's output goes there as it is read,
+  `{:sandbox_output, ref, chunk}`, before the outcome.
   """
-  @spec submit(run(), binary(), timeout(), non_neg_integer() | :infinity, boolean()) :: :ok
-  def submit(_run, _request, _timeout, _max_output, _report?),
+  @spec submit(run(), binary(), timeout(), non_neg_integer() | :infinity, boolean(), pid() | nil) ::
+          :ok
+  def submit(_run, _request, _timeout, _max_output, _report?, _stream_to),
     do: :erlang.nif_error(:not_loaded)
 
   @doc """

@@ -18,7 +18,8 @@ defmodule Sandbox.Options do
             env: [],
             cd: nil,
             tmp_dir: false,
-            stdin: nil
+            stdin: nil,
+            on_output: nil
 
   @type t :: %__MODULE__{
           timeout: timeout(),
@@ -30,7 +31,8 @@ defmodule Sandbox.Options do
           env: [{String.t(), String.t() | nil}],
           cd: String.t() | nil,
           tmp_dir: boolean(),
-          stdin: binary() | nil
+          stdin: binary() | nil,
+          on_output: pid() | (binary() -> any()) | nil
         }
 
   @doc """
@@ -57,7 +59,8 @@ defmodule Sandbox.Options do
       env: env!(Keyword.get(opts, :env, [])),
       cd: cd!(Keyword.get(opts, :cd)),
       tmp_dir: tmp_dir!(Keyword.get(opts, :tmp_dir, false), Keyword.get(opts, :cd)),
-      stdin: stdin!(Keyword.get(opts, :stdin))
+      stdin: stdin!(Keyword.get(opts, :stdin)),
+      on_output: on_output!(Keyword.get(opts, :on_output))
     }
   end
 
@@ -85,6 +88,11 @@ defmodule Sandbox.Options do
   end
 
   defp cd!(other), do: bad!(:cd, "an existing directory", other)
+
+  defp on_output!(target) when is_nil(target) or is_function(target, 1), do: target
+  defp on_output!(target) when is_pid(target) and node(target) == node(), do: target
+
+  defp on_output!(other), do: bad!(:on_output, "a local pid or a one-argument function", other)
 
   defp stdin!(stdin) when is_binary(stdin) or is_nil(stdin), do: stdin
   defp stdin!(other), do: bad!(:stdin, "a binary", other)

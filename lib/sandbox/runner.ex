@@ -51,7 +51,7 @@ defmodule Sandbox.Runner do
   """
   @spec await(Handle.t(), timeout()) :: {:ok, {term(), map() | nil}} | :timeout
   def await(%Handle{} = handle, timeout) do
-    case receive_outcome(handle.ref, timeout) do
+    case receive_outcome(handle.ref, handle.options.on_output, timeout) do
       :timeout ->
         :timeout
 
@@ -115,8 +115,13 @@ defmodule Sandbox.Runner do
   end
 
   defp submit(handle) do
-    %{timeout: timeout, max_output: max_output} = handle.options
-    :ok = Native.submit(handle.run, handle.request, timeout, max_output, handle.report?)
+    %{timeout: timeout, max_output: max_output, on_output: on_output} = handle.options
+    # A function is called by the awaiting owner, so chunks come to it.
+    stream_to = if is_function(on_output), do: handle.owner, else: on_output
+
+    :ok =
+      Native.submit(handle.run, handle.request, timeout, max_output, handle.report?, stream_to)
+
     handle
   end
 
@@ -140,10 +145,17 @@ defmodule Sandbox.Runner do
   end
 
   # Waits in `receive`: no scheduler is held while the run goes on.
-  defp receive_outcome(ref, timeout) do
+  defp receive_outcome(ref, on_output, timeout) do
     receive do
-      {:sandbox, ^ref, {:ready, _os_pid}} -> receive_outcome(ref, timeout)
-      {:sandbox, ^ref, outcome} -> outcome
+      {:sandbox_output, ^ref, chunk} when is_function(on_output) ->
+        on_output.(chunk)
+        receive_outcome(ref, on_output, timeout)
+
+      {:sandbox, ^ref, {:ready, _os_pid}} ->
+        receive_outcome(ref, on_output, timeout)
+
+      {:sandbox, ^ref, outcome} ->
+        outcome
     after
       timeout -> :timeout
     end

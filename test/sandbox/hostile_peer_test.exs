@@ -33,7 +33,8 @@ defmodule Sandbox.HostilePeerTest do
         Keyword.get(opts, :request, "request"),
         Keyword.get(opts, :timeout, 10_000),
         max_output,
-        false
+        false,
+        nil
       )
 
     {microseconds, outcome} = :timer.tc(fn -> await_outcome(ref) end)

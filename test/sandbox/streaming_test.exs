@@ -1,0 +1,85 @@
+defmodule Sandbox.StreamingTest do
+  @moduledoc "The :on_output option: output as it arrives, before the run ends."
+  use ExUnit.Case, async: true
+
+  alias Sandbox.TestOS
+
+  # Prints, then waits for a file before ending: the test sees the first
+  # chunk while the run is still going, then lets it finish.
+  defp gated_code(gate) do
+    """
+    IO.puts("first")
+    wait = fn wait -> if File.exists?(#{inspect(gate)}), do: :ok, else: (Process.sleep(20); wait.(wait)) end
+    wait.(wait)
+    IO.puts("second")
+    :done
+    """
+  end
+
+  @tag :tmp_dir
+  test "a pid receives chunks before the run ends", %{tmp_dir: dir} do
+    gate = Path.join(dir, "gate")
+    test = self()
+    run = Task.async(fn -> Sandbox.execute(gated_code(gate), on_output: test) end)
+
+    assert_receive {:sandbox_output, ref, "first\n"}, 20_000
+    assert Task.yield(run, 0) == nil, "the run had already ended"
+    File.write!(gate, "")
+
+    assert %Sandbox.Result{status: :ok, value: :done, output: "first\nsecond\n"} =
+             Task.await(run, 20_000)
+
+    assert_receive {:sandbox_output, ^ref, "second\n"}
+  end
+
+  @tag :tmp_dir
+  test "a function is called with each chunk as it arrives", %{tmp_dir: dir} do
+    gate = Path.join(dir, "gate")
+    test = self()
+    on_output = fn chunk -> send(test, {:chunk, chunk}) end
+    run = Task.async(fn -> Sandbox.run(gated_code(gate), on_output: on_output) end)
+
+    assert_receive {:chunk, "first\n"}, 20_000
+    File.write!(gate, "")
+    assert {:ok, %{output: "first\nsecond\n", result: :done}} = Task.await(run, 20_000)
+    assert_receive {:chunk, "second\n"}
+  end
+
+  test "streams everything while the result's output stays capped; setup output is not streamed" do
+    test = self()
+
+    assert {:ok, %{output: output}} =
+             Sandbox.run(~S|IO.write(String.duplicate("x", 100_000))|,
+               setup: ~S|IO.puts("setup")|,
+               max_output: 10,
+               on_output: &send(test, {:chunk, &1})
+             )
+
+    assert output =~ "showing first 10B"
+    assert collect_chunks() == String.duplicate("x", 100_000)
+  end
+
+  test "from a pool too" do
+    pool = start_supervised!({Sandbox.Pool, size: 1}, id: make_ref())
+    assert TestOS.eventually(fn -> Sandbox.Pool.status(pool).idle == 1 end, 20_000)
+    test = self()
+    Sandbox.run(~S|IO.puts("pooled")|, pool: pool, on_output: &send(test, {:chunk, &1}))
+    assert collect_chunks() == "pooled\n"
+  end
+
+  test "an invalid :on_output raises" do
+    assert_raise ArgumentError, ~r/:on_output/, fn -> Sandbox.run("1", on_output: :me) end
+
+    assert_raise ArgumentError, ~r/:on_output/, fn ->
+      Sandbox.run("1", on_output: fn -> :ok end)
+    end
+  end
+
+  defp collect_chunks(acc \\ "") do
+    receive do
+      {:chunk, chunk} -> collect_chunks(acc <> chunk)
+    after
+      0 -> acc
+    end
+  end
+end
