@@ -12,6 +12,8 @@ void atoms_init(ErlNifEnv *env, atoms_t *a) {
     a->ready = enif_make_atom(env, "ready");
     a->gone = enif_make_atom(env, "gone");
     a->sandbox_output = enif_make_atom(env, "sandbox_output");
+    a->output_limit = enif_make_atom(env, "output_limit");
+    a->true_ = enif_make_atom(env, "true");
     a->exited = enif_make_atom(env, "exited");
     a->protocol = enif_make_atom(env, "protocol");
     a->unknown = enif_make_atom(env, "unknown");

@@ -5,8 +5,9 @@
 #include <erl_nif.h>
 
 typedef struct {
-    ERL_NIF_TERM ok, error, infinity, sandbox;
-    ERL_NIF_TERM timeout, noconnection, boot_failed, cancelled, ready, gone, sandbox_output;
+    ERL_NIF_TERM ok, error, infinity, sandbox, true_;
+    ERL_NIF_TERM timeout, noconnection, boot_failed, cancelled, ready, gone, sandbox_output,
+        output_limit;
     ERL_NIF_TERM exited, protocol, unknown, exit_status, signal, helper_failed;
     /* the report */
     ERL_NIF_TERM report, nil, boot_us, setup_us, eval_us, output_bytes, exit, cpu_us, max_rss_kb,

@@ -223,17 +223,26 @@ static void stream_output(run_t *r, const uint8_t *data, size_t len) {
     enif_free_env(env);
 }
 
-static void keep_output(run_t *r, const uint8_t *data, size_t len) {
+static void keep_output(run_t *r, const uint8_t *data, size_t len, int64_t now) {
     if (r->answered)
         return;
     (void)output_append(&r->output, data, len); /* counted even if not kept */
-    if (r->terms.stream && r->phase == PHASE_EVALUATING)
+    if (r->phase != PHASE_EVALUATING)
+        return;
+    if (r->terms.stream)
         stream_output(r, data, len);
+    if (r->terms.output_limit != OUTPUT_UNLIMITED && r->output.total > r->terms.output_limit) {
+        /* Printed past :output_limit: stopped, with what it printed. */
+        ErlNifEnv *env = enif_alloc_env();
+        ERL_NIF_TERM outcome =
+            enif_make_tuple2(env, r->atoms->output_limit, make_output(r, env, 0));
+        answer(r, env, outcome, now);
+    }
 }
 
 /* Reads what the output pipe holds right now, no more: at a deadline the
  * peer may still be flooding it. */
-static void drain_output(run_t *r, uint8_t *chunk, size_t chunk_len) {
+static void drain_output(run_t *r, uint8_t *chunk, size_t chunk_len, int64_t now) {
     int available = 0;
     if (r->fds.output < 0 || ioctl(r->fds.output, FIONREAD, &available) < 0)
         return;
@@ -242,16 +251,16 @@ static void drain_output(run_t *r, uint8_t *chunk, size_t chunk_len) {
         ssize_t n = fdio_read(r->fds.output, chunk, left < chunk_len ? left : chunk_len);
         if (n <= 0)
             break;
-        keep_output(r, chunk, (size_t)n);
+        keep_output(r, chunk, (size_t)n, now);
         left -= (size_t)n;
     }
 }
 
-static void read_output(run_t *r, uint8_t *chunk, size_t chunk_len) {
+static void read_output(run_t *r, uint8_t *chunk, size_t chunk_len, int64_t now) {
     for (int i = 0; i < READS_PER_EVENT; i++) {
         ssize_t n = fdio_read(r->fds.output, chunk, chunk_len);
         if (n > 0) {
-            keep_output(r, chunk, (size_t)n);
+            keep_output(r, chunk, (size_t)n, now);
             continue;
         }
         if (n < 0 && errno == EAGAIN)
@@ -346,7 +355,7 @@ static int handle_frame(run_t *r, const uint8_t *frame, size_t len, const scratc
     case TAG_CAPTURING:
         if (len != 1 || r->phase != PHASE_SETUP)
             return -1;
-        drain_output(r, scratch->drain, scratch->len); /* the setup's, to be dropped */
+        drain_output(r, scratch->drain, scratch->len, now); /* the setup's, to be dropped */
         output_reset(&r->output, r->terms.max_output);
         r->t_capturing = now;
         r->phase = PHASE_EVALUATING;
@@ -355,7 +364,9 @@ static int handle_frame(run_t *r, const uint8_t *frame, size_t len, const scratc
         if (r->phase == PHASE_BOOTING)
             return -1;
         /* The peer flushed its output before sending this frame. */
-        drain_output(r, scratch->drain, scratch->len);
+        drain_output(r, scratch->drain, scratch->len, now);
+        if (r->answered)
+            return 0; /* past :output_limit on the way */
         ErlNifEnv *env = enif_alloc_env();
         ERL_NIF_TERM outcome = enif_make_tuple3(
             env, r->atoms->ok, make_bytes(env, frame + 1, len - 1), make_output(r, env, 0));
@@ -601,7 +612,7 @@ void run_ready(run_t *r, watch_kind_t kind, const scratch_t *scratch, int64_t no
         return; /* closed earlier in the same batch of events */
     switch (kind) {
     case WATCH_OUTPUT:
-        read_output(r, scratch->read, scratch->len);
+        read_output(r, scratch->read, scratch->len, now);
         break;
     case WATCH_REPLY:
         read_reply(r, scratch, now);
@@ -621,7 +632,11 @@ void run_tick(run_t *r, const scratch_t *scratch, int64_t now) {
         return;
     if (!r->answered && !r->lost && deadline_passed(now, r->deadline)) {
         /* What is in the pipe at the deadline was printed before it. */
-        drain_output(r, scratch->drain, scratch->len);
+        drain_output(r, scratch->drain, scratch->len, now);
+        if (r->answered) {
+            check_end(r, now); /* past :output_limit on the way */
+            return;
+        }
         ErlNifEnv *env = enif_alloc_env();
         ERL_NIF_TERM outcome;
         /* Once a booted peer has been given its request, the run's own

@@ -34,10 +34,11 @@ typedef struct {
 
 /* What a submit asks of a run. */
 typedef struct {
-    int64_t timeout_ms;  /* < 0: no deadline */
-    uint64_t max_output; /* bytes to keep, or OUTPUT_UNLIMITED */
-    int report;          /* send {report, Map} to the owner once the tree is gone */
-    int stream;          /* send each chunk of the code's output to stream_to as read */
+    int64_t timeout_ms;    /* < 0: no deadline */
+    uint64_t max_output;   /* bytes to keep, or OUTPUT_UNLIMITED */
+    uint64_t output_limit; /* bytes the code may print before it is stopped, or OUTPUT_UNLIMITED */
+    int report;            /* send {report, Map} to the owner once the tree is gone */
+    int stream;            /* send each chunk of the code's output to stream_to as read */
     ErlNifPid stream_to;
 } run_terms_t;
 

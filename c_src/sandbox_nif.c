@@ -159,18 +159,40 @@ static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     return enif_make_tuple2(env, priv->atoms.ok, term);
 }
 
-/* submit(Run, Request, TimeoutMs | infinity, MaxOutput | infinity, Report,
- *        StreamTo | nil) -> ok */
+/* The terms of a submit, from a map:
+ *   #{timeout => Ms | infinity, max_output => Bytes | infinity,
+ *     output_limit => Bytes | infinity, report => boolean(),
+ *     stream_to => Pid | nil} */
+static int get_terms(ErlNifEnv *env, ERL_NIF_TERM map, run_terms_t *terms) {
+    const priv_t *priv = enif_priv_data(env);
+    ERL_NIF_TERM timeout_term, max_output_term, output_limit_term, report_term, stream_term;
+    ErlNifUInt64 timeout;
+    if (!enif_get_map_value(env, map, enif_make_atom(env, "timeout"), &timeout_term) ||
+        !enif_get_map_value(env, map, enif_make_atom(env, "max_output"), &max_output_term) ||
+        !enif_get_map_value(env, map, enif_make_atom(env, "output_limit"), &output_limit_term) ||
+        !enif_get_map_value(env, map, enif_make_atom(env, "report"), &report_term) ||
+        !enif_get_map_value(env, map, enif_make_atom(env, "stream_to"), &stream_term) ||
+        !get_limit(env, timeout_term, UINT64_MAX, &timeout) ||
+        (timeout != UINT64_MAX && timeout > INT64_MAX) ||
+        !get_limit(env, max_output_term, OUTPUT_UNLIMITED, &terms->max_output) ||
+        !get_limit(env, output_limit_term, OUTPUT_UNLIMITED, &terms->output_limit))
+        return 0;
+    terms->timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout;
+    terms->report = enif_is_identical(report_term, priv->atoms.true_);
+    /* Anything but a local pid (nil) means no streaming. */
+    terms->stream = enif_get_local_pid(env, stream_term, &terms->stream_to);
+    return 1;
+}
+
+/* submit(Run, Request, Terms) -> ok */
 static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     (void)argc;
     priv_t *priv = enif_priv_data(env);
     run_t *r;
-    ErlNifUInt64 timeout, max_output;
+    run_terms_t terms = {0};
     ErlNifPid owner;
     if (!enif_get_resource(env, argv[0], priv->run_type, (void **)&r) ||
-        !enif_is_binary(env, argv[1]) || !get_limit(env, argv[2], UINT64_MAX, &timeout) ||
-        (timeout != UINT64_MAX && timeout > INT64_MAX) ||
-        !get_limit(env, argv[3], OUTPUT_UNLIMITED, &max_output) || !enif_is_atom(env, argv[4]) ||
+        !enif_is_binary(env, argv[1]) || !get_terms(env, argv[2], &terms) ||
         !enif_self(env, &owner))
         return enif_make_badarg(env);
     /* A copy in an env of its own: for a large (refc) binary only a
@@ -184,13 +206,6 @@ static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
         enif_free_env(request_env);
         return enif_make_badarg(env);
     }
-    run_terms_t terms = {
-        .timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout,
-        .max_output = max_output,
-        .report = enif_is_identical(argv[4], enif_make_atom(env, "true")),
-    };
-    /* Anything but a local pid (nil) means no streaming. */
-    terms.stream = enif_get_local_pid(env, argv[5], &terms.stream_to);
     if (monitor_submit(priv->monitor, r, request_env, request, &terms, owner) < 0) {
         enif_free_env(request_env);
         return enif_raise_exception(env, enif_make_atom(env, "enomem"));
@@ -256,7 +271,7 @@ static void unload(ErlNifEnv *env, void *priv_data) {
 
 static ErlNifFunc nif_funcs[] = {
     {"spawn", 5, spawn_nif, ERL_NIF_DIRTY_JOB_IO_BOUND},
-    {"submit", 6, submit_nif, 0},
+    {"submit", 3, submit_nif, 0},
     {"cancel", 1, cancel_nif, 0},
     {"decode", 1, decode_nif, ERL_NIF_DIRTY_JOB_CPU_BOUND},
 };

@@ -54,7 +54,7 @@ defmodule Sandbox do
   @typedoc "What `run/2` returns: success, timeout or lost peer, or the exception raised."
   @type result ::
           {:ok, %{output: String.t(), result: term()}}
-          | {:error, :timeout | :noconnection, %{output: String.t()}}
+          | {:error, :timeout | :noconnection | :output_limit, %{output: String.t()}}
           | {:error, {:error | :exit | :throw, term(), Exception.stacktrace()},
              %{output: String.t()}}
 
@@ -73,6 +73,7 @@ defmodule Sandbox do
           | {:tmp_dir, boolean()}
           | {:stdin, binary()}
           | {:on_output, pid() | (binary() -> any())}
+          | {:output_limit, non_neg_integer() | :infinity}
 
   @doc """
   Evaluates `code` in a fresh VM and returns its output and raw result.
@@ -120,6 +121,10 @@ defmodule Sandbox do
       is in `await/2`). Chunks are bytes as read (a UTF-8 character may be
       split between two), uncapped; the result's `output` is capped as
       always. Setup output is not streamed.
+    * `:output_limit` - bytes the code may print (default: `:infinity`);
+      past them the run is stopped and returns
+      `{:error, :output_limit, %{output: output}}` (status `:output_limit`
+      in `execute/2`). Unlike `:max_output`, which only cuts what is kept.
 
   Unknown options are ignored, as the reference ignores them.
 
@@ -152,7 +157,7 @@ defmodule Sandbox do
 
     Sandbox.Telemetry.span(metadata(:run, options), fn -> Runner.run(code, options) end, fn
       {:ok, _} -> {%{}, %{status: :ok}}
-      {:error, reason, _} when reason in [:timeout, :noconnection] -> {%{}, %{status: reason}}
+      {:error, reason, _} when is_atom(reason) -> {%{}, %{status: reason}}
       {:error, _error, _} -> {%{}, %{status: :error}}
     end)
   end

@@ -48,20 +48,26 @@ defmodule Sandbox.Native do
     do: :erlang.nif_error(:not_loaded)
 
   @doc """
-  Sends the request frame with the run's deadline and output cap; the
-  caller becomes the run's owner. With `report?`, the owner also gets
+  Sends the request frame with the run's terms: `:timeout`, `:max_output`,
+  `:output_limit` (past it the run is stopped: `{:output_limit, output}`),
+  `:report` and `:stream_to`. The caller becomes the run's owner. With
+  `report: true`, the owner also gets
   `{:sandbox, ref, {:report, map}}` after the outcome, once the whole tree
   is gone: `:boot_us`, `:setup_us`, `:eval_us` (nil for a step not
   reached), `:output_bytes` (all the code printed), `:exit`, `:cpu_us` and
   `:max_rss_kb` of the whole tree (nil if the helper could not say), and
-  `:tree` (`:cgroup_v2`, `:subreaper` or nil). With a `stream_to` pid,
+  `:tree` (`:cgroup_v2`, `:subreaper` or nil). With a `:stream_to` pid,
   every chunk of the code's output goes there as it is read,
   `{:sandbox_output, ref, chunk}`, before the outcome.
   """
-  @spec submit(run(), binary(), timeout(), non_neg_integer() | :infinity, boolean(), pid() | nil) ::
-          :ok
-  def submit(_run, _request, _timeout, _max_output, _report?, _stream_to),
-    do: :erlang.nif_error(:not_loaded)
+  @spec submit(run(), binary(), %{
+          timeout: timeout(),
+          max_output: non_neg_integer() | :infinity,
+          output_limit: non_neg_integer() | :infinity,
+          report: boolean(),
+          stream_to: pid() | nil
+        }) :: :ok
+  def submit(_run, _request, _terms), do: :erlang.nif_error(:not_loaded)
 
   @doc """
   Decodes a result (external term format, nothing left over) on a dirty

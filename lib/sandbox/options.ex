@@ -19,7 +19,8 @@ defmodule Sandbox.Options do
             cd: nil,
             tmp_dir: false,
             stdin: nil,
-            on_output: nil
+            on_output: nil,
+            output_limit: :infinity
 
   @type t :: %__MODULE__{
           timeout: timeout(),
@@ -32,7 +33,8 @@ defmodule Sandbox.Options do
           cd: String.t() | nil,
           tmp_dir: boolean(),
           stdin: binary() | nil,
-          on_output: pid() | (binary() -> any()) | nil
+          on_output: pid() | (binary() -> any()) | nil,
+          output_limit: non_neg_integer() | :infinity
         }
 
   @doc """
@@ -60,7 +62,8 @@ defmodule Sandbox.Options do
       cd: cd!(Keyword.get(opts, :cd)),
       tmp_dir: tmp_dir!(Keyword.get(opts, :tmp_dir, false), Keyword.get(opts, :cd)),
       stdin: stdin!(Keyword.get(opts, :stdin)),
-      on_output: on_output!(Keyword.get(opts, :on_output))
+      on_output: on_output!(Keyword.get(opts, :on_output)),
+      output_limit: limit!(opts, :output_limit, :infinity)
     }
   end
 

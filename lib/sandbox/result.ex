@@ -10,6 +10,8 @@ defmodule Sandbox.Result do
       * `:crashed` - the VM died before answering (`System.halt/1`, a
         crash, a kill from outside); `exit_status` or `signal` says how.
       * `:cancelled` - `Sandbox.cancel/1` stopped it.
+      * `:output_limit` - it printed more than `:output_limit` bytes and
+        was stopped there.
     * `:value` - the raw value of the last expression (`:ok` only).
     * `:error` - `{kind, reason, stacktrace}` (`:error` only).
     * `:failed_in` - `:setup` or `:code` (`:error` only).
@@ -32,7 +34,7 @@ defmodule Sandbox.Result do
   """
 
   @typedoc "How a run ended."
-  @type status :: :ok | :error | :timeout | :crashed | :cancelled
+  @type status :: :ok | :error | :timeout | :crashed | :cancelled | :output_limit
 
   @type t :: %__MODULE__{
           status: status(),

@@ -115,13 +115,18 @@ defmodule Sandbox.Runner do
   end
 
   defp submit(handle) do
-    %{timeout: timeout, max_output: max_output, on_output: on_output} = handle.options
-    # A function is called by the awaiting owner, so chunks come to it.
-    stream_to = if is_function(on_output), do: handle.owner, else: on_output
+    options = handle.options
 
-    :ok =
-      Native.submit(handle.run, handle.request, timeout, max_output, handle.report?, stream_to)
+    terms = %{
+      timeout: options.timeout,
+      max_output: options.max_output,
+      output_limit: options.output_limit,
+      report: handle.report?,
+      # A function is called by the awaiting owner, so chunks come to it.
+      stream_to: if(is_function(options.on_output), do: handle.owner, else: options.on_output)
+    }
 
+    :ok = Native.submit(handle.run, handle.request, terms)
     handle
   end
 
@@ -227,6 +232,9 @@ defmodule Sandbox.Runner do
   defp finish({:timeout, output}, result, _options),
     do: %{result | status: :timeout, output: output}
 
+  defp finish({:output_limit, output}, result, _options),
+    do: %{result | status: :output_limit, output: output}
+
   defp finish({:cancelled, output}, result, _options),
     do: %{result | status: :cancelled, output: output}
 
@@ -256,6 +264,9 @@ defmodule Sandbox.Runner do
   end
 
   defp result({:timeout, output}, _options), do: {:error, :timeout, %{output: output}}
+
+  defp result({:output_limit, output}, _options),
+    do: {:error, :output_limit, %{output: output}}
 
   defp result({:noconnection, output, _exit}, _options),
     do: {:error, :noconnection, %{output: output}}

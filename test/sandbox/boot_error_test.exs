@@ -14,7 +14,7 @@ defmodule Sandbox.BootErrorTest do
     ref = make_ref()
     helper = Path.join(:code.priv_dir(:sandbox), "sandbox_helper")
     {:ok, run} = Native.spawn(helper, ["-", "/nonexistent/erl"], [], ref, 10_000)
-    :ok = Native.submit(run, "request", 1_000, 1_000, false, nil)
+    :ok = Native.submit(run, "request", Sandbox.TestNative.terms(1_000, 1_000))
 
     assert_receive {:sandbox, ^ref,
                     {:boot_failed, :exited, output, {:exit_status, 127}} = outcome},

@@ -31,10 +31,7 @@ defmodule Sandbox.HostilePeerTest do
       Native.submit(
         run,
         Keyword.get(opts, :request, "request"),
-        Keyword.get(opts, :timeout, 10_000),
-        max_output,
-        false,
-        nil
+        Sandbox.TestNative.terms(Keyword.get(opts, :timeout, 10_000), max_output)
       )
 
     {microseconds, outcome} = :timer.tc(fn -> await_outcome(ref) end)

@@ -21,7 +21,7 @@ defmodule Sandbox.PeerProcessTest do
         10_000
       )
 
-    :ok = Native.submit(run, "request", 10_000, 100_000, false, nil)
+    :ok = Native.submit(run, "request", Sandbox.TestNative.terms(10_000, 100_000))
     assert_receive {:sandbox, ^ref, outcome}, 15_000
     outcome
   end

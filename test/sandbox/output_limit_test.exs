@@ -1,0 +1,47 @@
+defmodule Sandbox.OutputLimitTest do
+  @moduledoc "The :output_limit option: a run that prints too much is stopped."
+  use ExUnit.Case, async: true
+
+  test "a run printing past the limit is stopped, with what it printed" do
+    code = ~S"""
+    Stream.repeatedly(fn -> IO.write(String.duplicate("y", 1_000)) end) |> Stream.run()
+    """
+
+    {micros, result} =
+      :timer.tc(fn -> Sandbox.run(code, output_limit: 100_000, max_output: 50) end)
+
+    assert {:error, :output_limit, %{output: output}} = result
+
+    assert String.starts_with?(
+             output,
+             String.duplicate("y", 50) <> "\n...(truncated, showing first 50B of"
+           )
+
+    # Stopped when it passed the limit, long before the default 60 s timeout.
+    assert micros < 30_000_000
+  end
+
+  test "execute/2 reports :output_limit; within the limit a run ends normally" do
+    assert %Sandbox.Result{status: :output_limit, output_bytes: bytes} =
+             Sandbox.execute(~S|IO.write(String.duplicate("z", 100)); Process.sleep(:infinity)|,
+               output_limit: 10
+             )
+
+    assert bytes > 10
+
+    assert {:ok, %{output: "ok\n"}} = Sandbox.run(~S|IO.puts("ok")|, output_limit: 3)
+    assert {:ok, _} = Sandbox.run(~S|IO.puts("ok")|, output_limit: :infinity)
+  end
+
+  test "the setup's output does not count" do
+    assert {:ok, %{output: "", result: :fine}} =
+             Sandbox.run(":fine",
+               setup: ~S|IO.write(String.duplicate("s", 1_000))|,
+               output_limit: 10
+             )
+  end
+
+  test "an invalid :output_limit raises" do
+    assert_raise ArgumentError, ~r/:output_limit/, fn -> Sandbox.run("1", output_limit: -1) end
+  end
+end
