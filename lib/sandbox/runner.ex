@@ -12,8 +12,8 @@ defmodule Sandbox.Runner do
   @spec run(String.t(), Options.t()) :: Sandbox.result()
   def run(code, %Options{} = options) do
     handle = start(code, options, false)
-    {:ok, {outcome, _report}} = await(handle, :infinity)
-    result(outcome, options)
+    {:ok, {outcome, report}} = await(handle, :infinity)
+    outcome |> to_result(report, handle) |> run_result()
   end
 
   @doc """
@@ -90,7 +90,7 @@ defmodule Sandbox.Runner do
   defp lease(handle, pool) do
     case Pool.checkout(pool, handle.options.boot_timeout) do
       {:error, :busy} ->
-        release(%{handle | pool: nil})
+        release(handle)
         raise BootError, reason: :busy, output: "", exit: :unknown
 
       {:warm, lease_id, run, ref} ->
@@ -190,25 +190,30 @@ defmodule Sandbox.Runner do
   @doc """
   The full report of a run whose outcome and report `await/2` returned.
   Raises as `Sandbox.run/2` does for a VM that cannot boot and for too many
-  new atoms.
+  new atoms. Without a report (`run/2` asks for none), only what the
+  outcome itself says is filled in.
   """
-  @spec to_result(term(), map(), Handle.t()) :: Result.t()
+  @spec to_result(term(), map() | nil, Handle.t()) :: Result.t()
   def to_result(outcome, report, %Handle{options: options} = handle) do
     wall =
       System.convert_time_unit(System.monotonic_time() - handle.started_at, :native, :microsecond)
 
-    base = %Result{
-      output_bytes: report.output_bytes,
-      truncated: options.max_output != :infinity and report.output_bytes > options.max_output,
-      wall_ms: wall / 1000,
-      boot_ms: ms(report.boot_us),
-      setup_ms: ms(report.setup_us),
-      eval_ms: ms(report.eval_us),
-      cpu_ms: ms(report.cpu_us),
-      max_rss_kb: report.max_rss_kb
-    }
+    finish(outcome, with_report(%Result{wall_ms: wall / 1000}, report, options), options)
+  end
 
-    finish(outcome, base, options)
+  defp with_report(result, nil, _options), do: result
+
+  defp with_report(result, report, options) do
+    %{
+      result
+      | output_bytes: report.output_bytes,
+        truncated: options.max_output != :infinity and report.output_bytes > options.max_output,
+        boot_ms: ms(report.boot_us),
+        setup_ms: ms(report.setup_us),
+        eval_ms: ms(report.eval_us),
+        cpu_ms: ms(report.cpu_us),
+        max_rss_kb: report.max_rss_kb
+    }
   end
 
   defp finish({:ok, encoded, output}, result, options) do
@@ -254,25 +259,22 @@ defmodule Sandbox.Runner do
   defp ms(nil), do: nil
   defp ms(us), do: us / 1000
 
-  defp result({:ok, encoded, output}, options) do
-    case decode(encoded, options.max_new_atoms) do
-      {:ok, value} -> {:ok, %{output: output, result: value}}
-      {:error, {_kind, _reason, _stack} = error} -> {:error, error, %{output: output}}
-      {:setup_error, kind, reason, stack} -> raise_like_erpc(kind, reason, stack)
-      :malformed -> {:error, :noconnection, %{output: output}}
-    end
-  end
+  # run/2's shapes, the reference's: a setup that raised is raised again
+  # as :erpc did, and a VM lost (or answering nonsense) is :noconnection.
+  defp run_result(%Result{status: :ok, output: output, value: value}),
+    do: {:ok, %{output: output, result: value}}
 
-  defp result({:timeout, output}, _options), do: {:error, :timeout, %{output: output}}
+  defp run_result(%Result{status: :error, failed_in: :setup, error: {kind, reason, stack}}),
+    do: raise_like_erpc(kind, reason, stack)
 
-  defp result({:output_limit, output}, _options),
-    do: {:error, :output_limit, %{output: output}}
+  defp run_result(%Result{status: :error, output: output, error: error}),
+    do: {:error, error, %{output: output}}
 
-  defp result({:noconnection, output, _exit}, _options),
+  defp run_result(%Result{status: :crashed, output: output}),
     do: {:error, :noconnection, %{output: output}}
 
-  defp result({:boot_failed, reason, output, exit}, _options),
-    do: raise(BootError, reason: reason, output: output, exit: exit)
+  defp run_result(%Result{status: status, output: output}),
+    do: {:error, status, %{output: output}}
 
   # Results are raw terms (the contract), so atoms they hold are created.
   # Counted around the decoding (other processes may add a few meanwhile:
