@@ -162,17 +162,11 @@ defmodule Sandbox.Pool do
 
   @impl GenServer
   def handle_call({:checkout, wait_ms}, {caller, _} = from, state) do
-    cond do
-      not :queue.is_empty(state.idle) ->
-        {{:value, {ref, run, _os_pid}}, idle} = :queue.out(state.idle)
-        {lease_id, state} = lease(%{state | idle: idle}, caller, run)
-        {:reply, {:warm, lease_id, run, ref}, state, {:continue, :refill}}
+    case next_lease(state, caller) do
+      {reply, state} ->
+        {:reply, reply, state, {:continue, :refill}}
 
-      below_max?(state) ->
-        {lease_id, state} = lease(state, caller, nil)
-        {:reply, {:cold, lease_id}, state, {:continue, :refill}}
-
-      true ->
+      nil ->
         monitor = Process.monitor(caller)
         timer = Process.send_after(self(), {:wait_expired, monitor}, wait_ms)
         {:noreply, %{state | waiting: :queue.in({from, monitor, timer}, state.waiting)}}
