@@ -21,6 +21,8 @@ void atoms_init(ErlNifEnv *env, atoms_t *a) {
     a->signal = enif_make_atom(env, "signal");
     a->helper_failed = enif_make_atom(env, "helper_failed");
     a->report = enif_make_atom(env, "report");
+    a->max_output = enif_make_atom(env, "max_output");
+    a->stream_to = enif_make_atom(env, "stream_to");
     a->nil = enif_make_atom(env, "nil");
     a->boot_us = enif_make_atom(env, "boot_us");
     a->setup_us = enif_make_atom(env, "setup_us");

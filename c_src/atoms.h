@@ -9,6 +9,8 @@ typedef struct {
     ERL_NIF_TERM timeout, noconnection, boot_failed, cancelled, ready, gone, sandbox_output,
         output_limit;
     ERL_NIF_TERM exited, protocol, unknown, exit_status, signal, helper_failed;
+    /* the terms of a submit (with timeout, output_limit and report) */
+    ERL_NIF_TERM max_output, stream_to;
     /* the report */
     ERL_NIF_TERM report, nil, boot_us, setup_us, eval_us, output_bytes, exit, cpu_us, max_rss_kb,
         tree, cgroup_v2, subreaper;

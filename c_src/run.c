@@ -131,11 +131,17 @@ static void tear_down(run_t *r, int64_t now) {
 }
 
 /* Sends {sandbox, Ref, Outcome} once, then tears the run down. */
-static void answer(run_t *r, ErlNifEnv *env, ERL_NIF_TERM outcome, int64_t now) {
-    ERL_NIF_TERM msg =
-        enif_make_tuple3(env, r->atoms->sandbox, enif_make_copy(env, r->ref), outcome);
-    (void)enif_send(NULL, &r->owner, env, msg);
+/* Sends {Tag, Ref, Payload} to `to`. Payload is built in env, which this
+ * frees. Every message about a run goes this way. */
+static void send_about(run_t *r, const ErlNifPid *to, ErlNifEnv *env, ERL_NIF_TERM tag,
+                       ERL_NIF_TERM payload) {
+    ERL_NIF_TERM msg = enif_make_tuple3(env, tag, enif_make_copy(env, r->ref), payload);
+    (void)enif_send(NULL, to, env, msg);
     enif_free_env(env);
+}
+
+static void answer(run_t *r, ErlNifEnv *env, ERL_NIF_TERM outcome, int64_t now) {
+    send_about(r, &r->owner, env, r->atoms->sandbox, outcome);
     r->t_answered = now;
     tear_down(r, now);
 }
@@ -177,22 +183,17 @@ static void send_report(run_t *r) {
         tree,
     };
     ERL_NIF_TERM map;
-    if (enif_make_map_from_arrays(env, keys, values, sizeof keys / sizeof keys[0], &map)) {
-        ERL_NIF_TERM msg = enif_make_tuple3(env, a->sandbox, enif_make_copy(env, r->ref),
-                                            enif_make_tuple2(env, a->report, map));
-        (void)enif_send(NULL, &r->owner, env, msg);
+    if (!enif_make_map_from_arrays(env, keys, values, sizeof keys / sizeof keys[0], &map)) {
+        enif_free_env(env);
+        return;
     }
-    enif_free_env(env);
+    send_about(r, &r->owner, env, a->sandbox, enif_make_tuple2(env, a->report, map));
 }
 
 static void send_gone(run_t *r, ErlNifPid to) {
     ErlNifEnv *env = enif_alloc_env();
-    if (!env)
-        return;
-    ERL_NIF_TERM msg =
-        enif_make_tuple3(env, r->atoms->sandbox, enif_make_copy(env, r->ref), r->atoms->gone);
-    (void)enif_send(NULL, &to, env, msg);
-    enif_free_env(env);
+    if (env)
+        send_about(r, &to, env, r->atoms->sandbox, r->atoms->gone);
 }
 
 /* A peer lost before it said 'S' never had the request: it failed to boot
@@ -215,12 +216,9 @@ static void answer_lost(run_t *r, int64_t now) {
  * (the cap applies only to what the answer holds), before the answer. */
 static void stream_output(run_t *r, const uint8_t *data, size_t len) {
     ErlNifEnv *env = enif_alloc_env();
-    if (!env)
-        return;
-    ERL_NIF_TERM msg = enif_make_tuple3(env, r->atoms->sandbox_output, enif_make_copy(env, r->ref),
-                                        make_bytes(env, data, len));
-    (void)enif_send(NULL, &r->terms.stream_to, env, msg);
-    enif_free_env(env);
+    if (env)
+        send_about(r, &r->terms.stream_to, env, r->atoms->sandbox_output,
+                   make_bytes(env, data, len));
 }
 
 static void keep_output(run_t *r, const uint8_t *data, size_t len, int64_t now) {
@@ -330,11 +328,8 @@ static int peer_booted(run_t *r, const uint8_t *frame, size_t len, int64_t now) 
     ErlNifEnv *env = enif_alloc_env();
     if (!env)
         return -1;
-    ERL_NIF_TERM msg =
-        enif_make_tuple3(env, r->atoms->sandbox, enif_make_copy(env, r->ref),
-                         enif_make_tuple2(env, r->atoms->ready, enif_make_int(env, os_pid)));
-    (void)enif_send(NULL, &r->owner, env, msg);
-    enif_free_env(env);
+    send_about(r, &r->owner, env, r->atoms->sandbox,
+               enif_make_tuple2(env, r->atoms->ready, enif_make_int(env, os_pid)));
     return 0;
 }
 

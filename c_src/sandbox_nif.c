@@ -167,18 +167,19 @@ static int get_terms(ErlNifEnv *env, ERL_NIF_TERM map, run_terms_t *terms) {
     const priv_t *priv = enif_priv_data(env);
     ERL_NIF_TERM timeout_term, max_output_term, output_limit_term, report_term, stream_term;
     ErlNifUInt64 timeout;
-    if (!enif_get_map_value(env, map, enif_make_atom(env, "timeout"), &timeout_term) ||
-        !enif_get_map_value(env, map, enif_make_atom(env, "max_output"), &max_output_term) ||
-        !enif_get_map_value(env, map, enif_make_atom(env, "output_limit"), &output_limit_term) ||
-        !enif_get_map_value(env, map, enif_make_atom(env, "report"), &report_term) ||
-        !enif_get_map_value(env, map, enif_make_atom(env, "stream_to"), &stream_term) ||
+    const atoms_t *a = &priv->atoms;
+    if (!enif_get_map_value(env, map, a->timeout, &timeout_term) ||
+        !enif_get_map_value(env, map, a->max_output, &max_output_term) ||
+        !enif_get_map_value(env, map, a->output_limit, &output_limit_term) ||
+        !enif_get_map_value(env, map, a->report, &report_term) ||
+        !enif_get_map_value(env, map, a->stream_to, &stream_term) ||
         !get_limit(env, timeout_term, UINT64_MAX, &timeout) ||
         (timeout != UINT64_MAX && timeout > INT64_MAX) ||
         !get_limit(env, max_output_term, OUTPUT_UNLIMITED, &terms->max_output) ||
         !get_limit(env, output_limit_term, OUTPUT_UNLIMITED, &terms->output_limit))
         return 0;
     terms->timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout;
-    terms->report = enif_is_identical(report_term, priv->atoms.true_);
+    terms->report = enif_is_identical(report_term, a->true_);
     /* Anything but a local pid (nil) means no streaming. */
     terms->stream = enif_get_local_pid(env, stream_term, &terms->stream_to);
     return 1;
