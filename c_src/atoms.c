@@ -28,10 +28,6 @@ void atoms_init(ErlNifEnv *env, atoms_t *a) {
     a->setup_us = enif_make_atom(env, "setup_us");
     a->eval_us = enif_make_atom(env, "eval_us");
     a->output_bytes = enif_make_atom(env, "output_bytes");
-    a->exit = enif_make_atom(env, "exit");
     a->cpu_us = enif_make_atom(env, "cpu_us");
     a->max_rss_kb = enif_make_atom(env, "max_rss_kb");
-    a->tree = enif_make_atom(env, "tree");
-    a->cgroup_v2 = enif_make_atom(env, "cgroup_v2");
-    a->subreaper = enif_make_atom(env, "subreaper");
 }

@@ -12,8 +12,7 @@ typedef struct {
     /* the terms of a submit (with timeout, output_limit and report) */
     ERL_NIF_TERM max_output, stream_to;
     /* the report */
-    ERL_NIF_TERM report, nil, boot_us, setup_us, eval_us, output_bytes, exit, cpu_us, max_rss_kb,
-        tree, cgroup_v2, subreaper;
+    ERL_NIF_TERM report, nil, boot_us, setup_us, eval_us, output_bytes, cpu_us, max_rss_kb;
 } atoms_t;
 
 void atoms_init(ErlNifEnv *env, atoms_t *a);

@@ -167,20 +167,15 @@ static void send_report(run_t *r) {
     /* A pool's peer booted before its run: none of its boot is the run's. */
     int64_t boot_us = r->t_booted > r->t_submitted ? (r->t_booted - r->t_submitted) / 1000 : 0;
     int64_t setup_end = r->t_capturing ? r->t_capturing : r->t_answered;
-    ERL_NIF_TERM tree = r->tree_kill == TREE_KILL_CGROUP      ? a->cgroup_v2
-                        : r->tree_kill == TREE_KILL_SUBREAPER ? a->subreaper
-                                                              : a->nil;
-    ERL_NIF_TERM keys[] = {a->boot_us, a->setup_us, a->eval_us,    a->output_bytes,
-                           a->exit,    a->cpu_us,   a->max_rss_kb, a->tree};
+    ERL_NIF_TERM keys[] = {a->boot_us,      a->setup_us, a->eval_us,
+                           a->output_bytes, a->cpu_us,   a->max_rss_kb};
     ERL_NIF_TERM values[] = {
         r->t_booted ? enif_make_int64(env, boot_us) : a->nil,
         span_us(env, a, r->t_started, setup_end),
         span_us(env, a, r->t_capturing, r->t_answered),
         enif_make_uint64(env, r->output.total),
-        make_exit(r, env),
         r->done ? enif_make_int64(env, r->cpu_us) : a->nil,
         r->done ? enif_make_int64(env, r->max_rss_kb) : a->nil,
-        tree,
     };
     ERL_NIF_TERM map;
     if (!enif_make_map_from_arrays(env, keys, values, sizeof keys / sizeof keys[0], &map)) {
@@ -472,8 +467,6 @@ static void read_status(run_t *r, uint8_t *chunk, size_t chunk_len, int64_t now)
             r->done = 1;
             r->cpu_us = m.a + m.b;
             r->max_rss_kb = m.c;
-        } else if (m.kind == STATUS_TREE) {
-            r->tree_kill = (int)m.a;
         } else if (m.kind == STATUS_FAIL) {
             r->fail_stage = m.a;
             r->fail_errno = m.b;
@@ -494,7 +487,6 @@ void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv
     r->fds = *fds;
     r->owner = owner;
     r->epoll_fd = -1;
-    r->tree_kill = -1;
     r->deadline = DEADLINE_NEVER;
     r->grace = DEADLINE_NEVER;
     for (int k = 0; k < WATCH_COUNT; k++)

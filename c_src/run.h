@@ -86,7 +86,6 @@ struct run {
     /* The helper's last words: the tree's rusage once all of it is reaped. */
     int done;
     int64_t cpu_us, max_rss_kb;
-    int tree_kill; /* tree_kill_t, or -1 until the helper says */
     int reported;
 
     int lost;           /* the peer went away (or broke protocol) before answering */

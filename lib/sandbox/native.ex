@@ -54,9 +54,8 @@ defmodule Sandbox.Native do
   `report: true`, the owner also gets
   `{:sandbox, ref, {:report, map}}` after the outcome, once the whole tree
   is gone: `:boot_us`, `:setup_us`, `:eval_us` (nil for a step not
-  reached), `:output_bytes` (all the code printed), `:exit`, `:cpu_us` and
-  `:max_rss_kb` of the whole tree (nil if the helper could not say), and
-  `:tree` (`:cgroup_v2`, `:subreaper` or nil). With a `:stream_to` pid,
+  reached), `:output_bytes` (all the code printed), and `:cpu_us` and
+  `:max_rss_kb` of the whole tree (nil if the helper could not say). With a `:stream_to` pid,
   every chunk of the code's output goes there as it is read,
   `{:sandbox_output, ref, chunk}`, before the outcome.
   """
