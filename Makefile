@@ -25,8 +25,8 @@ HELPER := priv/sandbox_helper
 
 NIF_SRC := sandbox_nif atoms monitor run spawn output frame status deadline fdio
 PEER_NIF_SRC := peer_nif fdio
-HELPER_SRC := helper cgroup fdio status tree
-TESTED_SRC := output frame status deadline tree fdio
+HELPER_SRC := helper cgroup fdio status tree pids usage limits
+TESTED_SRC := output frame status deadline tree fdio pids usage cgroup limits
 TEST_SRC := $(wildcard c_src/test/*.c)
 
 NIF_OBJ := $(NIF_SRC:%=$(BUILD)/nif/%.o)

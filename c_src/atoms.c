@@ -30,4 +30,15 @@ void atoms_init(ErlNifEnv *env, atoms_t *a) {
     a->output_bytes = enif_make_atom(env, "output_bytes");
     a->cpu_us = enif_make_atom(env, "cpu_us");
     a->max_rss_kb = enif_make_atom(env, "max_rss_kb");
+    a->memory_limit = enif_make_atom(env, "memory_limit");
+    a->cpu_limit = enif_make_atom(env, "cpu_limit");
+    a->process_limit = enif_make_atom(env, "process_limit");
+    a->limits = enif_make_atom(env, "limits");
+    a->enforced_by = enif_make_atom(env, "enforced_by");
+    a->cpu_time = enif_make_atom(env, "cpu_time");
+    a->max_processes = enif_make_atom(env, "max_processes");
+    a->max_file_size = enif_make_atom(env, "max_file_size");
+    a->cgroup_v2 = enif_make_atom(env, "cgroup_v2");
+    a->sampling = enif_make_atom(env, "sampling");
+    a->rlimit = enif_make_atom(env, "rlimit");
 }

@@ -1,6 +1,7 @@
 #include "cgroup.h"
 
 #include "fdio.h"
+#include "pids.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,11 +20,12 @@ static char *join(const char *dir, const char *name) {
     return path;
 }
 
-static int write_file(const char *dir, const char *name, const char *text) {
+int cgroup_write(const char *dir, const char *name, const char *text) {
     char *path = join(dir, name);
     if (!path)
         return -1;
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    /* O_TRUNC as a shell's ">" does: cgroup files ignore it, plain files need it. */
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     free(path);
     if (fd < 0)
         return -1;
@@ -49,9 +51,9 @@ char *cgroup_create(const char *parent, pid_t id) {
     return path;
 }
 
-int cgroup_enter(const char *path) { return write_file(path, "cgroup.procs", "0"); }
+int cgroup_enter(const char *path) { return cgroup_write(path, "cgroup.procs", "0"); }
 
-int cgroup_kill(const char *path) { return write_file(path, "cgroup.kill", "1"); }
+int cgroup_kill(const char *path) { return cgroup_write(path, "cgroup.kill", "1"); }
 
 int cgroup_remove(const char *path) {
     for (int attempt = 0; attempt < 100; attempt++) {
@@ -64,4 +66,111 @@ int cgroup_remove(const char *path) {
         }
     }
     return -1;
+}
+
+int cgroup_has(const char *dir, const char *name) {
+    char *path = join(dir, name);
+    if (!path)
+        return 0;
+    int found = access(path, F_OK) == 0;
+    free(path);
+    return found;
+}
+
+/* The whole of a cgroup file, NUL-terminated (malloc'd), or NULL. */
+static char *read_all(const char *dir, const char *name, size_t *len) {
+    char *path = join(dir, name);
+    if (!path)
+        return NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return NULL;
+    size_t cap = 256, used = 0;
+    char *text = malloc(cap);
+    while (text) {
+        if (used + 1 == cap) {
+            char *bigger = realloc(text, cap * 2);
+            if (!bigger) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = bigger;
+            cap *= 2;
+        }
+        ssize_t n = fdio_read(fd, text + used, cap - 1 - used);
+        if (n < 0) {
+            free(text);
+            text = NULL;
+        } else if (n == 0) {
+            text[used] = '\0';
+            *len = used;
+            break;
+        } else {
+            used += (size_t)n;
+        }
+    }
+    int saved = errno;
+    fdio_close(fd);
+    errno = saved;
+    return text;
+}
+
+int cgroup_parse_value(const char *text, size_t len, const char *key, int64_t *value) {
+    size_t key_len = key ? strlen(key) : 0;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        const char *v = p;
+        if (key) {
+            v = NULL;
+            if ((size_t)(line_end - p) > key_len && memcmp(p, key, key_len) == 0 &&
+                p[key_len] == ' ')
+                v = p + key_len + 1;
+        }
+        if (v) {
+            if (line_end - v == 3 && memcmp(v, "max", 3) == 0) {
+                *value = -1;
+                return 0;
+            }
+            int64_t n = 0;
+            if (v == line_end)
+                return -1;
+            for (const char *d = v; d < line_end; d++) {
+                if (*d < '0' || *d > '9' || n > (INT64_MAX - 9) / 10)
+                    return -1;
+                n = n * 10 + (*d - '0');
+            }
+            *value = n;
+            return 0;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return -1;
+}
+
+int cgroup_read_value(const char *dir, const char *name, const char *key, int64_t *value) {
+    size_t len;
+    char *text = read_all(dir, name, &len);
+    if (!text)
+        return -1;
+    int rc = cgroup_parse_value(text, len, key, value);
+    free(text);
+    if (rc < 0)
+        errno = EINVAL;
+    return rc;
+}
+
+int cgroup_procs(const char *dir, pids_t *out) {
+    size_t len;
+    char *text = read_all(dir, "cgroup.procs", &len);
+    if (!text)
+        return -1;
+    int rc = pids_parse_lines(out, text, len);
+    int saved = errno;
+    free(text);
+    errno = saved;
+    return rc;
 }

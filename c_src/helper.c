@@ -4,13 +4,19 @@
  * nor reap the orphans a run leaves behind. This small process can: it is a
  * child subreaper, forks the peer into a process group of its own, reaps
  * every descendant, and kills the whole tree when told to (EOF or 'K' on
- * its control pipe), when the peer ends, or when the host dies.
+ * its control pipe), when the peer ends, or when the host dies. Told the
+ * run's limits ("limits" on the control pipe), it puts them in force and
+ * kills the tree when one is crossed (see limits.h).
  *
  * Where it is given a cgroup v2 directory it may create children in, the
  * peer runs in a cgroup of its own, killed in one write to cgroup.kill
  * before the rest (process group, orphans) is done all the same.
  *
- *   usage: sandbox_helper <host pid> <cgroup parent | -> <erl path> [erl args...]
+ *   usage: sandbox_helper <host pid> [--no-network] <cgroup parent | -> <erl path> [erl args...]
+ *
+ * --no-network: the peer gets a network namespace of its own, with nothing
+ * in it (not even a loopback that is up); if the kernel refuses, the helper
+ * fails (stage STAGE_NETWORK) rather than run the peer with a network.
  *
  * File descriptors on entry, as the NIF sets them up:
  *   0 /dev/null   1, 2 output pipe   3 request pipe (read)   4 reply pipe
@@ -18,12 +24,14 @@
  * The peer gets 0 to 4; 5 and 6 are the helper's own. */
 #include "cgroup.h"
 #include "fdio.h"
+#include "limits.h"
 #include "status.h"
 #include "tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +42,7 @@
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -50,15 +59,29 @@ typedef struct {
     int peer_reaped; /* its pid (and so its group id) may now be reused */
     int signal_fd;
     char *cgroup; /* the run's cgroup, or NULL */
+    status_reader_t control;
+    limiter_t limiter;
+    int64_t next_sample_ms;
 } helper_t;
 
-static void report(status_kind_t kind, int64_t a, int64_t b, int64_t c) {
-    status_msg_t m = {.kind = kind, .a = a, .b = b, .c = c};
+static void report_message(const status_msg_t *m) {
     char line[STATUS_LINE_MAX];
-    size_t len = status_format(&m, line, sizeof line);
+    size_t len = status_format(m, line, sizeof line);
     /* The host may be gone (EPIPE): the tree is killed all the same. */
     if (len > 0)
         (void)fdio_write_all(FD_STATUS, line, len);
+}
+
+static void report(status_kind_t kind, int64_t a, int64_t b, int64_t c) {
+    status_msg_t m = {.kind = kind, .a = a, .b = b, .c = c};
+    report_message(&m);
+}
+
+static int64_t monotonic_ms(void) {
+    struct timespec now;
+    if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+        return 0;
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 static void fail(status_stage_t stage) {
@@ -121,8 +144,12 @@ static void exec_peer(pid_t helper, const char *cgroup, int entered, char **argv
     _exit(127);
 }
 
-/* The peer ended or was killed: report how, once. */
+/* The peer ended or was killed: report how, once. An out-of-memory kill
+ * by the cgroup is told first, so the host knows why. */
 static void peer_ended(helper_t *h, int wait_status) {
+    int crossed = limiter_check(&h->limiter);
+    if (crossed)
+        report(STATUS_BREACH, crossed, 0, 0);
     report(STATUS_EXIT, wait_status, 0, 0);
     h->peer_reaped = 1;
 }
@@ -207,24 +234,67 @@ static int handle_signals(helper_t *h) {
     return over | reap_ended(h);
 }
 
-/* Returns 1 on EOF or a kill order. */
-static int handle_control(void) {
-    char orders[64];
+/* Puts the run's limits in force and says how, or fails. Returns 1 if the
+ * run must end. */
+static int enforce(helper_t *h, const status_msg_t *order) {
+    limits_t limits;
+    limits_from_message(order, &limits);
+    if (limiter_apply(&h->limiter, &limits) < 0) {
+        report(STATUS_FAIL, STAGE_LIMITS, errno, 0);
+        return 1;
+    }
+    status_msg_t enforced;
+    limiter_report(&h->limiter, &enforced);
+    report_message(&enforced);
+    h->next_sample_ms = monotonic_ms() + LIMITS_SAMPLE_MS;
+    return 0;
+}
+
+/* Returns 1 on EOF, a kill order, or an order it cannot understand. */
+static int handle_control(helper_t *h) {
+    char orders[256];
     ssize_t n = fdio_read(FD_CONTROL, orders, sizeof orders);
     if (n <= 0)
         return 1;
-    return memchr(orders, 'K', (size_t)n) != NULL;
+    size_t offset = 0;
+    while (offset < (size_t)n) {
+        size_t used;
+        status_msg_t order;
+        int got = status_feed(&h->control, orders + offset, (size_t)n - offset, &used, &order);
+        offset += used;
+        if (got < 0)
+            return 1;
+        if (got == 0)
+            break;
+        if (order.kind != CONTROL_LIMITS || enforce(h, &order))
+            return 1;
+    }
+    return 0;
+}
+
+/* Measures the tree if it is time. Returns 1 once a limit is crossed. */
+static int check_limits(helper_t *h) {
+    if (!h->limiter.active || monotonic_ms() < h->next_sample_ms)
+        return 0;
+    h->next_sample_ms = monotonic_ms() + LIMITS_SAMPLE_MS;
+    int crossed = limiter_check(&h->limiter);
+    if (crossed)
+        report(STATUS_BREACH, crossed, 0, 0);
+    return crossed != 0;
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4) {
-        fprintf(stderr,
-                "usage: sandbox_helper <host pid> <cgroup parent | -> <erl path> [erl args...]\n");
+    int no_network = argc > 2 && strcmp(argv[2], "--no-network") == 0;
+    if (argc < 4 + no_network) {
+        fprintf(stderr, "usage: sandbox_helper <host pid> [--no-network] <cgroup parent | -> "
+                        "<erl path> [erl args...]\n");
         return 2;
     }
     pid_t host = (pid_t)strtol(argv[1], NULL, 10);
-    const char *cgroup_parent = strcmp(argv[2], "-") == 0 ? NULL : argv[2];
+    const char *cgroup_parent = strcmp(argv[2 + no_network], "-") == 0 ? NULL : argv[2 + no_network];
+    char **peer_argv = argv + 3 + no_network;
     helper_t h = {0};
+    status_reader_init(&h.control);
 
     close_inherited_fds();
     if (fdio_set_cloexec(FD_CONTROL) < 0 || fdio_set_cloexec(FD_STATUS) < 0)
@@ -248,6 +318,11 @@ int main(int argc, char **argv) {
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         fail(STAGE_SETUP);
 
+    /* The helper joins the new namespace too: it needs no network, and the
+     * peer forked next is born in it. */
+    if (no_network && unshare(CLONE_NEWNET) < 0)
+        fail(STAGE_NETWORK);
+
     pid_t self = getpid();
     /* No cgroup to be had (none given, not writable, not v2): the process
      * group and the subreaper do it alone. */
@@ -259,7 +334,7 @@ int main(int argc, char **argv) {
     if (h.peer < 0)
         fail(STAGE_FORK);
     if (h.peer == 0)
-        exec_peer(self, h.cgroup, entered[1], argv + 3);
+        exec_peer(self, h.cgroup, entered[1], peer_argv);
     /* Also from this side, so a kill of the group cannot race the child's
      * own setpgid. EACCES: it has already exec'd, after its own setpgid. */
     if (setpgid(h.peer, h.peer) < 0 && errno != EACCES && errno != ESRCH)
@@ -275,6 +350,7 @@ int main(int argc, char **argv) {
         h.cgroup = NULL;
     }
     report(STATUS_TREE, h.cgroup ? TREE_KILL_CGROUP : TREE_KILL_SUBREAPER, 0, 0);
+    limiter_init(&h.limiter, h.cgroup, self);
 
     /* The output and channel pipes are the peer's: holding them here would
      * keep the host from ever seeing EOF. */
@@ -285,7 +361,7 @@ int main(int argc, char **argv) {
     for (;;) {
         struct pollfd fds[2] = {{.fd = h.signal_fd, .events = POLLIN},
                                 {.fd = FD_CONTROL, .events = POLLIN}};
-        if (poll(fds, 2, -1) < 0) {
+        if (poll(fds, 2, h.limiter.active ? LIMITS_SAMPLE_MS : -1) < 0) {
             if (errno == EINTR)
                 continue;
             fail(STAGE_SETUP);
@@ -294,7 +370,9 @@ int main(int argc, char **argv) {
         if (fds[0].revents)
             over |= handle_signals(&h);
         if (fds[1].revents)
-            over |= handle_control();
+            over |= handle_control(&h);
+        if (!over)
+            over |= check_limits(&h);
         if (over)
             finish(&h);
     }

@@ -38,6 +38,8 @@
 /* Reads per readiness event, so one flooding run cannot starve the rest. */
 #define READS_PER_EVENT 16
 
+static void deliver_request(run_t *r, int64_t now);
+
 static int *fd_of(run_t *r, watch_kind_t kind) {
     switch (kind) {
     case WATCH_OUTPUT:
@@ -153,6 +155,24 @@ static ERL_NIF_TERM span_us(ErlNifEnv *env, const atoms_t *a, int64_t from, int6
     return enif_make_int64(env, to > from ? (to - from) / 1000 : 0);
 }
 
+/* #{Option => cgroup_v2 | sampling | rlimit} for each limit the helper put
+ * in force. */
+static ERL_NIF_TERM make_enforced_by(run_t *r, ErlNifEnv *env) {
+    const atoms_t *a = r->atoms;
+    const ERL_NIF_TERM options[4] = {a->memory_limit, a->cpu_time, a->max_processes,
+                                     a->max_file_size};
+    ERL_NIF_TERM map = enif_make_new_map(env);
+    for (int i = 0; r->limits_enforced && i < 4; i++) {
+        ERL_NIF_TERM how = r->enforced_by[i] == MECHANISM_CGROUP     ? a->cgroup_v2
+                           : r->enforced_by[i] == MECHANISM_SAMPLING ? a->sampling
+                           : r->enforced_by[i] == MECHANISM_RLIMIT   ? a->rlimit
+                                                                     : 0;
+        if (how)
+            (void)enif_make_map_put(env, map, options[i], how, &map);
+    }
+    return map;
+}
+
 /* {sandbox, Ref, {report, Map}} once, to whoever owns the run now, if the
  * submit asked for it. Sent when the tree is gone (or given up on), so the
  * rusage of all of it is known when the helper could say. */
@@ -178,7 +198,8 @@ static void send_report(run_t *r) {
         r->done ? enif_make_int64(env, r->max_rss_kb) : a->nil,
     };
     ERL_NIF_TERM map;
-    if (!enif_make_map_from_arrays(env, keys, values, sizeof keys / sizeof keys[0], &map)) {
+    if (!enif_make_map_from_arrays(env, keys, values, sizeof keys / sizeof keys[0], &map) ||
+        !enif_make_map_put(env, map, a->enforced_by, make_enforced_by(r, env), &map)) {
         enif_free_env(env);
         return;
     }
@@ -191,9 +212,34 @@ static void send_gone(run_t *r, ErlNifPid to) {
         send_about(r, &to, env, r->atoms->sandbox, r->atoms->gone);
 }
 
+static ERL_NIF_TERM limit_atom(const atoms_t *a, int crossed) {
+    switch (crossed) {
+    case LIMIT_MEMORY:
+        return a->memory_limit;
+    case LIMIT_CPU:
+        return a->cpu_limit;
+    default:
+        return a->process_limit;
+    }
+}
+
+/* {memory_limit | cpu_limit | process_limit, Output}: the helper is
+ * killing the tree for crossing a limit. */
+static void answer_crossed(run_t *r, int64_t now) {
+    ErlNifEnv *env = enif_alloc_env();
+    ERL_NIF_TERM outcome =
+        enif_make_tuple2(env, limit_atom(r->atoms, r->crossed), make_output(r, env, 0));
+    answer(r, env, outcome, now);
+}
+
 /* A peer lost before it said 'S' never had the request: it failed to boot
- * (a pool's idle peer too), whatever the deadline. */
+ * (a pool's idle peer too), whatever the deadline. One killed for crossing
+ * a limit (an out-of-memory kill among them) says so. */
 static void answer_lost(run_t *r, int64_t now) {
+    if (r->crossed && r->limits_enforced) {
+        answer_crossed(r, now);
+        return;
+    }
     ErlNifEnv *env = enif_alloc_env();
     const atoms_t *a = r->atoms;
     ERL_NIF_TERM outcome;
@@ -317,6 +363,8 @@ static int peer_booted(run_t *r, const uint8_t *frame, size_t len, int64_t now) 
     r->t_booted = now;
     if (r->submitted) {
         r->deadline = deadline_after(now, r->terms.timeout_ms);
+        if (r->terms.limited)
+            deliver_request(r, now);
         return 0;
     }
     r->deadline = DEADLINE_NEVER;
@@ -433,10 +481,65 @@ static void write_request(run_t *r, int64_t now) {
     }
 }
 
+/* The "limits" order to the helper: a short line into an empty pipe. */
+static void send_limits(run_t *r, int64_t now) {
+    const int64_t *l = r->terms.resource_limits;
+    status_msg_t order = {.kind = CONTROL_LIMITS, .a = l[0], .b = l[1], .c = l[2], .d = l[3]};
+    char line[STATUS_LINE_MAX];
+    size_t len = status_format(&order, line, sizeof line);
+    r->limits_sent = 1;
+    if (len == 0 || r->fds.control < 0 ||
+        fdio_write_some(r->fds.control, line, len) != (ssize_t)len)
+        peer_lost(r, now); /* the helper is gone */
+}
+
+/* Starts writing the request, unless it has limits the helper has yet to
+ * put in force: those are sent once the peer has booted (so none of the
+ * boot counts against them), and the request follows the helper's
+ * "enforced". */
+static void deliver_request(run_t *r, int64_t now) {
+    if (r->terms.limited && !r->limits_enforced) {
+        if (r->booted && !r->limits_sent)
+            send_limits(r, now);
+        return;
+    }
+    watch(r, WATCH_REQUEST, EPOLLOUT);
+    write_request(r, now);
+}
+
 /* ---- the helper's reports --------------------------------------------- */
 
-static void read_status(run_t *r, uint8_t *chunk, size_t chunk_len, int64_t now) {
-    ssize_t n = fdio_read(r->fds.status, chunk, chunk_len);
+/* Returns 0, or -1 if the helper said what it must not. */
+static int limits_reported(run_t *r, const status_msg_t *m, const scratch_t *scratch, int64_t now) {
+    if (m->kind == STATUS_ENFORCED) {
+        if (!r->limits_sent || r->limits_enforced)
+            return -1;
+        r->limits_enforced = 1;
+        const int64_t how[4] = {m->a, m->b, m->c, m->d};
+        for (int i = 0; i < 4; i++)
+            r->enforced_by[i] = how[i];
+        if (!r->answered && !r->lost)
+            deliver_request(r, now);
+        return 0;
+    }
+    /* STATUS_BREACH */
+    if (!r->limits_enforced || m->a < LIMIT_MEMORY || m->a > LIMIT_PROCESSES)
+        return -1;
+    if (r->crossed)
+        return 0;
+    r->crossed = (int)m->a;
+    if (!r->answered && !r->lost) {
+        /* What is in the pipe now was printed before the verdict. */
+        drain_output(r, scratch->drain, scratch->len, now);
+        if (!r->answered)
+            answer_crossed(r, now);
+    }
+    return 0;
+}
+
+static void read_status(run_t *r, const scratch_t *scratch, int64_t now) {
+    uint8_t *chunk = scratch->read;
+    ssize_t n = fdio_read(r->fds.status, chunk, scratch->len);
     if (n < 0 && errno == EAGAIN)
         return;
     if (n <= 0) {
@@ -452,6 +555,11 @@ static void read_status(run_t *r, uint8_t *chunk, size_t chunk_len, int64_t now)
         int got =
             status_feed(&r->status, (const char *)chunk + offset, (size_t)n - offset, &used, &m);
         offset += used;
+        if (got > 0 && (m.kind == STATUS_ENFORCED || m.kind == STATUS_BREACH) &&
+            limits_reported(r, &m, scratch, now) < 0)
+            got = -1;
+        if (got > 0 && (m.kind == CONTROL_LIMITS || m.kind == CONTROL_KILL))
+            got = -1; /* an order, not a report */
         if (got < 0) {
             /* Our own helper talking nonsense: stop listening, kill. */
             close_watched(r, WATCH_STATUS);
@@ -558,8 +666,7 @@ void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, const ru
     if (r->booted)
         r->deadline = deadline_after(now, terms->timeout_ms);
     frame_header((uint32_t)request.size, r->request_header);
-    watch(r, WATCH_REQUEST, EPOLLOUT);
-    write_request(r, now);
+    deliver_request(r, now);
 }
 
 void run_cancel(run_t *r, int notify, int64_t now) {
@@ -605,7 +712,7 @@ void run_ready(run_t *r, watch_kind_t kind, const scratch_t *scratch, int64_t no
         read_reply(r, scratch, now);
         break;
     case WATCH_STATUS:
-        read_status(r, scratch->read, scratch->len, now);
+        read_status(r, scratch, now);
         break;
     default:
         write_request(r, now);

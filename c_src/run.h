@@ -40,6 +40,10 @@ typedef struct {
     int report;            /* send {report, Map} to the owner once the tree is gone */
     int stream;            /* send each chunk of the code's output to stream_to as read */
     ErlNifPid stream_to;
+    /* memory bytes, CPU ms, processes, file bytes (-1: none), for the
+     * helper's "limits" order; limited: any of them is set */
+    int64_t resource_limits[4];
+    int limited;
 } run_terms_t;
 
 typedef enum {
@@ -76,6 +80,10 @@ struct run {
     ErlNifBinary request;
     uint8_t request_header[4];
     size_t request_sent;
+    /* With limits, the request waits until the helper has them in force. */
+    int limits_sent, limits_enforced;
+    int64_t enforced_by[4]; /* mechanism_t of each of terms.resource_limits */
+    int crossed;            /* limit_kind_t the helper reported crossed, or 0 */
 
     output_t output;
     frame_reader_t frames;

@@ -159,13 +159,40 @@ static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     return enif_make_tuple2(env, priv->atoms.ok, term);
 }
 
+/* The largest limit the helper is given: ms of CPU become us there, and
+ * every figure stays a plain int64 on both sides. */
+#define MAX_RESOURCE_LIMIT (INT64_C(1) << 50)
+
+/* nil (no limits) or {MemoryBytes, CpuMs, Processes, FileBytes}, each an
+ * integer or infinity. */
+static int get_resource_limits(ErlNifEnv *env, ERL_NIF_TERM term, run_terms_t *terms) {
+    const priv_t *priv = enif_priv_data(env);
+    const ERL_NIF_TERM *items;
+    int arity;
+    if (enif_is_identical(term, priv->atoms.nil))
+        return 1;
+    if (!enif_get_tuple(env, term, &arity, &items) || arity != 4)
+        return 0;
+    for (int i = 0; i < 4; i++) {
+        ErlNifUInt64 value;
+        if (!get_limit(env, items[i], UINT64_MAX, &value) ||
+            (value != UINT64_MAX && value > MAX_RESOURCE_LIMIT))
+            return 0;
+        terms->resource_limits[i] = value == UINT64_MAX ? -1 : (int64_t)value;
+        terms->limited |= value != UINT64_MAX;
+    }
+    return 1;
+}
+
 /* The terms of a submit, from a map:
  *   #{timeout => Ms | infinity, max_output => Bytes | infinity,
  *     output_limit => Bytes | infinity, report => boolean(),
- *     stream_to => Pid | nil} */
+ *     stream_to => Pid | nil, limits => nil | {Memory, CpuMs, Processes, FileBytes}}
+ * (limits may be left out). */
 static int get_terms(ErlNifEnv *env, ERL_NIF_TERM map, run_terms_t *terms) {
     const priv_t *priv = enif_priv_data(env);
-    ERL_NIF_TERM timeout_term, max_output_term, output_limit_term, report_term, stream_term;
+    ERL_NIF_TERM timeout_term, max_output_term, output_limit_term, report_term, stream_term,
+        limits_term;
     ErlNifUInt64 timeout;
     const atoms_t *a = &priv->atoms;
     if (!enif_get_map_value(env, map, a->timeout, &timeout_term) ||
@@ -177,6 +204,9 @@ static int get_terms(ErlNifEnv *env, ERL_NIF_TERM map, run_terms_t *terms) {
         (timeout != UINT64_MAX && timeout > INT64_MAX) ||
         !get_limit(env, max_output_term, OUTPUT_UNLIMITED, &terms->max_output) ||
         !get_limit(env, output_limit_term, OUTPUT_UNLIMITED, &terms->output_limit))
+        return 0;
+    if (enif_get_map_value(env, map, a->limits, &limits_term) &&
+        !get_resource_limits(env, limits_term, terms))
         return 0;
     terms->timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout;
     terms->report = enif_is_identical(report_term, a->true_);

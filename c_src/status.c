@@ -9,30 +9,28 @@ static const struct {
     int fields;
 } KINDS[] = {
     {STATUS_PEER, "peer", 1}, {STATUS_TREE, "tree", 1}, {STATUS_EXIT, "exit", 1},
-    {STATUS_DONE, "done", 3}, {STATUS_FAIL, "fail", 2},
+    {STATUS_DONE, "done", 3}, {STATUS_FAIL, "fail", 2}, {STATUS_ENFORCED, "enforced", 4},
+    {STATUS_BREACH, "breach", 1}, {CONTROL_LIMITS, "limits", 4}, {CONTROL_KILL, "kill", 0},
 };
 
 #define KIND_COUNT (sizeof KINDS / sizeof KINDS[0])
 
 size_t status_format(const status_msg_t *m, char *out, size_t out_len) {
+    const int64_t values[4] = {m->a, m->b, m->c, m->d};
     for (size_t i = 0; i < KIND_COUNT; i++) {
         if (KINDS[i].kind != m->kind)
             continue;
-        int n;
-        switch (KINDS[i].fields) {
-        case 1:
-            n = snprintf(out, out_len, "%s %lld\n", KINDS[i].word, (long long)m->a);
-            break;
-        case 2:
-            n = snprintf(out, out_len, "%s %lld %lld\n", KINDS[i].word, (long long)m->a,
-                         (long long)m->b);
-            break;
-        default:
-            n = snprintf(out, out_len, "%s %lld %lld %lld\n", KINDS[i].word, (long long)m->a,
-                         (long long)m->b, (long long)m->c);
-            break;
+        int n = snprintf(out, out_len, "%s", KINDS[i].word);
+        size_t used = n < 0 ? out_len : (size_t)n;
+        for (int f = 0; f < KINDS[i].fields && used < out_len; f++) {
+            n = snprintf(out + used, out_len - used, " %lld", (long long)values[f]);
+            used = n < 0 ? out_len : used + (size_t)n;
         }
-        return (n < 0 || (size_t)n >= out_len) ? 0 : (size_t)n;
+        if (used < out_len) {
+            n = snprintf(out + used, out_len - used, "\n");
+            used = n < 0 ? out_len : used + (size_t)n;
+        }
+        return used >= out_len ? 0 : used;
     }
     return 0;
 }
@@ -64,10 +62,11 @@ int status_parse(const char *line, size_t len, status_msg_t *m) {
     const char *end = line + len;
     for (size_t i = 0; i < KIND_COUNT; i++) {
         size_t word_len = strlen(KINDS[i].word);
-        if (len <= word_len || memcmp(line, KINDS[i].word, word_len) != 0)
+        if (len < word_len || memcmp(line, KINDS[i].word, word_len) != 0 ||
+            (len > word_len && line[word_len] != ' '))
             continue;
         const char *p = line + word_len;
-        int64_t values[3] = {0, 0, 0};
+        int64_t values[4] = {0, 0, 0, 0};
         for (int f = 0; f < KINDS[i].fields; f++) {
             if (p == end || *p != ' ')
                 return -1;
@@ -81,6 +80,7 @@ int status_parse(const char *line, size_t len, status_msg_t *m) {
         m->a = values[0];
         m->b = values[1];
         m->c = values[2];
+        m->d = values[3];
         return 0;
     }
     return -1;

@@ -1,11 +1,23 @@
-/* The helper's reports to the host, one text line each:
+/* The lines host and helper exchange, one text line each. The helper's
+ * reports to the host, on the status pipe:
  *
  *   peer <pid>                       the peer was forked
  *   tree <mechanism>                 how its tree will be killed (tree_kill_t)
+ *   enforced <memory> <cpu> <processes> <file size>
+ *                                    the limits asked for are in force, each
+ *                                    by this mechanism (mechanism_t)
+ *   breach <limit>                   a limit was crossed (limit_kind_t): the
+ *                                    tree is being killed
  *   exit <wait status>               the peer ended (raw wait(2) status)
  *   done <utime us> <stime us> <maxrss kB>
  *                                    the whole tree is reaped: rusage of all
  *   fail <stage> <errno>             the helper could not do its job
+ *
+ * and the host's orders, on the control pipe (EOF also means kill):
+ *
+ *   limits <memory bytes> <cpu ms> <processes> <file bytes>
+ *                                    enforce these from now on (-1: none)
+ *   kill                             kill the tree now
  *
  * Text keeps the channel readable in a trace; lines are short and bounded. */
 #ifndef SANDBOX_STATUS_H
@@ -22,7 +34,26 @@ typedef enum {
     STATUS_EXIT,
     STATUS_DONE,
     STATUS_FAIL,
+    STATUS_ENFORCED,
+    STATUS_BREACH,
+    CONTROL_LIMITS,
+    CONTROL_KILL,
 } status_kind_t;
+
+/* How a limit is enforced (reported in "enforced", and by Sandbox.info/0). */
+typedef enum {
+    MECHANISM_NONE = 0,     /* not asked for */
+    MECHANISM_CGROUP = 1,   /* a cgroup v2 controller: memory.max, pids.max, cpu.stat */
+    MECHANISM_SAMPLING = 2, /* the helper measures the tree every few ms and kills it */
+    MECHANISM_RLIMIT = 3,   /* setrlimit on every process of the tree */
+} mechanism_t;
+
+/* Which limit a run crossed. */
+typedef enum {
+    LIMIT_MEMORY = 1,
+    LIMIT_CPU = 2,
+    LIMIT_PROCESSES = 3,
+} limit_kind_t;
 
 /* How a run's tree is killed, strongest first. */
 typedef enum {
@@ -34,11 +65,15 @@ typedef enum {
     STAGE_SETUP = 1, /* preparing the helper itself */
     STAGE_FORK = 2,
     STAGE_EXEC = 3,
+    STAGE_NETWORK = 4, /* unshare(CLONE_NEWNET) for network: false */
+    STAGE_LIMITS = 5,  /* putting the run's limits in force */
 } status_stage_t;
 
 typedef struct {
     status_kind_t kind;
-    int64_t a, b, c; /* pid | tree_kill_t | wait status | utime, stime, maxrss | stage, errno */
+    /* pid | tree_kill_t | wait status | utime, stime, maxrss | stage, errno |
+     * four mechanisms | limit_kind_t | four limits */
+    int64_t a, b, c, d;
 } status_msg_t;
 
 /* Formats m with its newline into out; returns the length, or 0 if it does

@@ -1,6 +1,7 @@
 #include "tree.h"
 
 #include "fdio.h"
+#include "pids.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,19 +57,7 @@ static int parent_of(pid_t pid, pid_t *ppid) {
     return tree_parse_ppid(text, len, ppid);
 }
 
-static pid_t parse_pid(const char *name) {
-    long value = 0;
-    if (*name == '\0')
-        return 0;
-    for (; *name; name++) {
-        if (*name < '0' || *name > '9')
-            return 0;
-        value = value * 10 + (*name - '0');
-        if (value > 0x7fffffffL)
-            return 0;
-    }
-    return (pid_t)value;
-}
+static pid_t parse_pid(const char *name) { return pids_parse(name, strlen(name)); }
 
 int tree_kill_children(pid_t parent, pid_t spare_pgid) {
     DIR *proc = opendir("/proc");
@@ -102,4 +91,58 @@ int tree_kill_children(pid_t parent, pid_t spare_pgid) {
         return -1;
     }
     return found;
+}
+
+int tree_descendants(pid_t root, pids_t *out) {
+    /* One pass over /proc for every (pid, parent) pair, then the closure:
+     * a process is in the tree if its parent is. */
+    pids_t all, parents;
+    pids_init(&all);
+    pids_init(&parents);
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return -1;
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *entry = readdir(proc);
+        if (!entry) {
+            rc = errno ? -1 : 0;
+            break;
+        }
+        pid_t pid = parse_pid(entry->d_name);
+        pid_t ppid;
+        if (pid <= 0 || parent_of(pid, &ppid) < 0)
+            continue; /* gone meanwhile */
+        if (pids_push(&all, pid) < 0 || pids_push(&parents, ppid) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    int saved = errno;
+    closedir(proc);
+    size_t first = out->len;
+    for (int grew = rc == 0; grew && rc == 0;) {
+        grew = 0;
+        for (size_t i = 0; i < all.len; i++) {
+            if (all.items[i] == 0)
+                continue; /* taken already */
+            int in_tree = parents.items[i] == root;
+            for (size_t j = first; !in_tree && j < out->len; j++)
+                in_tree = parents.items[i] == out->items[j];
+            if (!in_tree)
+                continue;
+            if (pids_push(out, all.items[i]) < 0) {
+                rc = -1;
+                saved = errno;
+                break;
+            }
+            all.items[i] = 0;
+            grew = 1;
+        }
+    }
+    pids_free(&all);
+    pids_free(&parents);
+    errno = saved;
+    return rc;
 }

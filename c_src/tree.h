@@ -4,6 +4,8 @@
 #ifndef SANDBOX_TREE_H
 #define SANDBOX_TREE_H
 
+#include "pids.h"
+
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,5 +20,9 @@ int tree_parse_ppid(const char *stat, size_t len, pid_t *ppid);
  * group atomically with respect to fork. Returns the number of children
  * found, or -1 with errno if /proc cannot be read. */
 int tree_kill_children(pid_t parent, pid_t spare_pgid);
+
+/* Appends every descendant of root (children, their children, ...) to out,
+ * as /proc shows them now. Returns 0, or -1 with errno. */
+int tree_descendants(pid_t root, pids_t *out);
 
 #endif

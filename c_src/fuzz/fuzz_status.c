@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t n = status_format(&m, line, sizeof line);
         status_msg_t back;
         if (n == 0 || status_parse(line, n - 1, &back) < 0 || back.kind != m.kind ||
-            back.a != m.a || back.b != m.b || back.c != m.c)
+            back.a != m.a || back.b != m.b || back.c != m.c || back.d != m.d)
             abort();
     }
     return 0;

@@ -5,9 +5,15 @@
 
 Test(status, formats_and_parses_each_kind) {
     const status_msg_t messages[] = {
-        {STATUS_PEER, 4242, 0, 0},        {STATUS_TREE, TREE_KILL_CGROUP, 0, 0},
-        {STATUS_EXIT, 9, 0, 0},           {STATUS_DONE, 1500000, 250000, 65536},
-        {STATUS_FAIL, STAGE_FORK, 11, 0},
+        {STATUS_PEER, 4242, 0, 0, 0},
+        {STATUS_TREE, TREE_KILL_CGROUP, 0, 0, 0},
+        {STATUS_EXIT, 9, 0, 0, 0},
+        {STATUS_DONE, 1500000, 250000, 65536, 0},
+        {STATUS_FAIL, STAGE_FORK, 11, 0, 0},
+        {STATUS_ENFORCED, MECHANISM_CGROUP, MECHANISM_SAMPLING, MECHANISM_NONE, MECHANISM_RLIMIT},
+        {STATUS_BREACH, LIMIT_CPU, 0, 0, 0},
+        {CONTROL_LIMITS, INT64_C(1) << 40, -1, 12, 0},
+        {CONTROL_KILL, 0, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++) {
         char line[STATUS_LINE_MAX];
@@ -20,13 +26,15 @@ Test(status, formats_and_parses_each_kind) {
         cr_assert_eq(back.a, messages[i].a);
         cr_assert_eq(back.b, messages[i].b);
         cr_assert_eq(back.c, messages[i].c);
+        cr_assert_eq(back.d, messages[i].d);
     }
 }
 
 Test(status, rejects_malformed_lines) {
     const char *bad[] = {"",        "peer",     "peer ",  "peer x",  "peer 1 2",
                          "exit -",  "done 1 2", "nope 1", "peer  1", "peer 99999999999999999999",
-                         "peerx 1", "fail 1"};
+                         "peerx 1", "fail 1",   "kill 1", "limits 1 2 3", "breach",
+                         "killx", "limit 1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         status_msg_t m;
         cr_assert_eq(status_parse(bad[i], strlen(bad[i]), &m), -1, "accepted \"%s\"", bad[i]);
