@@ -234,6 +234,17 @@ static int handle_signals(helper_t *h) {
     return over | reap_ended(h);
 }
 
+/* Measures the tree if it is time. Returns 1 once a limit is crossed. */
+static int check_limits(helper_t *h) {
+    if (!h->limiter.active || monotonic_ms() < h->next_sample_ms)
+        return 0;
+    h->next_sample_ms = monotonic_ms() + LIMITS_SAMPLE_MS;
+    int crossed = limiter_check(&h->limiter);
+    if (crossed)
+        report(STATUS_BREACH, crossed, 0, 0);
+    return crossed != 0;
+}
+
 /* Puts the run's limits in force and says how, or fails. Returns 1 if the
  * run must end. */
 static int enforce(helper_t *h, const status_msg_t *order) {
@@ -246,8 +257,10 @@ static int enforce(helper_t *h, const status_msg_t *order) {
     status_msg_t enforced;
     limiter_report(&h->limiter, &enforced);
     report_message(&enforced);
-    h->next_sample_ms = monotonic_ms() + LIMITS_SAMPLE_MS;
-    return 0;
+    /* A limit the peer is already over (the VM alone takes tens of MB)
+     * ends the run now, as a cgroup's memory.max would. */
+    h->next_sample_ms = 0;
+    return check_limits(h);
 }
 
 /* Returns 1 on EOF, a kill order, or an order it cannot understand. */
@@ -272,17 +285,6 @@ static int handle_control(helper_t *h) {
     return 0;
 }
 
-/* Measures the tree if it is time. Returns 1 once a limit is crossed. */
-static int check_limits(helper_t *h) {
-    if (!h->limiter.active || monotonic_ms() < h->next_sample_ms)
-        return 0;
-    h->next_sample_ms = monotonic_ms() + LIMITS_SAMPLE_MS;
-    int crossed = limiter_check(&h->limiter);
-    if (crossed)
-        report(STATUS_BREACH, crossed, 0, 0);
-    return crossed != 0;
-}
-
 int main(int argc, char **argv) {
     int no_network = argc > 2 && strcmp(argv[2], "--no-network") == 0;
     if (argc < 4 + no_network) {
@@ -291,7 +293,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     pid_t host = (pid_t)strtol(argv[1], NULL, 10);
-    const char *cgroup_parent = strcmp(argv[2 + no_network], "-") == 0 ? NULL : argv[2 + no_network];
+    const char *cgroup_parent =
+        strcmp(argv[2 + no_network], "-") == 0 ? NULL : argv[2 + no_network];
     char **peer_argv = argv + 3 + no_network;
     helper_t h = {0};
     status_reader_init(&h.control);

@@ -118,17 +118,14 @@ int limiter_apply(limiter_t *l, const limits_t *limits) {
         (limits->cpu_ms >= 0 && apply_cpu(l) < 0) ||
         (limits->file_bytes >= 0 && apply_file_size(l, limits->file_bytes) < 0))
         return -1;
-    l->active = l->memory != MECHANISM_NONE || l->cpu != MECHANISM_NONE ||
-                l->processes != MECHANISM_NONE;
+    l->active =
+        l->memory != MECHANISM_NONE || l->cpu != MECHANISM_NONE || l->processes != MECHANISM_NONE;
     return 0;
 }
 
 void limiter_report(const limiter_t *l, status_msg_t *out) {
-    *out = (status_msg_t){.kind = STATUS_ENFORCED,
-                          .a = l->memory,
-                          .b = l->cpu,
-                          .c = l->processes,
-                          .d = l->file_size};
+    *out = (status_msg_t){
+        .kind = STATUS_ENFORCED, .a = l->memory, .b = l->cpu, .c = l->processes, .d = l->file_size};
 }
 
 /* Whether the counter `key` of a cgroup events file is above zero. */

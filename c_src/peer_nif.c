@@ -1,15 +1,20 @@
-/* sandbox_peer_nif: loaded only inside a peer VM, by Sandbox.Peer.OutputFd.
+/* sandbox_peer_nif: loaded only inside a peer VM, by Sandbox.Peer.Native.
  *
- * OTP's fd driver hands writes to a pipe to an async thread, so a port can
+ * Output: OTP's fd driver hands writes to a pipe to an async thread, so a port can
  * never tell when printed bytes have reached the output pipe. This gives
  * the peer's output device a write(2) that is done when it returns, on a
  * descriptor of its own: a fresh, non-blocking open of the output pipe, so
- * that the peer's children keep a blocking stdout. */
+ * that the peer's children keep a blocking stdout.
+ *
+ * Signals: with :max_file_size the helper sets RLIMIT_FSIZE, and a write
+ * past it raises SIGXFSZ, whose default action kills the whole VM. Ignored,
+ * the write fails with EFBIG instead, which the code can handle. */
 #include "fdio.h"
 
 #include <erl_nif.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 
 static ERL_NIF_TERM make_error(ErlNifEnv *env, int err) {
     ERL_NIF_TERM reason = err == EAGAIN ? enif_make_atom(env, "eagain") : enif_make_int(env, err);
@@ -48,9 +53,21 @@ static ERL_NIF_TERM write_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     return enif_make_tuple2(env, enif_make_atom(env, "ok"), enif_make_uint64(env, written));
 }
 
+/* ignore_file_size_signal() -> ok | {error, Errno}. */
+static ERL_NIF_TERM ignore_file_size_signal_nif(ErlNifEnv *env, int argc,
+                                                const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    (void)argv;
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    if (sigemptyset(&ignore.sa_mask) < 0 || sigaction(SIGXFSZ, &ignore, NULL) < 0)
+        return make_error(env, errno);
+    return enif_make_atom(env, "ok");
+}
+
 static ErlNifFunc nif_funcs[] = {
     {"open", 0, open_nif, 0},
     {"write", 2, write_nif, 0},
+    {"ignore_file_size_signal", 0, ignore_file_size_signal_nif, 0},
 };
 
-ERL_NIF_INIT(Elixir.Sandbox.Peer.OutputFd, nif_funcs, NULL, NULL, NULL, NULL)
+ERL_NIF_INIT(Elixir.Sandbox.Peer.Native, nif_funcs, NULL, NULL, NULL, NULL)

@@ -38,7 +38,9 @@ defmodule Sandbox do
 
   It is best-effort isolation for trusted use (agents experimenting,
   scratch computation), not a security boundary: the code runs with the
-  host's user, file system and network.
+  host's user and file system, and with its network unless given
+  `network: false`. Its resources can be bounded: see the limits among the
+  options of `run/2`.
 
   ## How it works
 
@@ -54,7 +56,13 @@ defmodule Sandbox do
   @typedoc "What `run/2` returns: success, timeout or lost peer, or the exception raised."
   @type result ::
           {:ok, %{output: String.t(), result: term()}}
-          | {:error, :timeout | :noconnection | :output_limit, %{output: String.t()}}
+          | {:error,
+             :timeout
+             | :noconnection
+             | :output_limit
+             | :memory_limit
+             | :cpu_limit
+             | :process_limit, %{output: String.t()}}
           | {:error, {:error | :exit | :throw, term(), Exception.stacktrace()},
              %{output: String.t()}}
 
@@ -74,6 +82,11 @@ defmodule Sandbox do
           | {:stdin, binary()}
           | {:on_output, pid() | (binary() -> any())}
           | {:output_limit, non_neg_integer() | :infinity}
+          | {:memory_limit, non_neg_integer() | :infinity}
+          | {:cpu_time, non_neg_integer() | :infinity}
+          | {:max_processes, non_neg_integer() | :infinity}
+          | {:max_file_size, non_neg_integer() | :infinity}
+          | {:network, boolean()}
 
   @doc """
   Evaluates `code` in a fresh VM and returns its output and raw result.
@@ -126,6 +139,34 @@ defmodule Sandbox do
       `{:error, :output_limit, %{output: output}}` (status `:output_limit`
       in `execute/2`). Unlike `:max_output`, which only cuts what is kept.
 
+  Resource limits, each off by default (`:infinity`). They are put in force
+  once the VM has booted, so its boot never counts against them, and how
+  each is enforced on this machine is in `info/0` (and, per run, in the
+  `enforced_by` of `execute/2`'s result):
+
+    * `:memory_limit` - bytes of memory for the VM and everything it
+      starts, together. A VM alone takes about 50 MB: a limit below what
+      the VM already uses stops the run at once. Past it:
+      `{:error, :memory_limit, %{output: output}}`.
+    * `:cpu_time` - milliseconds of CPU (user plus system, of the VM and
+      everything it starts) the setup and the code may use. Past them:
+      `{:error, :cpu_limit, %{output: output}}`. A run that waits uses
+      almost none: `:timeout` bounds the wall clock.
+    * `:max_processes` - how many OS processes the code may have running
+      at once besides the VM's own. Past it:
+      `{:error, :process_limit, %{output: output}}`.
+    * `:max_file_size` - the largest file, in bytes, the run may write
+      (`RLIMIT_FSIZE`). A write past it fails: `File.write/2` returns
+      `{:error, :efbig}`, and a program started through `:os.cmd/1` or a
+      port is killed by `SIGXFSZ`, as under a shell's `ulimit -f`. The run
+      goes on.
+    * `:network` - `false` starts the VM in a network namespace of its
+      own with no interfaces up: it cannot reach any other host nor the
+      host's loopback. A pool's VMs have a network, so the run boots a
+      fresh VM. Where the kernel refuses a namespace (it needs
+      `CAP_SYS_ADMIN`), the run raises `Sandbox.BootError` saying so; it
+      never runs with a network instead.
+
   Unknown options are ignored, as the reference ignores them.
 
   ## Results
@@ -141,6 +182,10 @@ defmodule Sandbox do
     * `{:error, :noconnection, %{output: output}}` - the VM died before
       answering (`System.halt/1`, a crash, a kill from outside); `output`
       is what it printed until then.
+    * `{:error, limit, %{output: output}}` - with the option of the same
+      name set, the run crossed `:output_limit`, `:memory_limit`,
+      `:cpu_limit` (`:cpu_time`) or `:process_limit` (`:max_processes`)
+      and was stopped. These appear only when those options are used.
 
   The result is decoded with `:erlang.binary_to_term/1`, so a run can
   create atoms in the host, and atoms are never garbage collected: a result
@@ -245,28 +290,62 @@ defmodule Sandbox do
   end
 
   @doc """
-  What the sandbox runs on here: how a run's tree is killed, and where the
-  pieces are.
+  What the sandbox runs on here: how a run's tree is killed, how each
+  resource limit is enforced, and where the pieces are.
 
     * `:tree_kill` - `:cgroup_v2` when runs get a cgroup of their own
       (`cgroup.kill` ends the whole tree in one step), else `:subreaper`
       (the VM's process group, then every orphan the helper inherits). See
       `Sandbox.Cgroup` for how the cgroup is chosen and configured.
     * `:cgroup_parent` - the directory run cgroups are created in, or nil.
+    * `:limits` - for each resource limit, how it is enforced, strongest
+      first where there is a choice:
+      * `:memory_limit` - `:cgroup_v2` (`memory.max` with swap off, the
+        verdict from the kernel's out-of-memory kill in `memory.events`)
+        where the memory controller is enabled for run cgroups, else
+        `:sampling` (the helper sums the tree's resident memory every
+        10 ms and kills it past the limit);
+      * `:cpu_time` - `:cgroup_v2` (the run cgroup's `cpu.stat`, read every
+        10 ms) with any run cgroup, else `:sampling` (the tree's times in
+        `/proc`);
+      * `:max_processes` - `:cgroup_v2` (`pids.max`: a fork past it fails,
+        and the run is stopped) where the pids controller is enabled for
+        run cgroups, else `:sampling` (the tree's processes counted every
+        10 ms);
+      * `:max_file_size` - `:rlimit` (`RLIMIT_FSIZE` on every process of
+        the tree).
+    * `:network` - `:netns`: `network: false` asks for a network namespace
+      per run (the kernel may still refuse it; the run then raises).
     * `:erl` and `:helper` - the executables a run starts.
   """
   @spec info() :: %{
           tree_kill: :cgroup_v2 | :subreaper,
           cgroup_parent: String.t() | nil,
+          limits: %{
+            memory_limit: :cgroup_v2 | :sampling,
+            cpu_time: :cgroup_v2 | :sampling,
+            max_processes: :cgroup_v2 | :sampling,
+            max_file_size: :rlimit
+          },
+          network: :netns,
           erl: String.t(),
           helper: String.t()
         }
   def info do
     parent = Sandbox.Cgroup.parent()
+    controllers = Sandbox.Cgroup.controllers()
+    by_cgroup = fn controller -> if controller in controllers, do: :cgroup_v2, else: :sampling end
 
     %{
       tree_kill: if(parent, do: :cgroup_v2, else: :subreaper),
       cgroup_parent: parent,
+      limits: %{
+        memory_limit: by_cgroup.("memory"),
+        cpu_time: if(parent, do: :cgroup_v2, else: :sampling),
+        max_processes: by_cgroup.("pids"),
+        max_file_size: :rlimit
+      },
+      network: :netns,
       erl: Sandbox.PeerCommand.erl_path(),
       helper: Sandbox.PeerLauncher.helper_path()
     }

@@ -157,8 +157,8 @@ static void remove_fake_cgroup(void) {
     cr_assert_eq(system(command), 0);
 }
 
-Test(limits, takes_the_controllers_a_cgroup_has, .init = make_fake_cgroup,
-     .fini = remove_fake_cgroup) {
+Test(limits, takes_the_controllers_a_cgroup_has) {
+    make_fake_cgroup();
     limiter_t l;
     limiter_init(&l, fake, getpid());
     limits_t want = {.memory_bytes = 1 << 30, .cpu_ms = 2000, .processes = 5, .file_bytes = -1};
@@ -186,10 +186,11 @@ Test(limits, takes_the_controllers_a_cgroup_has, .init = make_fake_cgroup,
     put("memory.events", "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n");
     cr_assert_eq(limiter_check(&l), LIMIT_MEMORY, "an out-of-memory kill comes first");
     limiter_free(&l);
+    remove_fake_cgroup();
 }
 
-Test(limits, samples_what_no_controller_enforces, .init = make_fake_cgroup,
-     .fini = remove_fake_cgroup) {
+Test(limits, samples_what_no_controller_enforces) {
+    make_fake_cgroup();
     char path[128];
     snprintf(path, sizeof path, "%s/memory.max", fake);
     cr_assert_eq(unlink(path), 0);
@@ -212,6 +213,7 @@ Test(limits, samples_what_no_controller_enforces, .init = make_fake_cgroup,
     put("cgroup.procs", procs);
     cr_assert_eq(limiter_check(&l), LIMIT_PROCESSES, "one more than allowed");
     limiter_free(&l);
+    remove_fake_cgroup();
 }
 
 Test(limits, sets_the_file_size_rlimit_of_every_member) {

@@ -31,10 +31,11 @@ Test(status, formats_and_parses_each_kind) {
 }
 
 Test(status, rejects_malformed_lines) {
-    const char *bad[] = {"",        "peer",     "peer ",  "peer x",  "peer 1 2",
-                         "exit -",  "done 1 2", "nope 1", "peer  1", "peer 99999999999999999999",
-                         "peerx 1", "fail 1",   "kill 1", "limits 1 2 3", "breach",
-                         "killx", "limit 1"};
+    const char *bad[] = {
+        "",        "peer",     "peer ",  "peer x",       "peer 1 2",
+        "exit -",  "done 1 2", "nope 1", "peer  1",      "peer 99999999999999999999",
+        "peerx 1", "fail 1",   "kill 1", "limits 1 2 3", "breach",
+        "killx",   "limit 1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         status_msg_t m;
         cr_assert_eq(status_parse(bad[i], strlen(bad[i]), &m), -1, "accepted \"%s\"", bad[i]);

@@ -26,6 +26,15 @@ defmodule Sandbox.BootError do
   end
 
   defp describe(:timeout, _exit), do: "it did not start within :boot_timeout"
+  # The helper's stages (status.h) that come from the run's options.
+  defp describe(:exited, {:helper_failed, 4, errno}),
+    do:
+      "network: false needs a network namespace of its own, and the kernel refused one " <>
+        "(unshare(CLONE_NEWNET): errno #{errno}#{errno_hint(errno)})"
+
+  defp describe(:exited, {:helper_failed, 5, errno}),
+    do: "its resource limits could not be put in force (errno #{errno})"
+
   defp describe(:exited, exit), do: "it #{ended(exit)} before starting"
 
   defp describe(:protocol, _exit),
@@ -44,6 +53,10 @@ defmodule Sandbox.BootError do
     do: "failed in its helper (stage #{stage}, errno #{errno})"
 
   defp ended(_unknown), do: "ended"
+
+  defp errno_hint(1), do: ", EPERM: it needs CAP_SYS_ADMIN, as root has"
+  defp errno_hint(22), do: ", EINVAL: this kernel has no network namespaces"
+  defp errno_hint(_errno), do: ""
 
   defp shown(output) when output in [nil, ""], do: ""
   defp shown(output), do: "; it printed:\n" <> output

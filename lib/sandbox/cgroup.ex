@@ -33,6 +33,28 @@ defmodule Sandbox.Cgroup do
     end
   end
 
+  @doc """
+  The controllers run cgroups get (their parent's `cgroup.subtree_control`):
+  with `"memory"` and `"pids"` among them, `:memory_limit` and
+  `:max_processes` are enforced by the kernel rather than by sampling.
+  Empty without a cgroup parent.
+
+  A cgroup can hand controllers to its children only if it has no
+  processes of its own, so the host's own cgroup rarely can: give runs a
+  delegated cgroup with both enabled (for example a systemd unit with
+  `Delegate=yes`, or a directory prepared by hand) in
+  `config :sandbox, cgroup: dir`.
+  """
+  @spec controllers() :: [String.t()]
+  def controllers do
+    with dir when is_binary(dir) <- parent(),
+         {:ok, text} <- File.read(Path.join(dir, "cgroup.subtree_control")) do
+      String.split(text)
+    else
+      _ -> []
+    end
+  end
+
   defp find(false), do: nil
   defp find(:auto), do: with(dir when is_binary(dir) <- own_cgroup_dir(), do: usable(dir))
   defp find(dir) when is_binary(dir), do: usable(dir)

@@ -20,7 +20,12 @@ defmodule Sandbox.Options do
             tmp_dir: false,
             stdin: nil,
             on_output: nil,
-            output_limit: :infinity
+            output_limit: :infinity,
+            memory_limit: :infinity,
+            cpu_time: :infinity,
+            max_processes: :infinity,
+            max_file_size: :infinity,
+            network: true
 
   @type t :: %__MODULE__{
           timeout: timeout(),
@@ -34,8 +39,16 @@ defmodule Sandbox.Options do
           tmp_dir: boolean(),
           stdin: binary() | nil,
           on_output: pid() | (binary() -> any()) | nil,
-          output_limit: non_neg_integer() | :infinity
+          output_limit: non_neg_integer() | :infinity,
+          memory_limit: non_neg_integer() | :infinity,
+          cpu_time: non_neg_integer() | :infinity,
+          max_processes: non_neg_integer() | :infinity,
+          max_file_size: non_neg_integer() | :infinity,
+          network: boolean()
         }
+
+  # The C core takes limits up to 2^50 (ms of CPU become us there).
+  @max_resource_limit Bitwise.bsl(1, 50)
 
   @doc """
   Checks `code` and `opts`; returns the options with defaults filled in and
@@ -63,7 +76,12 @@ defmodule Sandbox.Options do
       tmp_dir: tmp_dir!(Keyword.get(opts, :tmp_dir, false), Keyword.get(opts, :cd)),
       stdin: stdin!(Keyword.get(opts, :stdin)),
       on_output: on_output!(Keyword.get(opts, :on_output)),
-      output_limit: limit!(opts, :output_limit, :infinity)
+      output_limit: limit!(opts, :output_limit, :infinity),
+      memory_limit: resource_limit!(opts, :memory_limit),
+      cpu_time: resource_limit!(opts, :cpu_time),
+      max_processes: resource_limit!(opts, :max_processes),
+      max_file_size: resource_limit!(opts, :max_file_size),
+      network: network!(Keyword.get(opts, :network, true))
     }
   end
 
@@ -114,6 +132,30 @@ defmodule Sandbox.Options do
       value when is_integer(value) and value >= 0 -> value
       other -> bad!(key, "a non-negative integer or :infinity", other)
     end
+  end
+
+  defp resource_limit!(opts, key) do
+    case Keyword.get(opts, key, :infinity) do
+      value when value == :infinity or (is_integer(value) and value in 0..@max_resource_limit) ->
+        value
+
+      other ->
+        bad!(key, "an integer from 0 to 2^50, or :infinity", other)
+    end
+  end
+
+  defp network!(network) when is_boolean(network), do: network
+  defp network!(other), do: bad!(:network, "a boolean", other)
+
+  @doc "Whether any of the resource limits the helper enforces is set."
+  @spec resource_limits(t()) ::
+          nil | {limit, limit, limit, limit}
+        when limit: non_neg_integer() | :infinity
+  def resource_limits(%__MODULE__{} = options) do
+    limits =
+      {options.memory_limit, options.cpu_time, options.max_processes, options.max_file_size}
+
+    if limits != {:infinity, :infinity, :infinity, :infinity}, do: limits
   end
 
   defp non_neg_integer!(opts, key, default) do

@@ -19,7 +19,7 @@ defmodule Sandbox.Peer do
   After `"R"` the peer waits to be killed.
   """
 
-  alias Sandbox.Peer.OutputDevice
+  alias Sandbox.Peer.{Native, OutputDevice}
 
   # What a peer loads between its boot and its first evaluation (Elixir,
   # Logger, the evaluator, the I/O path), measured on Elixir 1.14. Loading
@@ -79,6 +79,7 @@ defmodule Sandbox.Peer do
     send_frame(channel, ["B", System.pid()])
     request = receive_request(channel)
     add_new_paths(request.paths)
+    if Map.get(request, :ignore_file_size_signal), do: :ok = Native.ignore_file_size_signal()
     give_stdin(stdout, Map.get(request, :stdin))
     send_frame(channel, "S")
 

@@ -9,13 +9,16 @@ defmodule Sandbox.PeerLauncher do
 
   @doc """
   Spawns a peer whose outcome messages carry `ref` and go to the caller
-  until a submit hands the run on.
+  until a submit hands the run on. With `network` false, the peer is born
+  in a network namespace of its own, empty; if the kernel refuses one, the
+  run fails to boot (the helper reports it) rather than run with a network.
   """
-  @spec launch(reference(), non_neg_integer()) ::
+  @spec launch(reference(), non_neg_integer(), boolean()) ::
           {:ok, Native.run()} | {:error, {:spawn, String.t(), integer(), String.t()}}
-  def launch(ref, boot_timeout) do
+  def launch(ref, boot_timeout, network \\ true) do
     %{argv: argv, env: env} = PeerCommand.build()
     helper_args = [Cgroup.parent() || "-" | argv]
+    helper_args = if network, do: helper_args, else: ["--no-network" | helper_args]
 
     case Native.spawn(helper_path(), helper_args, env, ref, boot_timeout) do
       {:ok, run} -> {:ok, run}

@@ -12,6 +12,8 @@ defmodule Sandbox.Result do
       * `:cancelled` - `Sandbox.cancel/1` stopped it.
       * `:output_limit` - it printed more than `:output_limit` bytes and
         was stopped there.
+      * `:memory_limit`, `:cpu_limit`, `:process_limit` - it crossed
+        `:memory_limit`, `:cpu_time` or `:max_processes` and was stopped.
     * `:value` - the raw value of the last expression (`:ok` only).
     * `:error` - `{kind, reason, stacktrace}` (`:error` only).
     * `:failed_in` - `:setup` or `:code` (`:error` only).
@@ -29,12 +31,29 @@ defmodule Sandbox.Result do
       `:max_rss_kb` - the largest resident set among them. Both nil if the
       helper could not report them. They are known once the whole tree is
       reaped, which is when `Sandbox.execute/2` returns.
+    * `:enforced_by` - for each resource limit the run was given
+      (`:memory_limit`, `:cpu_time`, `:max_processes`, `:max_file_size`),
+      how it was enforced: `:cgroup_v2`, `:sampling` or `:rlimit` (see
+      `Sandbox.info/0`). Empty without limits, or when the run ended before
+      they were in force.
 
   Times are milliseconds, as floats with microsecond resolution.
   """
 
   @typedoc "How a run ended."
-  @type status :: :ok | :error | :timeout | :crashed | :cancelled | :output_limit
+  @type status ::
+          :ok
+          | :error
+          | :timeout
+          | :crashed
+          | :cancelled
+          | :output_limit
+          | :memory_limit
+          | :cpu_limit
+          | :process_limit
+
+  @typedoc "How a resource limit was enforced."
+  @type mechanism :: :cgroup_v2 | :sampling | :rlimit
 
   @type t :: %__MODULE__{
           status: status(),
@@ -51,7 +70,10 @@ defmodule Sandbox.Result do
           setup_ms: float() | nil,
           eval_ms: float() | nil,
           cpu_ms: float() | nil,
-          max_rss_kb: non_neg_integer() | nil
+          max_rss_kb: non_neg_integer() | nil,
+          enforced_by: %{
+            optional(:memory_limit | :cpu_time | :max_processes | :max_file_size) => mechanism()
+          }
         }
 
   defstruct status: nil,
@@ -68,5 +90,6 @@ defmodule Sandbox.Result do
             setup_ms: nil,
             eval_ms: nil,
             cpu_ms: nil,
-            max_rss_kb: nil
+            max_rss_kb: nil,
+            enforced_by: %{}
 end

@@ -38,8 +38,10 @@ defmodule Sandbox.Runner do
       tmp_dir: tmp_dir
     }
 
-    case pool(options.pool) do
-      nil -> launch(handle)
+    # A pool's peers were booted with a network; network: false needs a
+    # peer born in a namespace of its own.
+    case options.network && pool(options.pool) do
+      pool when pool in [nil, false] -> launch(handle)
       pool -> lease(handle, pool)
     end
   end
@@ -104,7 +106,7 @@ defmodule Sandbox.Runner do
   defp launch(handle) do
     ref = make_ref()
 
-    case PeerLauncher.launch(ref, handle.options.boot_timeout) do
+    case PeerLauncher.launch(ref, handle.options.boot_timeout, handle.options.network) do
       {:ok, run} ->
         submit(%{handle | run: run, ref: ref, warm?: false})
 
@@ -123,7 +125,8 @@ defmodule Sandbox.Runner do
       output_limit: options.output_limit,
       report: handle.report?,
       # A function is called by the awaiting owner, so chunks come to it.
-      stream_to: if(is_function(options.on_output), do: handle.owner, else: options.on_output)
+      stream_to: if(is_function(options.on_output), do: handle.owner, else: options.on_output),
+      limits: Options.resource_limits(options)
     }
 
     :ok = Native.submit(handle.run, handle.request, terms)
@@ -183,7 +186,8 @@ defmodule Sandbox.Runner do
       code: code,
       env: options.env,
       cd: options.cd,
-      stdin: options.stdin
+      stdin: options.stdin,
+      ignore_file_size_signal: options.max_file_size != :infinity
     })
   end
 
@@ -212,7 +216,8 @@ defmodule Sandbox.Runner do
         setup_ms: ms(report.setup_us),
         eval_ms: ms(report.eval_us),
         cpu_ms: ms(report.cpu_us),
-        max_rss_kb: report.max_rss_kb
+        max_rss_kb: report.max_rss_kb,
+        enforced_by: report.enforced_by
     }
   end
 
@@ -239,6 +244,10 @@ defmodule Sandbox.Runner do
 
   defp finish({:output_limit, output}, result, _options),
     do: %{result | status: :output_limit, output: output}
+
+  defp finish({limit, output}, result, _options)
+       when limit in [:memory_limit, :cpu_limit, :process_limit],
+       do: %{result | status: limit, output: output}
 
   defp finish({:cancelled, output}, result, _options),
     do: %{result | status: :cancelled, output: output}

@@ -2,7 +2,7 @@ defmodule Sandbox.Peer.OutputDevice do
   @moduledoc """
   The I/O server behind everything a peer prints: the group leader of the
   evaluated code, and `:user` and `:standard_error`. It writes to the
-  output pipe (see `Sandbox.Peer.OutputFd`), or discards (the setup's
+  output pipe (see `Sandbox.Peer.Native`), or discards (the setup's
   group leader). Internal: it runs in the peer.
 
   Requests that are waiting together are written with one `write(2)`, and
@@ -15,7 +15,7 @@ defmodule Sandbox.Peer.OutputDevice do
 
   @max_batch 256
 
-  alias Sandbox.Peer.OutputFd
+  alias Sandbox.Peer.Native
 
   @doc "Starts a device that writes to the output pipe (`:write`) or drops everything (`:discard`)."
   @spec start(:write | :discard) :: pid()
@@ -43,7 +43,7 @@ defmodule Sandbox.Peer.OutputDevice do
   end
 
   defp init(:write) do
-    {:ok, fd} = OutputFd.open()
+    {:ok, fd} = Native.open()
     loop(%{fd: fd, encoding: :unicode, input: nil})
   end
 
@@ -107,7 +107,7 @@ defmodule Sandbox.Peer.OutputDevice do
   end
 
   defp write(nil, _data), do: :ok
-  defp write(fd, data), do: OutputFd.write_all(fd, IO.iodata_to_binary(data))
+  defp write(fd, data), do: Native.write_all(fd, IO.iodata_to_binary(data))
 
   # A read, when there is an input device: its prompt as a put_chars
   # request, and the read without it.

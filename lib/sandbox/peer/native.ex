@@ -1,11 +1,15 @@
-defmodule Sandbox.Peer.OutputFd do
+defmodule Sandbox.Peer.Native do
   @moduledoc """
-  The peer's own descriptor of the output pipe, written synchronously by a
-  small NIF (`priv/sandbox_peer_nif.so`). Internal: loaded only in a peer.
+  What a peer asks of the OS directly, through a small NIF
+  (`priv/sandbox_peer_nif.so`). Internal: loaded only in a peer.
 
-  OTP's fd driver writes to pipes from an async thread, so a port cannot
-  say when printed bytes are in the pipe. Here a write has happened when it
+  Its own descriptor of the output pipe, written synchronously: OTP's fd
+  driver writes to pipes from an async thread, so a port cannot say when
+  printed bytes are in the pipe. Here a write has happened when it
   returns, so output printed before a crash or a deadline is never lost.
+
+  And SIGXFSZ ignored, for a run with `:max_file_size`: a write past the
+  limit then fails with `:efbig` instead of killing the whole VM.
   """
 
   @on_load :load
@@ -23,6 +27,13 @@ defmodule Sandbox.Peer.OutputFd do
   @spec write(non_neg_integer(), binary()) ::
           {:ok, non_neg_integer()} | {:error, :eagain | integer()}
   def write(_fd, _data), do: :erlang.nif_error(:not_loaded)
+
+  @doc """
+  Ignores SIGXFSZ from now on, in this VM and in what it starts later
+  (except through `:os.cmd/1` and ports: ERTS's forker was started at boot).
+  """
+  @spec ignore_file_size_signal() :: :ok
+  def ignore_file_size_signal, do: :erlang.nif_error(:not_loaded)
 
   @doc "Writes all of `data`, waiting while the pipe is full (the host is draining it)."
   @spec write_all(non_neg_integer(), binary()) :: :ok | {:error, integer()}

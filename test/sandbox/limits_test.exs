@@ -1,0 +1,195 @@
+defmodule Sandbox.LimitsTest do
+  @moduledoc """
+  Resource limits (:memory_limit, :cpu_time, :max_processes,
+  :max_file_size) and :network. Each is shown to stop (or fail) what
+  crosses it and to leave alone the same kind of run under it. Some tests
+  run once with the default cgroup setting and once without any cgroup,
+  so both ways of measuring the tree are used.
+  """
+  # Some tests change the application's cgroup setting: not async.
+  use ExUnit.Case, async: false
+
+  alias Sandbox.{BootError, Pool, Result, TestOS}
+
+  @moduletag :tmp_dir
+
+  # Holds 2 GB as one binary, touching every page, then returns its size.
+  @allocate_2gb ~S"""
+  IO.puts("allocating")
+  big = :binary.copy(<<1>>, 2_000_000_000)
+  byte_size(big)
+  """
+
+  # Computes without pause for `ms` of wall time.
+  defp busy_for(ms) do
+    """
+    deadline = System.monotonic_time(:millisecond) + #{ms}
+    spin = fn spin, n -> if System.monotonic_time(:millisecond) < deadline, do: spin.(spin, n + 1), else: n end
+    spin.(spin, 0)
+    :done
+    """
+  end
+
+  describe ":memory_limit" do
+    test "stops a run that allocates 2 GB, not one that stays under it" do
+      result = Sandbox.execute(@allocate_2gb, memory_limit: 500_000_000, timeout: 60_000)
+      assert %Result{status: :memory_limit, output: "allocating\n", value: nil} = result
+      assert Map.has_key?(result.enforced_by, :memory_limit)
+      # Stopped near the limit, long before 2 GB.
+      assert result.max_rss_kb < 1_500_000
+
+      under =
+        Sandbox.execute("byte_size(:binary.copy(<<1>>, 100_000_000))", memory_limit: 1_000_000_000)
+
+      assert %Result{status: :ok, value: 100_000_000} = under
+    end
+
+    test "run/2 returns {:error, :memory_limit, output}" do
+      assert {:error, :memory_limit, %{output: "allocating\n"}} =
+               Sandbox.run(@allocate_2gb, memory_limit: 500_000_000)
+    end
+
+    test "the VM counts: a limit below what it uses alone stops the run at once" do
+      assert {:error, :memory_limit, %{output: ""}} =
+               Sandbox.run("1 + 1", memory_limit: 1_000_000)
+    end
+  end
+
+  describe ":cpu_time" do
+    for cgroup <- [:auto, false] do
+      @tag cgroup: cgroup
+      test "stops a busy run but not a sleeping one of the same length (cgroup: #{cgroup})",
+           %{cgroup: cgroup} do
+        Sandbox.TestConfig.put_cgroup(cgroup)
+        expected = if cgroup == false, do: :sampling, else: Sandbox.info().limits.cpu_time
+        opts = [cpu_time: 400, timeout: 30_000]
+
+        busy = Sandbox.execute(busy_for(3_000), opts)
+        sleeping = Sandbox.execute("Process.sleep(3_000); :slept", opts)
+
+        assert %Result{status: :cpu_limit, enforced_by: %{cpu_time: ^expected}} = busy
+        assert %Result{status: :ok, value: :slept, enforced_by: %{cpu_time: ^expected}} = sleeping
+        # Stopped well before its 3 s were up.
+        assert busy.wall_ms < sleeping.wall_ms
+        assert {:error, :cpu_limit, %{output: ""}} = Sandbox.run(busy_for(3_000), opts)
+      end
+    end
+
+    test "a pool's VM does not count its boot" do
+      pool = start_supervised!({Pool, size: 1}, id: make_ref())
+      assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
+      # Booting took ~300 ms of CPU: more than the whole limit.
+      result = Sandbox.execute("1 + 1", cpu_time: 150, pool: pool)
+      assert %Result{status: :ok, value: 2, boot_ms: +0.0} = result
+      assert result.cpu_ms > 150
+    end
+  end
+
+  describe ":max_processes" do
+    @fork_loop ~S"""
+    IO.puts("forking")
+    :os.cmd(~c"while true; do sleep 100 & done")
+    """
+
+    for cgroup <- [:auto, false] do
+      @tag cgroup: cgroup
+      test "stops a fork loop, and lets a few processes run (cgroup: #{cgroup})", %{
+        cgroup: cgroup
+      } do
+        Sandbox.TestConfig.put_cgroup(cgroup)
+        result = Sandbox.execute(@fork_loop, max_processes: 20, timeout: 30_000)
+        assert %Result{status: :process_limit, output: "forking\n"} = result
+        assert Map.has_key?(result.enforced_by, :max_processes)
+
+        few = ~S"""
+        :os.cmd(~c"sleep 0.3 & sleep 0.3 & wait; echo done")
+        """
+
+        assert {:ok, %{result: ~c"done\n"}} = Sandbox.run(few, max_processes: 20)
+      end
+    end
+  end
+
+  describe ":max_file_size" do
+    test "a write past it fails with :efbig and the run goes on", %{tmp_dir: dir} do
+      code = """
+      small = File.write(#{inspect(Path.join(dir, "small"))}, :binary.copy("a", 1_000))
+      big = File.write(#{inspect(Path.join(dir, "big"))}, :binary.copy("a", 100_000))
+      {small, big}
+      """
+
+      result = Sandbox.execute(code, max_file_size: 10_000)
+      assert %Result{status: :ok, value: {:ok, {:error, :efbig}}} = result
+      assert %{max_file_size: :rlimit} = result.enforced_by
+      assert File.stat!(Path.join(dir, "big")).size <= 10_000
+
+      assert {:ok, %{result: {:ok, :ok}}} = Sandbox.run(code)
+      assert File.stat!(Path.join(dir, "big")).size == 100_000
+    end
+
+    test "a program the code starts is stopped as under ulimit -f", %{tmp_dir: dir} do
+      code = ~s|:os.cmd(~c"dd if=/dev/zero of=#{dir}/dd bs=1024 count=100 2>/dev/null; echo $?")|
+      assert {:ok, %{result: status}} = Sandbox.run(code, max_file_size: 4096)
+      # 128 + SIGXFSZ (25)
+      assert status == ~c"153\n"
+      assert File.stat!(Path.join(dir, "dd")).size <= 4096
+    end
+  end
+
+  describe ":network" do
+    test "false cuts the run off from a listener on the host's loopback" do
+      {:ok, listener} = :gen_tcp.listen(0, ip: {127, 0, 0, 1}, active: false)
+      {:ok, port} = :inet.port(listener)
+      code = "elem(:gen_tcp.connect({127, 0, 0, 1}, #{port}, [], 5_000), 0)"
+
+      assert {:ok, %{result: :ok}} = Sandbox.run(code)
+      assert {:ok, %{result: :error}} = Sandbox.run(code, network: false)
+      :gen_tcp.close(listener)
+    end
+
+    test "false leaves the VM no interface that is up" do
+      code = ~S"""
+      {:ok, interfaces} = :inet.getifaddrs()
+      for {name, opts} <- interfaces, :up in List.flatten(Keyword.get_values(opts, :flags)), do: name
+      """
+
+      assert {:ok, %{result: []}} = Sandbox.run(code, network: false)
+      assert {:ok, %{result: [_ | _]}} = Sandbox.run(code)
+    end
+
+    test "a kernel's refusal is an error that says why, never a run with a network" do
+      message =
+        Exception.message(%BootError{reason: :exited, output: "", exit: {:helper_failed, 4, 1}})
+
+      assert message =~ "network: false"
+      assert message =~ "CAP_SYS_ADMIN"
+    end
+  end
+
+  test "the mechanisms a run reports are the ones info/0 names" do
+    result =
+      Sandbox.execute("1",
+        memory_limit: 1_000_000_000,
+        cpu_time: 10_000,
+        max_processes: 100,
+        max_file_size: 1_000_000
+      )
+
+    assert %Result{status: :ok} = result
+    assert result.enforced_by == Sandbox.info().limits
+    assert %Result{enforced_by: enforced_by} = Sandbox.execute("1")
+    assert enforced_by == %{}
+  end
+
+  test "limits are checked like the other options" do
+    for {key, bad} <- [memory_limit: -1, cpu_time: 1.5, max_processes: :none, max_file_size: "1"] do
+      assert_raise ArgumentError, ~r/option #{inspect(key)} must be/, fn ->
+        Sandbox.run("1", [{key, bad}])
+      end
+    end
+
+    assert_raise ArgumentError, ~r/option :network must be a boolean/, fn ->
+      Sandbox.run("1", network: :off)
+    end
+  end
+end
