@@ -14,6 +14,9 @@ defmodule Sandbox.Native do
     * `{:noconnection, output, exit}`
     * `{:boot_failed, :timeout | :exited | :protocol, output, exit}`
     * `{:cancelled, output}` (after `cancel/1`)
+    * `{:output_limit, output}`, and `{:memory_limit | :cpu_limit |
+      :process_limit, output}` when the helper stopped the run for
+      crossing a resource limit
     * `:gone`, to a new owner, when the run had already ended (and told
       its previous owner) before it was submitted
 
@@ -50,22 +53,29 @@ defmodule Sandbox.Native do
   @doc """
   Sends the request frame with the run's terms: `:timeout`, `:max_output`,
   `:output_limit` (past it the run is stopped: `{:output_limit, output}`),
-  `:report` and `:stream_to`. The caller becomes the run's owner. With
+  `:report`, `:stream_to`, and optionally `:limits`: nil, or
+  `{memory_bytes, cpu_ms, processes, file_bytes}` (each an integer up to
+  2^50 or `:infinity`), which the helper puts in force once the peer has
+  booted, before the request is sent. The caller becomes the run's owner. With
   `report: true`, the owner also gets
   `{:sandbox, ref, {:report, map}}` after the outcome, once the whole tree
   is gone: `:boot_us`, `:setup_us`, `:eval_us` (nil for a step not
   reached), `:output_bytes` (all the code printed), and `:cpu_us` and
-  `:max_rss_kb` of the whole tree (nil if the helper could not say). With a `:stream_to` pid,
+  `:max_rss_kb` of the whole tree (nil if the helper could not say), and
+  `:enforced_by` (`%{option => :cgroup_v2 | :sampling | :rlimit}` for
+  each limit in force). With a `:stream_to` pid,
   every chunk of the code's output goes there as it is read,
   `{:sandbox_output, ref, chunk}`, before the outcome.
   """
   @spec submit(run(), binary(), %{
+          optional(:limits) => nil | {limit, limit, limit, limit},
           timeout: timeout(),
           max_output: non_neg_integer() | :infinity,
           output_limit: non_neg_integer() | :infinity,
           report: boolean(),
           stream_to: pid() | nil
         }) :: :ok
+        when limit: non_neg_integer() | :infinity
   def submit(_run, _request, _terms), do: :erlang.nif_error(:not_loaded)
 
   @doc """
