@@ -73,8 +73,16 @@ defmodule Sandbox.HostDeathTest do
     assert_receive {^port, {:exit_status, _}}, 10_000
   end
 
+  # The file can be seen created but not yet written: wait for all three.
   defp read_pids(path) do
-    TestOS.eventually(fn -> File.exists?(path) end, 60_000)
-    path |> File.read!() |> String.split() |> Enum.map(&String.to_integer/1)
+    pids = fn ->
+      case File.read(path) do
+        {:ok, text} -> String.split(text)
+        {:error, _} -> []
+      end
+    end
+
+    TestOS.eventually(fn -> length(pids.()) == 3 end, 60_000)
+    Enum.map(pids.(), &String.to_integer/1)
   end
 end
