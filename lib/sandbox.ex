@@ -42,6 +42,10 @@ defmodule Sandbox do
   `network: false`. Its resources can be bounded: see the limits among the
   options of `run/2`.
 
+  Runs can also go to other nodes of a BEAM cluster that run this package
+  (`:node`, or a cluster pool: `pool: {:cluster, group}`); see
+  `Sandbox.Cluster`.
+
   ## How it works
 
   A C NIF starts a small helper executable (a child subreaper that owns
@@ -75,7 +79,8 @@ defmodule Sandbox do
           | {:setup, setup()}
           | {:boot_timeout, non_neg_integer()}
           | {:max_new_atoms, non_neg_integer() | :infinity}
-          | {:pool, Sandbox.Pool.pool() | false}
+          | {:pool, Sandbox.Pool.pool() | false | {:cluster, term()}}
+          | {:node, node()}
           | {:env, %{String.t() => String.t() | nil} | [{String.t(), String.t() | nil}]}
           | {:cd, Path.t()}
           | {:tmp_dir, boolean()}
@@ -113,7 +118,19 @@ defmodule Sandbox do
     * `:pool` - a `Sandbox.Pool` (pid or name) to take a booted VM from,
       or `false` to boot a fresh one. Without it, the default pool is used
       when one runs (`config :sandbox, pool: [size: 2]`), else a fresh VM
-      is booted. See `Sandbox.Pool`.
+      is booted. See `Sandbox.Pool`. `{:cluster, group}` picks one of the
+      pools of that name across the cluster (see `Sandbox.Cluster`) and
+      runs there.
+    * `:node` - the node of a BEAM cluster to run on, which must run this
+      package (default: this node). Same options, same results, same
+      limits: the run is started there and owned there by a proxy of the
+      caller, with that node's pools (`:pool` names one of them), code
+      paths and files (`:cd`, `:tmp_dir` are there). The code must be
+      deployed on that node; `:setup` travels with the request. If the
+      node goes down mid-run, the result is
+      `{:error, :noconnection, %{output: output}}` with the output that had
+      reached the caller, and the run is killed with the node; if the
+      caller dies, the run is cancelled there. Not with a cluster pool.
     * `:env` - environment variables for the run (the code and every
       process it starts): a map or list of `{name, value}`, `nil` to unset.
       The rest is the host's environment.

@@ -6,16 +6,23 @@ defmodule Sandbox.Application do
       config :sandbox, pool: [size: 2]
 
   The options are those of `Sandbox.Pool` (a `:name` given there is
-  ignored). Without that setting, or with `pool: false`, nothing is
+  ignored). Without that setting, or with `pool: false`, no pool is
   started and runs without a `:pool` option boot their own VM.
+
+  It always starts the `:pg` scope pools join (`Sandbox.Cluster`), a
+  process that does nothing until there are pools. Its supervisor is
+  registered as `Sandbox.Supervisor`: more pools can be started under it
+  with `Supervisor.start_child(Sandbox.Supervisor, {Sandbox.Pool, opts})`.
   """
 
   use Application
 
   @impl Application
   def start(_type, _args) do
-    Supervisor.start_link(children(Application.get_env(:sandbox, :pool, false)),
-      strategy: :one_for_one
+    Supervisor.start_link(
+      [Sandbox.Cluster | children(Application.get_env(:sandbox, :pool, false))],
+      strategy: :one_for_one,
+      name: Sandbox.Supervisor
     )
   end
 

@@ -25,7 +25,8 @@ defmodule Sandbox.Options do
             cpu_time: :infinity,
             max_processes: :infinity,
             max_file_size: :infinity,
-            network: true
+            network: true,
+            node: nil
 
   @type t :: %__MODULE__{
           timeout: timeout(),
@@ -33,7 +34,7 @@ defmodule Sandbox.Options do
           setup: [String.t() | Macro.t()],
           boot_timeout: non_neg_integer(),
           max_new_atoms: non_neg_integer() | :infinity,
-          pool: :default | false | Sandbox.Pool.pool(),
+          pool: :default | false | Sandbox.Pool.pool() | {:cluster, term()},
           env: [{String.t(), String.t() | nil}],
           cd: String.t() | nil,
           tmp_dir: boolean(),
@@ -44,7 +45,8 @@ defmodule Sandbox.Options do
           cpu_time: non_neg_integer() | :infinity,
           max_processes: non_neg_integer() | :infinity,
           max_file_size: non_neg_integer() | :infinity,
-          network: boolean()
+          network: boolean(),
+          node: node() | nil
         }
 
   # The C core takes limits up to 2^50 (ms of CPU become us there).
@@ -64,7 +66,12 @@ defmodule Sandbox.Options do
       raise ArgumentError, "options must be a keyword list, got: #{inspect(opts)}"
     end
 
-    %__MODULE__{
+    node = node!(Keyword.get(opts, :node))
+    # On another node, :cd names a directory there.
+    local? = node == nil
+
+    options = %__MODULE__{
+      node: node,
       timeout: limit!(opts, :timeout, @default_timeout),
       max_output: limit!(opts, :max_output, @default_max_output),
       setup: setup!(Keyword.get(opts, :setup)),
@@ -72,7 +79,7 @@ defmodule Sandbox.Options do
       max_new_atoms: limit!(opts, :max_new_atoms, @default_max_new_atoms),
       pool: pool!(Keyword.get(opts, :pool, :default)),
       env: env!(Keyword.get(opts, :env, [])),
-      cd: cd!(Keyword.get(opts, :cd)),
+      cd: cd!(Keyword.get(opts, :cd), local?),
       tmp_dir: tmp_dir!(Keyword.get(opts, :tmp_dir, false), Keyword.get(opts, :cd)),
       stdin: stdin!(Keyword.get(opts, :stdin)),
       on_output: on_output!(Keyword.get(opts, :on_output)),
@@ -83,7 +90,28 @@ defmodule Sandbox.Options do
       max_file_size: resource_limit!(opts, :max_file_size),
       network: network!(Keyword.get(opts, :network, true))
     }
+
+    if node && match?({:cluster, _}, options.pool) do
+      raise ArgumentError, "options :node and pool: {:cluster, group} cannot be used together"
+    end
+
+    options
   end
+
+  @doc """
+  The options as a keyword list that `validate!/2` takes again: what a
+  run on another node is started with there.
+  """
+  @spec to_keyword(t()) :: keyword()
+  def to_keyword(%__MODULE__{} = options) do
+    options |> Map.from_struct() |> Map.delete(:node) |> Map.to_list()
+  end
+
+  # This node is nil: the run stays here.
+  defp node!(nil), do: nil
+  defp node!(node) when node == node(), do: nil
+  defp node!(node) when is_atom(node) and node not in [true, false], do: node
+  defp node!(other), do: bad!(:node, "a node name (an atom)", other)
 
   # Variables to set (a string) or unset (nil), as a map or a list of pairs.
   defp env!(env) when is_map(env) or is_list(env) do
@@ -102,13 +130,15 @@ defmodule Sandbox.Options do
 
   defp env!(other), do: bad!(:env, "a map or list of {name, value | nil} strings", other)
 
-  defp cd!(nil), do: nil
+  defp cd!(nil, _local?), do: nil
 
-  defp cd!(dir) when is_binary(dir) do
+  defp cd!(dir, true = _local?) when is_binary(dir) do
     if File.dir?(dir), do: Path.expand(dir), else: bad!(:cd, "an existing directory", dir)
   end
 
-  defp cd!(other), do: bad!(:cd, "an existing directory", other)
+  # Checked where the run goes.
+  defp cd!(dir, false) when is_binary(dir), do: dir
+  defp cd!(other, _local?), do: bad!(:cd, "an existing directory", other)
 
   defp on_output!(target) when is_nil(target) or is_function(target, 1), do: target
   defp on_output!(target) when is_pid(target) and node(target) == node(), do: target
@@ -170,8 +200,9 @@ defmodule Sandbox.Options do
   defp pool!(pool) when pool in [false, :default] or is_pid(pool), do: pool
   defp pool!(pool) when is_atom(pool) and pool != true, do: pool
   defp pool!({:global, _} = pool), do: pool
+  defp pool!({:cluster, _group} = pool), do: pool
   defp pool!({:via, module, _} = pool) when is_atom(module), do: pool
-  defp pool!(other), do: bad!(:pool, "false, a pool's pid or name", other)
+  defp pool!(other), do: bad!(:pool, "false, a pool's pid or name, or {:cluster, group}", other)
 
   defp setup!(nil), do: []
   defp setup!(items) when is_list(items), do: Enum.map(items, &setup_item!/1)

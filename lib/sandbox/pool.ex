@@ -17,7 +17,9 @@ defmodule Sandbox.Pool do
 
   ## Options
 
-    * `:name` - the name to register the pool under (optional).
+    * `:name` - the name to register the pool under (optional). A named
+      pool also joins the cluster group of that name: see
+      `Sandbox.Cluster`.
     * `:size` - how many booted peers to keep waiting (default: `2`).
     * `:max_peers` - the most live peers the pool may have at once:
       waiting, booting and in use, including those booted for callers
@@ -70,7 +72,7 @@ defmodule Sandbox.Pool do
   @doc "Starts a pool linked to the caller. See the module doc for the options."
   @spec start_link([option()]) :: GenServer.on_start()
   def start_link(opts) do
-    config = config!(opts)
+    config = Map.put(config!(opts), :group, Keyword.get(opts, :name))
 
     case Keyword.fetch(opts, :name) do
       {:ok, name} -> GenServer.start_link(__MODULE__, config, name: name)
@@ -143,6 +145,8 @@ defmodule Sandbox.Pool do
 
   @impl GenServer
   def init(config) do
+    if config.group, do: Sandbox.Cluster.join(config.group, self())
+
     state =
       Map.merge(config, %{
         # booted peers, oldest first: {ref, run, os_pid}

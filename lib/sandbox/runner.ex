@@ -6,7 +6,18 @@ defmodule Sandbox.Runner do
   outcome into `Sandbox.run/2`'s result.
   """
 
-  alias Sandbox.{AtomLimitError, BootError, Handle, Native, Options, PeerLauncher, Pool, Result}
+  alias Sandbox.{
+    AtomLimitError,
+    BootError,
+    Cluster,
+    Handle,
+    Native,
+    Options,
+    PeerLauncher,
+    Pool,
+    Remote,
+    Result
+  }
 
   @doc "Runs `code` in a fresh peer (a pool's, if one applies) with checked options."
   @spec run(String.t(), Options.t()) :: Sandbox.result()
@@ -24,6 +35,31 @@ defmodule Sandbox.Runner do
   """
   @spec start(String.t(), Options.t(), boolean()) :: Handle.t()
   def start(code, %Options{} = options, report?) do
+    case place(options) do
+      %Options{node: nil} = options -> start_here(code, options, report?, nil)
+      options -> Remote.start(code, options, report?)
+    end
+  end
+
+  # A cluster pool's run goes to the member it places it on: here, or on
+  # another node with that node's pool.
+  defp place(%Options{pool: {:cluster, group}} = options) do
+    case Cluster.place(group) do
+      nil -> %{options | pool: false}
+      pool when node(pool) == node() -> %{options | pool: pool}
+      pool -> %{options | pool: pool, node: node(pool)}
+    end
+  end
+
+  defp place(options), do: options
+
+  @doc """
+  Starts a run on this node, as `start/3` does. `cancel_tag`, when not
+  nil, lets another process cancel it by sending the caller
+  `{:sandbox_cancel, cancel_tag}` while it awaits (a remote run's proxy).
+  """
+  @spec start_here(String.t(), Options.t(), boolean(), term()) :: Handle.t()
+  def start_here(code, %Options{} = options, report?, cancel_tag) do
     started_at = System.monotonic_time()
     {options, tmp_dir} = make_tmp_dir(options)
 
@@ -35,7 +71,8 @@ defmodule Sandbox.Runner do
       report?: report? or tmp_dir != nil,
       request: request(code, options),
       started_at: started_at,
-      tmp_dir: tmp_dir
+      tmp_dir: tmp_dir,
+      cancel_tag: cancel_tag
     }
 
     # A pool's peers were booted with a network; network: false needs a
@@ -52,8 +89,11 @@ defmodule Sandbox.Runner do
   once the run is over.
   """
   @spec await(Handle.t(), timeout()) :: {:ok, {term(), map() | nil}} | :timeout
+  def await(%Handle{node: node} = handle, timeout) when node != nil,
+    do: Remote.await(handle, timeout)
+
   def await(%Handle{} = handle, timeout) do
-    case receive_outcome(handle.ref, handle.options.on_output, timeout) do
+    case receive_outcome(handle, timeout) do
       :timeout ->
         :timeout
 
@@ -77,6 +117,7 @@ defmodule Sandbox.Runner do
 
   @doc "Kills the run; its outcome is then `{:cancelled, output}` unless it had already ended."
   @spec cancel(Handle.t()) :: :ok
+  def cancel(%Handle{node: node} = handle) when node != nil, do: Remote.cancel(handle)
   def cancel(%Handle{run: run}), do: Native.cancel(run)
 
   defp fell_through?(:gone), do: true
@@ -153,14 +194,20 @@ defmodule Sandbox.Runner do
   end
 
   # Waits in `receive`: no scheduler is held while the run goes on.
-  defp receive_outcome(ref, on_output, timeout) do
+  defp receive_outcome(%Handle{ref: ref, cancel_tag: cancel_tag} = handle, timeout) do
+    on_output = handle.options.on_output
+
     receive do
       {:sandbox_output, ^ref, chunk} when is_function(on_output) ->
         on_output.(chunk)
-        receive_outcome(ref, on_output, timeout)
+        receive_outcome(handle, timeout)
 
       {:sandbox, ^ref, {:ready, _os_pid}} ->
-        receive_outcome(ref, on_output, timeout)
+        receive_outcome(handle, timeout)
+
+      {:sandbox_cancel, ^cancel_tag} when cancel_tag != nil ->
+        Native.cancel(handle.run)
+        receive_outcome(handle, timeout)
 
       {:sandbox, ^ref, outcome} ->
         outcome

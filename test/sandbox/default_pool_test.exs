@@ -23,12 +23,24 @@ defmodule Sandbox.DefaultPoolTest do
 
   test "the application starts the default pool from its config" do
     assert Application.get_env(:sandbox, :pool) == nil
-    Application.put_env(:sandbox, :pool, size: 1)
-    on_exit(fn -> Application.delete_env(:sandbox, :pool) end)
 
-    {:ok, supervisor} = Sandbox.Application.start(:normal, [])
-    assert [{Pool, pool, :worker, _}] = Supervisor.which_children(supervisor)
+    restart = fn ->
+      :ok = Application.stop(:sandbox)
+      Application.ensure_all_started(:sandbox)
+    end
+
+    Application.put_env(:sandbox, :pool, size: 1)
+
+    on_exit(fn ->
+      Application.delete_env(:sandbox, :pool)
+      restart.()
+    end)
+
+    {:ok, _} = restart.()
+    children = Supervisor.which_children(Sandbox.Supervisor)
+    assert {Pool, pool, :worker, _} = List.keyfind(children, Pool, 0)
     assert Process.whereis(Pool) == pool
-    Supervisor.stop(supervisor)
+    # And the scope pools join, as always.
+    assert List.keymember?(children, Sandbox.Cluster, 0)
   end
 end
