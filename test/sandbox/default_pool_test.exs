@@ -21,6 +21,8 @@ defmodule Sandbox.DefaultPoolTest do
     assert String.to_integer(pid) == idle
   end
 
+  # Restarting the application logs its stop.
+  @tag :capture_log
   test "the application starts the default pool from its config" do
     assert Application.get_env(:sandbox, :pool) == nil
 
