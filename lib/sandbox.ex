@@ -255,7 +255,7 @@ defmodule Sandbox do
   end
 
   defp metadata(function, options),
-    do: %{function: function, caller: self(), pool: options.pool}
+    do: %{function: function, caller: self(), pool: options.pool, node: options.node || node()}
 
   @doc """
   Starts `code` (options as for `execute/2`) and returns at once with a

@@ -224,12 +224,15 @@ defmodule Sandbox.TestCluster do
   @doc """
   Starts a node running the package with the named pools
   (`[{name, size}]`) and returns it; it is stopped when the test ends.
+  With `package: false`, a bare node without the package's code.
   """
-  def start_node!(pools \\ []) do
+  def start_node!(pools \\ [], opts \\ []) do
+    package? = Keyword.get(opts, :package, true)
     {_, 0} = System.cmd("make", ["-s", "-C", @root, "_build/native/reaper"])
     reaper = Path.join(@root, "_build/native/reaper")
     otp = :code.root_dir()
-    paths = for path <- :code.get_path(), not List.starts_with?(path, otp), do: path
+    paths = for path <- :code.get_path(), package?, not List.starts_with?(path, otp), do: path
+
     name = :"sandbox_member_#{System.unique_integer([:positive])}"
 
     {:ok, peer, node} =
@@ -251,7 +254,7 @@ defmodule Sandbox.TestCluster do
       end
     end)
 
-    {:ok, _} = :erpc.call(node, Application, :ensure_all_started, [:sandbox])
+    if package?, do: {:ok, _} = :erpc.call(node, Application, :ensure_all_started, [:sandbox])
 
     for {pool, size} <- pools do
       spec = {Sandbox.Pool, name: pool, size: size}

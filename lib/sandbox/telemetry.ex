@@ -10,14 +10,15 @@ defmodule Sandbox.Telemetry do
       units), and for `execute/2` the result's: `wall_ms`, `boot_ms`,
       `setup_ms`, `eval_ms`, `cpu_ms`, `max_rss_kb`, `output_bytes`;
       metadata adds `:status` (`run/2`: `:ok`, `:error`, `:timeout`,
-      `:noconnection`).
+      `:noconnection`, or the limit crossed; `execute/2`: the result's).
     * `[:sandbox, :run, :exception]` - when the call raises
       (`Sandbox.BootError`, `Sandbox.AtomLimitError`, a setup error in
       `run/2`): measurements `%{duration:}`, metadata adds `:kind`,
       `:reason`, `:stacktrace`.
 
   Metadata of all three: `:function` (`:run` or `:execute`), `:caller`
-  (the calling pid), `:pool` (the pool option) and
+  (the calling pid), `:pool` (the pool option), `:node` (the `:node`
+  option, else this node) and
   `:telemetry_span_context` (a ref shared by the events of one call).
   """
 

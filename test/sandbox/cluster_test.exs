@@ -136,6 +136,14 @@ defmodule Sandbox.ClusterTest do
     end
   end
 
+  test "a node without the package is an error that says so" do
+    bare = TestCluster.start_node!([], package: false)
+
+    assert_raise ArgumentError, ~r/does not run the sandbox package/, fn ->
+      Sandbox.run("1", node: bare)
+    end
+  end
+
   test "a node that is not connected gives :noconnection" do
     assert {:error, :noconnection, %{output: ""}} =
              Sandbox.run("1", node: :"nobody_here@127.0.0.1")

@@ -181,4 +181,13 @@ defmodule Sandbox.PoolTest do
     assert_raise ArgumentError, ~r/:pool/, fn -> Sandbox.run("1", pool: true) end
     assert_raise ArgumentError, ~r/:pool/, fn -> Sandbox.run("1", pool: "name") end
   end
+
+  test "a cluster pool on a node that is not distributed is this node's pool; distribution stays off" do
+    group = :"#{__MODULE__}.Local#{System.unique_integer([:positive])}"
+    start_pool!(name: group, size: 1)
+    [idle] = await_idle(group, 1)
+
+    assert peer_os_pid(pool: {:cluster, group}) == idle
+    refute Node.alive?()
+  end
 end
