@@ -16,7 +16,8 @@ defmodule Sandbox.Runner do
     PeerLauncher,
     Pool,
     Remote,
-    Result
+    Result,
+    TmpDir
   }
 
   @doc "Runs `code` in a fresh peer (a pool's, if one applies) with checked options."
@@ -61,7 +62,7 @@ defmodule Sandbox.Runner do
   @spec start_here(String.t(), Options.t(), boolean(), term()) :: Handle.t()
   def start_here(code, %Options{} = options, report?, cancel_tag) do
     started_at = System.monotonic_time()
-    {options, tmp_dir} = make_tmp_dir(options)
+    {options, tmp_dir} = make_tmp_dir(options, self())
 
     handle = %Handle{
       owner: self(),
@@ -177,20 +178,17 @@ defmodule Sandbox.Runner do
   # The run is over: its pool lease goes back, its private directory goes.
   defp release(handle) do
     if handle.pool, do: Pool.checkin(handle.pool, handle.lease)
-    if handle.tmp_dir, do: File.rm_rf(handle.tmp_dir)
+    if handle.tmp_dir, do: TmpDir.remove(handle.tmp_dir)
     :ok
   end
 
   # `tmp_dir: true`: a fresh directory only this user can enter, the run's
   # working directory and TMPDIR.
-  defp make_tmp_dir(%Options{tmp_dir: false} = options), do: {options, nil}
+  defp make_tmp_dir(%Options{tmp_dir: false} = options, _owner), do: {options, nil}
 
-  defp make_tmp_dir(options) do
-    name = "sandbox-run-#{System.pid()}-#{System.unique_integer([:positive])}"
-    dir = Path.join(System.tmp_dir!(), name)
-    File.mkdir!(dir)
-    File.chmod!(dir, 0o700)
-    {%{options | cd: dir, env: options.env ++ [{"TMPDIR", dir}]}, dir}
+  defp make_tmp_dir(options, owner) do
+    {dir, _janitor} = tmp_dir = TmpDir.create(owner)
+    {%{options | cd: dir, env: options.env ++ [{"TMPDIR", dir}]}, tmp_dir}
   end
 
   # Waits in `receive`: no scheduler is held while the run goes on.

@@ -61,6 +61,23 @@ defmodule Sandbox.EnvironmentTest do
     refute File.exists?(String.trim(output))
   end
 
+  test ":tmp_dir is removed when the run's owner dies mid-run" do
+    test = self()
+    code = ~S|IO.puts(File.cwd!()); File.write!("left", "x"); Process.sleep(:infinity)|
+
+    owner =
+      spawn(fn ->
+        handle = Sandbox.start(code, tmp_dir: true, on_output: test)
+        Sandbox.await(handle)
+      end)
+
+    assert_receive {:sandbox_output, _ref, chunk}, 30_000
+    dir = String.trim(chunk)
+    assert File.exists?(Path.join(dir, "left"))
+    Process.exit(owner, :kill)
+    assert TestOS.eventually(fn -> not File.exists?(dir) end, 5_000), "#{dir} is still there"
+  end
+
   test "the directory is private to the user" do
     assert {:ok, %{result: mode}} = Sandbox.run(~S|File.stat!(File.cwd!()).mode|, tmp_dir: true)
 
