@@ -139,7 +139,7 @@ defmodule Sandbox do
     * `:tmp_dir` - `true` gives the run a fresh directory only the host's
       user can enter, as its working directory and `TMPDIR`, removed with
       everything in it once the run's processes are all gone, however the
-      run ended. Not with `:cd`.
+      run ended (the caller dying included). Not with `:cd`.
     * `:stdin` - what the code reads with `IO.gets/1`, `IO.read/2` and the
       like (its standard input through Erlang I/O); prompts go to the
       output. Without it, reads are at end of file at once. The VM's OS
