@@ -3,7 +3,8 @@ defmodule Sandbox.Runner do
   The host's side of one run: takes a warm peer from a pool or starts one
   through the C core, hands it the request, waits for the outcome in
   `receive` (so no scheduler is held while the run goes on), and turns the
-  outcome into `Sandbox.run/2`'s result.
+  outcome into `Sandbox.run/2`'s result. A run for another node (`:node`,
+  or where a cluster pool places it) is handed to `Sandbox.Remote`.
   """
 
   alias Sandbox.{
