@@ -23,10 +23,10 @@ NIF := priv/sandbox_nif.so
 PEER_NIF := priv/sandbox_peer_nif.so
 HELPER := priv/sandbox_helper
 
-NIF_SRC := sandbox_nif atoms monitor run spawn output frame status deadline fdio
+NIF_SRC := sandbox_nif atoms monitor run spawn output frame status deadline fdio decimal pids
 PEER_NIF_SRC := peer_nif fdio
-HELPER_SRC := helper cgroup fdio status tree pids usage limits
-TESTED_SRC := output frame status deadline tree fdio pids usage cgroup limits
+HELPER_SRC := helper cgroup fdio status tree pids usage limits decimal
+TESTED_SRC := output frame status deadline tree fdio pids usage cgroup limits decimal
 TEST_SRC := $(wildcard c_src/test/*.c)
 
 NIF_OBJ := $(NIF_SRC:%=$(BUILD)/nif/%.o)

@@ -1,5 +1,6 @@
 #include "cgroup.h"
 
+#include "decimal.h"
 #include "fdio.h"
 #include "pids.h"
 
@@ -135,16 +136,7 @@ int cgroup_parse_value(const char *text, size_t len, const char *key, int64_t *v
                 *value = -1;
                 return 0;
             }
-            int64_t n = 0;
-            if (v == line_end)
-                return -1;
-            for (const char *d = v; d < line_end; d++) {
-                if (*d < '0' || *d > '9' || n > (INT64_MAX - 9) / 10)
-                    return -1;
-                n = n * 10 + (*d - '0');
-            }
-            *value = n;
-            return 0;
+            return decimal_parse(&v, line_end, INT64_MAX, value) < 0 || v != line_end ? -1 : 0;
         }
         p = eol ? eol + 1 : end;
     }

@@ -58,3 +58,22 @@ void fdio_close(int fd) {
     (void)close(fd);
     errno = saved;
 }
+
+ssize_t fdio_read_file(const char *path, void *buf, size_t cap) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    while (len < cap) {
+        ssize_t n = fdio_read(fd, (char *)buf + len, cap - len);
+        if (n < 0) {
+            fdio_close(fd);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    fdio_close(fd);
+    return (ssize_t)len;
+}

@@ -16,6 +16,11 @@ int fdio_write_all(int fd, const void *buf, size_t len);
  * or EAGAIN is expected. Returns bytes written, or -1 with errno. */
 ssize_t fdio_write_some(int fd, const void *buf, size_t len);
 
+/* Reads the start of the file at path, up to cap bytes, into buf (for
+ * small files such as /proc/<pid>/stat). Returns the length read, or -1
+ * with errno. */
+ssize_t fdio_read_file(const char *path, void *buf, size_t cap);
+
 /* Sets O_NONBLOCK. Returns 0, or -1 with errno. */
 int fdio_set_nonblock(int fd);
 

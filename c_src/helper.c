@@ -3,8 +3,8 @@
  * The host BEAM ignores SIGCHLD, so it can neither learn how a child ended
  * nor reap the orphans a run leaves behind. This small process can: it is a
  * child subreaper, forks the peer into a process group of its own, reaps
- * every descendant, and kills the whole tree when told to (EOF or 'K' on
- * its control pipe), when the peer ends, or when the host dies. Told the
+ * every descendant, and kills the whole tree when told to (EOF or "kill"
+ * on its control pipe), when the peer ends, or when the host dies. Told the
  * run's limits ("limits" on the control pipe), it puts them in force and
  * kills the tree when one is crossed (see limits.h).
  *
@@ -236,9 +236,10 @@ static int handle_signals(helper_t *h) {
 
 /* Measures the tree if it is time. Returns 1 once a limit is crossed. */
 static int check_limits(helper_t *h) {
-    if (!h->limiter.active || monotonic_ms() < h->next_sample_ms)
+    int64_t now = monotonic_ms();
+    if (!h->limiter.active || now < h->next_sample_ms)
         return 0;
-    h->next_sample_ms = monotonic_ms() + LIMITS_SAMPLE_MS;
+    h->next_sample_ms = now + LIMITS_SAMPLE_MS;
     int crossed = limiter_check(&h->limiter);
     if (crossed)
         report(STATUS_BREACH, crossed, 0, 0);

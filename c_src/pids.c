@@ -1,5 +1,7 @@
 #include "pids.h"
 
+#include "decimal.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,15 +35,11 @@ int pids_push(pids_t *l, pid_t pid) {
 }
 
 pid_t pids_parse(const char *text, size_t len) {
-    if (len == 0 || len > 10)
+    const char *p = text;
+    int64_t value;
+    if (len > 10 || decimal_parse(&p, text + len, INT32_MAX, &value) < 0 || p != text + len)
         return 0;
-    int64_t value = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return 0;
-        value = value * 10 + (text[i] - '0');
-    }
-    return value > INT32_MAX ? 0 : (pid_t)value;
+    return (pid_t)value;
 }
 
 int pids_parse_lines(pids_t *l, const char *text, size_t len) {

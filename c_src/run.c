@@ -2,6 +2,7 @@
 
 #include "deadline.h"
 #include "fdio.h"
+#include "pids.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -148,6 +149,13 @@ static void answer(run_t *r, ErlNifEnv *env, ERL_NIF_TERM outcome, int64_t now) 
     tear_down(r, now);
 }
 
+/* {Why, Output}: the run was stopped (timeout, cancel, a limit) with what
+ * it had printed. */
+static void answer_stopped(run_t *r, ERL_NIF_TERM why, int64_t now) {
+    ErlNifEnv *env = enif_alloc_env();
+    answer(r, env, enif_make_tuple2(env, why, make_output(r, env, 0)), now);
+}
+
 /* ns between two steps in us, or nil when either has not happened. */
 static ERL_NIF_TERM span_us(ErlNifEnv *env, const atoms_t *a, int64_t from, int64_t to) {
     if (from == 0 || to == 0)
@@ -226,10 +234,7 @@ static ERL_NIF_TERM limit_atom(const atoms_t *a, int crossed) {
 /* {memory_limit | cpu_limit | process_limit, Output}: the helper is
  * killing the tree for crossing a limit. */
 static void answer_crossed(run_t *r, int64_t now) {
-    ErlNifEnv *env = enif_alloc_env();
-    ERL_NIF_TERM outcome =
-        enif_make_tuple2(env, limit_atom(r->atoms, r->crossed), make_output(r, env, 0));
-    answer(r, env, outcome, now);
+    answer_stopped(r, limit_atom(r->atoms, r->crossed), now);
 }
 
 /* A peer lost before it said 'S' never had the request: it failed to boot
@@ -271,11 +276,7 @@ static void keep_output(run_t *r, const uint8_t *data, size_t len, int64_t now) 
     if (r->terms.stream)
         stream_output(r, data, len);
     if (r->terms.output_limit != OUTPUT_UNLIMITED && r->output.total > r->terms.output_limit) {
-        /* Printed past :output_limit: stopped, with what it printed. */
-        ErlNifEnv *env = enif_alloc_env();
-        ERL_NIF_TERM outcome =
-            enif_make_tuple2(env, r->atoms->output_limit, make_output(r, env, 0));
-        answer(r, env, outcome, now);
+        answer_stopped(r, r->atoms->output_limit, now);
     }
 }
 
@@ -336,28 +337,13 @@ static int send_capture_begun(run_t *r) {
     return n == (ssize_t)sizeof frame ? 0 : -1;
 }
 
-/* The OS pid in a 'B' frame: 1 to 10 decimal digits, at most INT32_MAX. */
-static int parse_os_pid(const uint8_t *digits, size_t len, int *os_pid) {
-    if (len == 0 || len > 10)
-        return -1;
-    int64_t value = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (digits[i] < '0' || digits[i] > '9')
-            return -1;
-        value = value * 10 + (digits[i] - '0');
-    }
-    if (value == 0 || value > INT32_MAX)
-        return -1;
-    *os_pid = (int)value;
-    return 0;
-}
-
 /* The boot deadline ends at 'B'. A submitted run's own deadline starts
  * then; a peer booted ahead (a pool's) waits without one, and its owner
  * hears {sandbox, Ref, {ready, OsPid}}. */
 static int peer_booted(run_t *r, const uint8_t *frame, size_t len, int64_t now) {
-    int os_pid;
-    if (r->booted || r->phase != PHASE_BOOTING || parse_os_pid(frame + 1, len - 1, &os_pid) < 0)
+    /* The OS pid: 1 to 10 decimal digits, at most INT32_MAX. */
+    pid_t os_pid = pids_parse((const char *)frame + 1, len - 1);
+    if (r->booted || r->phase != PHASE_BOOTING || os_pid == 0)
         return -1;
     r->booted = 1;
     r->t_booted = now;
@@ -676,9 +662,7 @@ void run_cancel(run_t *r, int notify, int64_t now) {
         tear_down(r, now);
         return;
     }
-    ErlNifEnv *env = enif_alloc_env();
-    ERL_NIF_TERM outcome = enif_make_tuple2(env, r->atoms->cancelled, make_output(r, env, 0));
-    answer(r, env, outcome, now);
+    answer_stopped(r, r->atoms->cancelled, now);
 }
 
 void run_owner_down(run_t *r, const ErlNifMonitor *down, int64_t now) {
@@ -731,17 +715,17 @@ void run_tick(run_t *r, const scratch_t *scratch, int64_t now) {
             check_end(r, now); /* past :output_limit on the way */
             return;
         }
-        ErlNifEnv *env = enif_alloc_env();
-        ERL_NIF_TERM outcome;
         /* Once a booted peer has been given its request, the run's own
          * deadline is the one running. */
-        if (!(r->booted && r->submitted)) {
-            outcome = enif_make_tuple4(env, r->atoms->boot_failed, r->atoms->timeout,
-                                       make_output(r, env, 1), make_exit(r, env));
+        if (r->booted && r->submitted) {
+            answer_stopped(r, r->atoms->timeout, now);
         } else {
-            outcome = enif_make_tuple2(env, r->atoms->timeout, make_output(r, env, 0));
+            ErlNifEnv *env = enif_alloc_env();
+            answer(r, env,
+                   enif_make_tuple4(env, r->atoms->boot_failed, r->atoms->timeout,
+                                    make_output(r, env, 1), make_exit(r, env)),
+                   now);
         }
-        answer(r, env, outcome, now);
     }
     check_end(r, now);
     if (r->answered && !r->ended && deadline_passed(now, r->grace)) {

@@ -10,7 +10,7 @@ typedef struct {
     int output;  /* read: the peer's stdout and stderr */
     int request; /* write: frames for the peer */
     int reply;   /* read: frames from the peer */
-    int control; /* write: closing it (or 'K') orders the helper to kill */
+    int control; /* write: closing it (or "kill") orders the helper to kill */
     int status;  /* read: the helper's status lines */
     pid_t helper;
     /* A pidfd of the helper, or -1 where the kernel has none: the BEAM reaps

@@ -1,5 +1,7 @@
 #include "status.h"
 
+#include "decimal.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -37,23 +39,12 @@ size_t status_format(const status_msg_t *m, char *out, size_t out_len) {
 
 /* Parses an optionally negative decimal that fits in int64_t; advances *p. */
 static int parse_int(const char **p, const char *end, int64_t *out) {
-    const char *s = *p;
-    int negative = 0;
-    if (s < end && *s == '-') {
-        negative = 1;
-        s++;
-    }
-    if (s == end || *s < '0' || *s > '9')
+    int negative = *p < end && **p == '-';
+    const char *s = *p + negative;
+    int64_t value;
+    if (decimal_parse(&s, end, INT64_MAX, &value) < 0)
         return -1;
-    uint64_t value = 0;
-    while (s < end && *s >= '0' && *s <= '9') {
-        unsigned digit = (unsigned)(*s - '0');
-        if (value > ((uint64_t)INT64_MAX - digit) / 10)
-            return -1;
-        value = value * 10 + digit;
-        s++;
-    }
-    *out = negative ? -(int64_t)value : (int64_t)value;
+    *out = negative ? -value : value;
     *p = s;
     return 0;
 }

@@ -1,27 +1,17 @@
 #include "usage.h"
 
+#include "decimal.h"
 #include "fdio.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
 /* Parses an unsigned decimal at *p, advancing it; then skips one space. */
 static int field(const char **p, const char *end, int64_t *out) {
     const char *s = *p;
-    if (s == end || *s < '0' || *s > '9')
-        return -1;
-    int64_t value = 0;
-    while (s < end && *s >= '0' && *s <= '9') {
-        if (value > (INT64_MAX - 9) / 10)
-            return -1;
-        value = value * 10 + (*s - '0');
-        s++;
-    }
-    if (s < end && *s != ' ' && *s != '\n')
+    if (decimal_parse(&s, end, INT64_MAX, out) < 0 || (s < end && *s != ' ' && *s != '\n'))
         return -1;
     *p = s < end ? s + 1 : s;
-    *out = value;
     return 0;
 }
 
@@ -69,22 +59,7 @@ int usage_parse_statm_resident(const char *statm, size_t len, int64_t *pages) {
 static ssize_t read_proc(pid_t pid, const char *name, char *buf, size_t cap) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    while (len < cap) {
-        ssize_t n = fdio_read(fd, buf + len, cap - len);
-        if (n < 0) {
-            fdio_close(fd);
-            return -1;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    fdio_close(fd);
-    return (ssize_t)len;
+    return fdio_read_file(path, buf, cap);
 }
 
 void usage_sample(const pids_t *pids, usage_t *out) {
