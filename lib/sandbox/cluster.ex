@@ -21,6 +21,8 @@ defmodule Sandbox.Cluster do
   node's pools.
   """
 
+  alias Sandbox.Pool
+
   @scope :sandbox_pools
   @status_timeout_ms 500
 
@@ -72,7 +74,7 @@ defmodule Sandbox.Cluster do
   end
 
   defp status(pool) do
-    {:ok, GenServer.call(pool, :status, @status_timeout_ms)}
+    {:ok, Pool.status(pool, @status_timeout_ms)}
   catch
     :exit, _ -> :error
   end

@@ -93,9 +93,10 @@ defmodule Sandbox.Pool do
   @doc """
   How the pool stands: peers `:idle` (booted, waiting), `:booting`,
   `:leased` (given to runs, including runs booting their own), runs
-  `:waiting` for `:max_peers`, and the OS pids of the idle peers.
+  `:waiting` for `:max_peers`, and the OS pids of the idle peers. Exits
+  as `GenServer.call/3` does if the pool does not answer within `timeout`.
   """
-  @spec status(pool()) :: %{
+  @spec status(pool(), timeout()) :: %{
           idle: non_neg_integer(),
           booting: non_neg_integer(),
           leased: non_neg_integer(),
@@ -104,7 +105,7 @@ defmodule Sandbox.Pool do
           size: non_neg_integer(),
           max_peers: pos_integer() | :infinity
         }
-  def status(pool), do: GenServer.call(pool, :status)
+  def status(pool, timeout \\ 5_000), do: GenServer.call(pool, :status, timeout)
 
   @doc false
   # Takes a peer, or leave to boot one; waits up to wait_ms for a slot
