@@ -37,12 +37,17 @@ defmodule Sandbox.TelemetryTest do
     assert_receive {:telemetry, [:sandbox, :run, :start], %{system_time: _}, start}
     assert_receive {:telemetry, [:sandbox, :run, :stop], %{duration: duration}, stop}
     assert duration > 0
-    assert %{function: :run, status: :ok, caller: caller} = stop
+    assert %{function: :run, status: :ok, caller: caller, node: node} = stop
     assert caller == self()
+    assert node == node()
     assert start.telemetry_span_context == stop.telemetry_span_context
 
     assert {:error, :timeout, _} = Sandbox.run("Process.sleep(:infinity)", timeout: 100)
     assert_receive {:telemetry, [:sandbox, :run, :stop], _, %{status: :timeout}}
+
+    # A limit crossed is the stop event's status too.
+    assert {:error, :memory_limit, _} = Sandbox.run("1", memory_limit: 1_000_000)
+    assert_receive {:telemetry, [:sandbox, :run, :stop], _, %{status: :memory_limit}}
   end
 
   test "execute/2: the stop event carries the result's measurements" do
