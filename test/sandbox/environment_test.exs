@@ -53,7 +53,7 @@ defmodule Sandbox.EnvironmentTest do
     assert {:ok, %{result: {other, _, _, _}}} = Sandbox.run(code, tmp_dir: true)
     assert other != dir
 
-    timed_out = ~S|IO.puts(File.cwd!()); File.write!("left", "x"); Process.sleep(:infinity)|
+    timed_out = ~S|File.write!("left", "x"); IO.puts(File.cwd!()); Process.sleep(:infinity)|
 
     assert {:error, :timeout, %{output: output}} =
              Sandbox.run(timed_out, tmp_dir: true, timeout: 500)
@@ -63,7 +63,8 @@ defmodule Sandbox.EnvironmentTest do
 
   test ":tmp_dir is removed when the run's owner dies mid-run" do
     test = self()
-    code = ~S|IO.puts(File.cwd!()); File.write!("left", "x"); Process.sleep(:infinity)|
+    # The file is written before the directory is printed, so it is there when the test looks.
+    code = ~S|File.write!("left", "x"); IO.puts(File.cwd!()); Process.sleep(:infinity)|
 
     owner =
       spawn(fn ->
