@@ -25,8 +25,8 @@ HELPER := priv/sandbox_helper
 
 NIF_SRC := sandbox_nif atoms monitor run spawn output frame status deadline fdio decimal pids
 PEER_NIF_SRC := peer_nif fdio
-HELPER_SRC := helper cgroup fdio status tree pids usage limits decimal
-TESTED_SRC := output frame status deadline tree fdio pids usage cgroup limits decimal
+HELPER_SRC := helper cgroup fdio status tree pids usage limits decimal netns
+TESTED_SRC := output frame status deadline tree fdio pids usage cgroup limits decimal netns
 TEST_SRC := $(wildcard c_src/test/*.c)
 
 NIF_OBJ := $(NIF_SRC:%=$(BUILD)/nif/%.o)

@@ -15,8 +15,10 @@
  *   usage: sandbox_helper <host pid> [--no-network] <cgroup parent | -> <erl path> [erl args...]
  *
  * --no-network: the peer gets a network namespace of its own, with nothing
- * in it (not even a loopback that is up); if the kernel refuses, the helper
- * fails (stage STAGE_NETWORK) rather than run the peer with a network.
+ * in it (not even a loopback that is up), inside a user namespace of its
+ * own where the helper lacks CAP_SYS_ADMIN (netns.h); if the kernel refuses
+ * both, the helper fails (stage STAGE_NETWORK) rather than run the peer
+ * with a network.
  *
  * File descriptors on entry, as the NIF sets them up:
  *   0 /dev/null   1, 2 output pipe   3 request pipe (read)   4 reply pipe
@@ -25,13 +27,13 @@
 #include "cgroup.h"
 #include "fdio.h"
 #include "limits.h"
+#include "netns.h"
 #include "status.h"
 #include "tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -323,8 +325,10 @@ int main(int argc, char **argv) {
         fail(STAGE_SETUP);
 
     /* The helper joins the new namespace too: it needs no network, and the
-     * peer forked next is born in it. */
-    if (no_network && unshare(CLONE_NEWNET) < 0)
+     * peer forked next is born in it. Without CAP_SYS_ADMIN both are in a
+     * user namespace of their own too, which maps this user onto itself:
+     * killing, limits and cgroup files still work on the same uid. */
+    if (no_network && netns_isolate() < 0)
         fail(STAGE_NETWORK);
 
     pid_t self = getpid();

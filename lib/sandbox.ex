@@ -180,9 +180,10 @@ defmodule Sandbox do
     * `:network` - `false` starts the VM in a network namespace of its
       own with no interfaces up: it cannot reach any other host nor the
       host's loopback. A pool's VMs have a network, so the run boots a
-      fresh VM. Where the kernel refuses a namespace (it needs
-      `CAP_SYS_ADMIN`), the run raises `Sandbox.BootError` saying so; it
-      never runs with a network instead.
+      fresh VM. Without `CAP_SYS_ADMIN` the namespace comes inside a user
+      namespace of the run's own (see `info/0`). Where the kernel refuses
+      both, the run raises `Sandbox.BootError` saying why; it never runs
+      with a network instead.
 
   Unknown options are ignored, as the reference ignores them.
 
@@ -331,8 +332,10 @@ defmodule Sandbox do
         10 ms);
       * `:max_file_size` - `:rlimit` (`RLIMIT_FSIZE` on every process of
         the tree).
-    * `:network` - `:netns`: `network: false` asks for a network namespace
-      per run (the kernel may still refuse it; the run then raises).
+    * `:network` - how `network: false` gets a network namespace per run:
+      `:netns` with `CAP_SYS_ADMIN`, else `:user_netns` (inside a user
+      namespace of the run's own, mapping only this user onto itself). The
+      kernel may still refuse it; the run then raises `Sandbox.BootError`.
     * `:erl` and `:helper` - the executables a run starts.
   """
   @spec info() :: %{
@@ -344,7 +347,7 @@ defmodule Sandbox do
             max_processes: :cgroup_v2 | :sampling,
             max_file_size: :rlimit
           },
-          network: :netns,
+          network: :netns | :user_netns,
           erl: String.t(),
           helper: String.t()
         }
@@ -362,7 +365,7 @@ defmodule Sandbox do
         max_processes: by_cgroup.("pids"),
         max_file_size: :rlimit
       },
-      network: :netns,
+      network: Sandbox.NetworkNamespace.mechanism(),
       erl: Sandbox.PeerCommand.erl_path(),
       helper: Sandbox.PeerLauncher.helper_path()
     }

@@ -29,8 +29,8 @@ defmodule Sandbox.BootError do
   # The helper's stages (status.h) that come from the run's options.
   defp describe(:exited, {:helper_failed, 4, errno}),
     do:
-      "network: false needs a network namespace of its own, and the kernel refused one " <>
-        "(unshare(CLONE_NEWNET): errno #{errno}#{errno_hint(errno)})"
+      "network: false needs a network namespace of its own, and the kernel refused one, " <>
+        "also inside a user namespace (unshare: errno #{errno}#{errno_hint(errno)})"
 
   defp describe(:exited, {:helper_failed, 5, errno}),
     do: "its resource limits could not be put in force (errno #{errno})"
@@ -54,8 +54,16 @@ defmodule Sandbox.BootError do
 
   defp ended(_unknown), do: "ended"
 
-  defp errno_hint(1), do: ", EPERM: it needs CAP_SYS_ADMIN, as root has"
-  defp errno_hint(22), do: ", EINVAL: this kernel has no network namespaces"
+  defp errno_hint(1),
+    do:
+      ", EPERM: it needs CAP_SYS_ADMIN, as root has, or a kernel that lets users " <>
+        "create user namespaces"
+
+  defp errno_hint(22), do: ", EINVAL: this kernel has no network or user namespaces"
+
+  defp errno_hint(28),
+    do: ", ENOSPC: user namespaces are used up or disabled (sysctl user.max_user_namespaces)"
+
   defp errno_hint(_errno), do: ""
 
   defp shown(output) when output in [nil, ""], do: ""

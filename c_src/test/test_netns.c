@@ -1,0 +1,91 @@
+#include "netns.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* What a child that tried to isolate itself found, as its exit status. */
+enum { ISOLATED = 0, UNSHARE_FAILED, SAME_NAMESPACE, HAS_INTERFACES, ID_CHANGED, BAD_MAP };
+
+static ino_t net_namespace(void) {
+    struct stat st;
+    cr_assert_eq(stat("/proc/self/ns/net", &st), 0);
+    return st.st_ino;
+}
+
+/* Only "lo" is listed in /proc/self/net/dev, after its two header lines. */
+static int only_loopback(void) {
+    FILE *dev = fopen("/proc/self/net/dev", "re");
+    if (!dev)
+        return 0;
+    char line[512];
+    int lines = 0, loopback = 0;
+    while (fgets(line, sizeof line, dev)) {
+        lines++;
+        loopback += strstr(line, " lo:") != NULL || strncmp(line, "lo:", 3) == 0;
+    }
+    fclose(dev);
+    return lines == 3 && loopback == 1;
+}
+
+/* "<uid> <uid> 1", spaces as the kernel pads them. */
+static int maps_only_itself(const char *path, unsigned long id) {
+    FILE *map = fopen(path, "re");
+    if (!map)
+        return 0;
+    unsigned long inside, outside, count;
+    int fields = fscanf(map, "%lu %lu %lu", &inside, &outside, &count);
+    int more = fgetc(map) == '\n' && fgetc(map) == EOF;
+    fclose(map);
+    return fields == 3 && inside == id && outside == id && count == 1 && more;
+}
+
+/* Runs isolate in a child (it changes the process for good) and returns
+ * what the child found. */
+static int in_child(int (*isolate)(void), int check_ids) {
+    ino_t before = net_namespace();
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        struct stat st;
+        if (isolate() < 0)
+            _exit(UNSHARE_FAILED);
+        if (stat("/proc/self/ns/net", &st) < 0 || st.st_ino == before)
+            _exit(SAME_NAMESPACE);
+        if (!only_loopback())
+            _exit(HAS_INTERFACES);
+        if (check_ids && (geteuid() != uid || getegid() != gid))
+            _exit(ID_CHANGED);
+        if (check_ids && (!maps_only_itself("/proc/self/uid_map", uid) ||
+                          !maps_only_itself("/proc/self/gid_map", gid)))
+            _exit(BAD_MAP);
+        _exit(ISOLATED);
+    }
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+Test(netns, a_user_namespace_maps_the_user_onto_itself) {
+    cr_assert_eq(in_child(netns_unshare_in_user_ns, 1), ISOLATED);
+}
+
+Test(netns, isolate_gives_a_namespace_of_one_kind_or_the_other) {
+    cr_assert_eq(in_child(netns_isolate, 0), ISOLATED);
+}
+
+/* Where the test runs as root, the plain namespace is had; elsewhere the
+ * kernel refuses it, which is what sends isolate to the user namespace. */
+Test(netns, the_plain_namespace_needs_privilege) {
+    int found = in_child(netns_unshare_plain, 0);
+    if (geteuid() == 0)
+        cr_assert_eq(found, ISOLATED);
+    else
+        cr_assert_eq(found, UNSHARE_FAILED);
+}
