@@ -1,13 +1,17 @@
 #include "netns.h"
 
+#include "fdio.h"
+
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* What a child that tried to isolate itself found, as its exit status. */
+/* What a child that tried to isolate itself found, as it tells its parent. */
 enum { ISOLATED = 0, UNSHARE_FAILED, SAME_NAMESPACE, HAS_INTERFACES, ID_CHANGED, BAD_MAP };
 
 static ino_t net_namespace(void) {
@@ -43,33 +47,50 @@ static int maps_only_itself(const char *path, unsigned long id) {
     return fields == 3 && inside == id && outside == id && count == 1 && more;
 }
 
+/* Checks what isolate did to the calling process. */
+static int found_after(int (*isolate)(void), int check_ids, ino_t before, uid_t uid, gid_t gid) {
+    struct stat st;
+    if (isolate() < 0)
+        return UNSHARE_FAILED;
+    if (stat("/proc/self/ns/net", &st) < 0 || st.st_ino == before)
+        return SAME_NAMESPACE;
+    if (!only_loopback())
+        return HAS_INTERFACES;
+    if (check_ids && (geteuid() != uid || getegid() != gid))
+        return ID_CHANGED;
+    if (check_ids && (!maps_only_itself("/proc/self/uid_map", uid) ||
+                      !maps_only_itself("/proc/self/gid_map", gid)))
+        return BAD_MAP;
+    return ISOLATED;
+}
+
 /* Runs isolate in a child (it changes the process for good) and returns
- * what the child found. */
+ * what the child found. The child then waits to be killed, as the other
+ * tests' children do, rather than exit: an exit would have valgrind report
+ * the test runner's own memory in it. */
 static int in_child(int (*isolate)(void), int check_ids) {
     ino_t before = net_namespace();
     uid_t uid = geteuid();
     gid_t gid = getegid();
+    int found[2];
+    cr_assert_eq(pipe2(found, O_CLOEXEC), 0);
     pid_t child = fork();
     cr_assert_geq(child, 0);
     if (child == 0) {
-        struct stat st;
-        if (isolate() < 0)
-            _exit(UNSHARE_FAILED);
-        if (stat("/proc/self/ns/net", &st) < 0 || st.st_ino == before)
-            _exit(SAME_NAMESPACE);
-        if (!only_loopback())
-            _exit(HAS_INTERFACES);
-        if (check_ids && (geteuid() != uid || getegid() != gid))
-            _exit(ID_CHANGED);
-        if (check_ids && (!maps_only_itself("/proc/self/uid_map", uid) ||
-                          !maps_only_itself("/proc/self/gid_map", gid)))
-            _exit(BAD_MAP);
-        _exit(ISOLATED);
+        unsigned char what = (unsigned char)found_after(isolate, check_ids, before, uid, gid);
+        if (fdio_write_all(found[1], &what, 1) < 0)
+            _exit(1);
+        for (;;)
+            pause();
     }
+    unsigned char what = 0xff;
+    cr_assert_eq(close(found[1]), 0);
+    cr_assert_eq(fdio_read(found[0], &what, 1), 1);
+    cr_assert_eq(close(found[0]), 0);
+    cr_assert_eq(kill(child, SIGKILL), 0);
     int status;
     cr_assert_eq(waitpid(child, &status, 0), child);
-    cr_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return what;
 }
 
 Test(netns, a_user_namespace_maps_the_user_onto_itself) {
