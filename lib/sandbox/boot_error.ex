@@ -29,8 +29,8 @@ defmodule Sandbox.BootError do
   # The helper's stages (status.h) that come from the run's options.
   defp describe(:exited, {:helper_failed, 4, errno}),
     do:
-      "network: false needs a network namespace of its own, and the kernel refused one, " <>
-        "also inside a user namespace (unshare: errno #{errno}#{errno_hint(errno)})"
+      "network: false needs a network namespace of its own, and the kernel refused one " <>
+        "(unshare: errno #{errno}#{errno_hint(errno)})"
 
   defp describe(:exited, {:helper_failed, 5, errno}),
     do: "its resource limits could not be put in force (errno #{errno})"
@@ -56,8 +56,8 @@ defmodule Sandbox.BootError do
 
   defp errno_hint(1),
     do:
-      ", EPERM: it needs CAP_SYS_ADMIN, as root has, or a kernel that lets users " <>
-        "create user namespaces"
+      ", EPERM: it needs CAP_SYS_ADMIN, as root has, or else a kernel and security policy " <>
+        "that let users create user namespaces (container seccomp profiles often forbid them)"
 
   defp errno_hint(22), do: ", EINVAL: this kernel has no network or user namespaces"
 
