@@ -41,4 +41,7 @@ void atoms_init(ErlNifEnv *env, atoms_t *a) {
     a->cgroup_v2 = enif_make_atom(env, "cgroup_v2");
     a->sampling = enif_make_atom(env, "sampling");
     a->rlimit = enif_make_atom(env, "rlimit");
+    a->network = enif_make_atom(env, "network");
+    a->netns = enif_make_atom(env, "netns");
+    a->user_netns = enif_make_atom(env, "user_netns");
 }

@@ -15,6 +15,8 @@ typedef struct {
     ERL_NIF_TERM report, nil, boot_us, setup_us, eval_us, output_bytes, cpu_us, max_rss_kb;
     /* which mechanism enforced each limit, in the report */
     ERL_NIF_TERM enforced_by, cpu_time, max_processes, max_file_size, cgroup_v2, sampling, rlimit;
+    /* ...and how network: false was had */
+    ERL_NIF_TERM network, netns, user_netns;
 } atoms_t;
 
 void atoms_init(ErlNifEnv *env, atoms_t *a);

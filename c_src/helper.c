@@ -328,8 +328,12 @@ int main(int argc, char **argv) {
      * peer forked next is born in it. Without CAP_SYS_ADMIN both are in a
      * user namespace of their own too, which maps this user onto itself:
      * killing, limits and cgroup files still work on the same uid. */
-    if (no_network && netns_isolate() < 0)
-        fail(STAGE_NETWORK);
+    if (no_network) {
+        int kind = netns_isolate();
+        if (kind < 0)
+            fail(STAGE_NETWORK);
+        report(STATUS_NETWORK, kind, 0, 0);
+    }
 
     pid_t self = getpid();
     /* No cgroup to be had (none given, not writable, not v2): the process

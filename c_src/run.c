@@ -2,6 +2,7 @@
 
 #include "deadline.h"
 #include "fdio.h"
+#include "netns.h"
 #include "pids.h"
 
 #include <errno.h>
@@ -164,7 +165,7 @@ static ERL_NIF_TERM span_us(ErlNifEnv *env, const atoms_t *a, int64_t from, int6
 }
 
 /* #{Option => cgroup_v2 | sampling | rlimit} for each limit the helper put
- * in force. */
+ * in force, and network => netns | user_netns for network: false. */
 static ERL_NIF_TERM make_enforced_by(run_t *r, ErlNifEnv *env) {
     const atoms_t *a = r->atoms;
     const ERL_NIF_TERM options[4] = {a->memory_limit, a->cpu_time, a->max_processes,
@@ -178,6 +179,9 @@ static ERL_NIF_TERM make_enforced_by(run_t *r, ErlNifEnv *env) {
         if (how)
             (void)enif_make_map_put(env, map, options[i], how, &map);
     }
+    if (r->network_kind)
+        (void)enif_make_map_put(env, map, a->network,
+                                r->network_kind == NETNS_PLAIN ? a->netns : a->user_netns, &map);
     return map;
 }
 
@@ -546,6 +550,12 @@ static void read_status(run_t *r, const scratch_t *scratch, int64_t now) {
             got = -1;
         if (got > 0 && (m.kind == CONTROL_LIMITS || m.kind == CONTROL_KILL))
             got = -1; /* an order, not a report */
+        if (got > 0 && m.kind == STATUS_NETWORK) {
+            if (m.a == NETNS_PLAIN || m.a == NETNS_USER)
+                r->network_kind = m.a;
+            else
+                got = -1;
+        }
         if (got < 0) {
             /* Our own helper talking nonsense: stop listening, kill. */
             close_watched(r, WATCH_STATUS);

@@ -1,6 +1,8 @@
 /* The lines host and helper exchange, one text line each. The helper's
  * reports to the host, on the status pipe:
  *
+ *   network <kind>                   the peer will have a network namespace
+ *                                    of its own, of this kind (netns_kind_t)
  *   peer <pid>                       the peer was forked
  *   tree <mechanism>                 how its tree will be killed (tree_kill_t)
  *   enforced <memory> <cpu> <processes> <file size>
@@ -36,6 +38,7 @@ typedef enum {
     STATUS_FAIL,
     STATUS_ENFORCED,
     STATUS_BREACH,
+    STATUS_NETWORK,
     CONTROL_LIMITS,
     CONTROL_KILL,
 } status_kind_t;
@@ -72,7 +75,7 @@ typedef enum {
 typedef struct {
     status_kind_t kind;
     /* pid | tree_kill_t | wait status | utime, stime, maxrss | stage, errno |
-     * four mechanisms | limit_kind_t | four limits */
+     * four mechanisms | limit_kind_t | netns_kind_t | four limits */
     int64_t a, b, c, d;
 } status_msg_t;
 

@@ -1,5 +1,7 @@
 #include "status.h"
 
+#include "netns.h"
+
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@ Test(status, formats_and_parses_each_kind) {
         {STATUS_FAIL, STAGE_FORK, 11, 0, 0},
         {STATUS_ENFORCED, MECHANISM_CGROUP, MECHANISM_SAMPLING, MECHANISM_NONE, MECHANISM_RLIMIT},
         {STATUS_BREACH, LIMIT_CPU, 0, 0, 0},
+        {STATUS_NETWORK, NETNS_USER, 0, 0, 0},
         {CONTROL_LIMITS, INT64_C(1) << 40, -1, 12, 0},
         {CONTROL_KILL, 0, 0, 0, 0},
     };
@@ -32,10 +35,10 @@ Test(status, formats_and_parses_each_kind) {
 
 Test(status, rejects_malformed_lines) {
     const char *bad[] = {
-        "",        "peer",     "peer ",  "peer x",       "peer 1 2",
-        "exit -",  "done 1 2", "nope 1", "peer  1",      "peer 99999999999999999999",
-        "peerx 1", "fail 1",   "kill 1", "limits 1 2 3", "breach",
-        "killx",   "limit 1"};
+        "",        "peer",     "peer ",   "peer x",       "peer 1 2",
+        "exit -",  "done 1 2", "nope 1",  "peer  1",      "peer 99999999999999999999",
+        "peerx 1", "fail 1",   "kill 1",  "limits 1 2 3", "breach",
+        "killx",   "limit 1",  "network", "network 1 2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         status_msg_t m;
         cr_assert_eq(status_parse(bad[i], strlen(bad[i]), &m), -1, "accepted \"%s\"", bad[i]);

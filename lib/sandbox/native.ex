@@ -63,7 +63,8 @@ defmodule Sandbox.Native do
   reached), `:output_bytes` (all the code printed), and `:cpu_us` and
   `:max_rss_kb` of the whole tree (nil if the helper could not say), and
   `:enforced_by` (`%{option => :cgroup_v2 | :sampling | :rlimit}` for
-  each limit in force). With a `:stream_to` pid,
+  each limit in force, and `network: :netns | :user_netns` for a peer
+  born without a network). With a `:stream_to` pid,
   every chunk of the code's output goes there as it is read,
   `{:sandbox_output, ref, chunk}`, before the outcome.
   """

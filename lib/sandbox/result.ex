@@ -34,8 +34,10 @@ defmodule Sandbox.Result do
     * `:enforced_by` - for each resource limit the run was given
       (`:memory_limit`, `:cpu_time`, `:max_processes`, `:max_file_size`),
       how it was enforced: `:cgroup_v2`, `:sampling` or `:rlimit` (see
-      `Sandbox.info/0`). Empty without limits, or when the run ended before
-      they were in force.
+      `Sandbox.info/0`); with `network: false`, `:network` - the VM's
+      network namespace: `:netns`, or `:user_netns` inside a user namespace
+      of its own. Empty without either, or when the run ended before its
+      limits were in force.
 
   Times are milliseconds, as floats with microsecond resolution.
   """
@@ -72,7 +74,8 @@ defmodule Sandbox.Result do
           cpu_ms: float() | nil,
           max_rss_kb: non_neg_integer() | nil,
           enforced_by: %{
-            optional(:memory_limit | :cpu_time | :max_processes | :max_file_size) => mechanism()
+            optional(:memory_limit | :cpu_time | :max_processes | :max_file_size) => mechanism(),
+            optional(:network) => :netns | :user_netns
           }
         }
 

@@ -178,7 +178,12 @@ defmodule Sandbox.LimitsTest do
       {String.trim(uid), elem(:gen_tcp.connect({127, 0, 0, 1}, #{port}, [], 5_000), 0)}
       """
 
-      found = {Sandbox.info().network, Sandbox.run(code), Sandbox.run(code, network: false)}
+      found = {
+        Sandbox.info().network,
+        Sandbox.run(code),
+        Sandbox.run(code, network: false),
+        Sandbox.execute("1", network: false).enforced_by
+      }
       IO.write(found |> :erlang.term_to_binary() |> Base.encode64())
       '''
 
@@ -192,8 +197,8 @@ defmodule Sandbox.LimitsTest do
       File.rm_rf!(dir)
       assert status == 0, encoded
 
-      assert {:user_netns, {:ok, %{result: {"65534", :ok}}}, {:ok, %{result: {"65534", :error}}}} =
-               encoded |> Base.decode64!() |> :erlang.binary_to_term()
+      assert {:user_netns, {:ok, %{result: {"65534", :ok}}}, {:ok, %{result: {"65534", :error}}},
+              %{network: :user_netns}} = encoded |> Base.decode64!() |> :erlang.binary_to_term()
     end
 
     test "a kernel's refusal is an error that says why, never a run with a network" do
@@ -217,6 +222,10 @@ defmodule Sandbox.LimitsTest do
 
     assert %Result{status: :ok} = result
     assert result.enforced_by == Sandbox.info().limits
+
+    assert %Result{status: :ok, enforced_by: alone} = Sandbox.execute("1", network: false)
+
+    assert alone == %{network: Sandbox.info().network}
     assert %Result{enforced_by: enforced_by} = Sandbox.execute("1")
     assert enforced_by == %{}
   end
