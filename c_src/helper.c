@@ -66,17 +66,21 @@ typedef struct {
     int64_t next_sample_ms;
 } helper_t;
 
-static void report_message(const status_msg_t *m) {
-    char line[STATUS_LINE_MAX];
-    size_t len = status_format(m, line, sizeof line);
-    /* The host may be gone (EPIPE): the tree is killed all the same. */
-    if (len > 0)
-        (void)fdio_write_all(FD_STATUS, line, len);
+/* One or two reports in one write(2): under PIPE_BUF, so the host reads
+ * them together, in this order. The host may be gone (EPIPE): the tree is
+ * killed all the same. */
+static void report_together(const status_msg_t *messages, size_t count) {
+    char lines[2 * STATUS_LINE_MAX];
+    size_t used = 0;
+    for (size_t i = 0; i < count && i < 2; i++)
+        used += status_format(&messages[i], lines + used, sizeof lines - used);
+    if (used > 0)
+        (void)fdio_write_all(FD_STATUS, lines, used);
 }
 
 static void report(status_kind_t kind, int64_t a, int64_t b, int64_t c) {
     status_msg_t m = {.kind = kind, .a = a, .b = b, .c = c};
-    report_message(&m);
+    report_together(&m, 1);
 }
 
 static int64_t monotonic_ms(void) {
@@ -257,13 +261,17 @@ static int enforce(helper_t *h, const status_msg_t *order) {
         report(STATUS_FAIL, STAGE_LIMITS, errno, 0);
         return 1;
     }
-    status_msg_t enforced;
-    limiter_report(&h->limiter, &enforced);
-    report_message(&enforced);
     /* A limit the peer is already over (the VM alone takes tens of MB)
-     * ends the run now, as a cgroup's memory.max would. */
-    h->next_sample_ms = 0;
-    return check_limits(h);
+     * ends the run now, as a cgroup's memory.max would. The host sends the
+     * request on "enforced": the verdict goes in the same write, so a run
+     * quicker than this check cannot end before it. */
+    status_msg_t said[2];
+    limiter_report(&h->limiter, &said[0]);
+    h->next_sample_ms = monotonic_ms() + LIMITS_SAMPLE_MS;
+    int crossed = limiter_check(&h->limiter);
+    said[1] = (status_msg_t){.kind = STATUS_BREACH, .a = crossed};
+    report_together(said, crossed ? 2 : 1);
+    return crossed != 0;
 }
 
 /* Returns 1 on EOF, a kill order, or an order it cannot understand. */

@@ -53,6 +53,23 @@ defmodule Sandbox.LimitsTest do
       assert {:error, :memory_limit, %{output: ""}} =
                Sandbox.run("1 + 1", memory_limit: 1_000_000)
     end
+
+    # The host sends the request once the limits are in force; a quick run
+    # must not finish before the verdict on what the VM already uses. Without
+    # a cgroup the helper's first check walks /proc, which is slow enough
+    # that the race showed here about once in ten runs.
+    test "a limit below what the VM uses stops even a run that needs no time (cgroup: false)" do
+      Sandbox.TestConfig.put_cgroup(false)
+      pool = start_supervised!({Pool, size: 2}, id: make_ref())
+
+      outcomes =
+        for _ <- 1..20 do
+          assert TestOS.eventually(fn -> Pool.status(pool).idle == 2 end, 20_000)
+          elem(Sandbox.run("1 + 1", memory_limit: 1_000_000, pool: pool), 1)
+        end ++ for(_ <- 1..10, do: elem(Sandbox.run("1 + 1", memory_limit: 1_000_000), 1))
+
+      assert Enum.frequencies(outcomes) == %{memory_limit: 30}
+    end
   end
 
   describe ":cpu_time" do
