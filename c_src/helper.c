@@ -150,12 +150,25 @@ static void exec_peer(pid_t helper, const char *cgroup, int entered, char **argv
     _exit(127);
 }
 
+/* Measures the tree now and reports a limit crossed, after `first` (if
+ * any) in the same write. Returns 1 once a limit is crossed. */
+static int sample_now(helper_t *h, const status_msg_t *first, int64_t now) {
+    h->next_sample_ms = now + LIMITS_SAMPLE_MS;
+    status_msg_t said[2];
+    size_t count = 0;
+    if (first)
+        said[count++] = *first;
+    int crossed = limiter_check(&h->limiter);
+    if (crossed)
+        said[count++] = (status_msg_t){.kind = STATUS_BREACH, .a = crossed};
+    report_together(said, count);
+    return crossed != 0;
+}
+
 /* The peer ended or was killed: report how, once. An out-of-memory kill
  * by the cgroup is told first, so the host knows why. */
 static void peer_ended(helper_t *h, int wait_status) {
-    int crossed = limiter_check(&h->limiter);
-    if (crossed)
-        report(STATUS_BREACH, crossed, 0, 0);
+    (void)sample_now(h, NULL, monotonic_ms());
     report(STATUS_EXIT, wait_status, 0, 0);
     h->peer_reaped = 1;
 }
@@ -245,11 +258,7 @@ static int check_limits(helper_t *h) {
     int64_t now = monotonic_ms();
     if (!h->limiter.active || now < h->next_sample_ms)
         return 0;
-    h->next_sample_ms = now + LIMITS_SAMPLE_MS;
-    int crossed = limiter_check(&h->limiter);
-    if (crossed)
-        report(STATUS_BREACH, crossed, 0, 0);
-    return crossed != 0;
+    return sample_now(h, NULL, now);
 }
 
 /* Puts the run's limits in force and says how, or fails. Returns 1 if the
@@ -265,13 +274,9 @@ static int enforce(helper_t *h, const status_msg_t *order) {
      * ends the run now, as a cgroup's memory.max would. The host sends the
      * request on "enforced": the verdict goes in the same write, so a run
      * quicker than this check cannot end before it. */
-    status_msg_t said[2];
-    limiter_report(&h->limiter, &said[0]);
-    h->next_sample_ms = monotonic_ms() + LIMITS_SAMPLE_MS;
-    int crossed = limiter_check(&h->limiter);
-    said[1] = (status_msg_t){.kind = STATUS_BREACH, .a = crossed};
-    report_together(said, crossed ? 2 : 1);
-    return crossed != 0;
+    status_msg_t enforced;
+    limiter_report(&h->limiter, &enforced);
+    return sample_now(h, &enforced, monotonic_ms());
 }
 
 /* Returns 1 on EOF, a kill order, or an order it cannot understand. */
