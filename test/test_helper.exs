@@ -59,6 +59,22 @@ defmodule Sandbox.TestOS do
     String.to_integer(kb)
   end
 
+  @doc """
+  The `count` OS pids a run writes to `path`, once all are there: the file
+  can be seen created but not yet written.
+  """
+  def read_pids(path, count, timeout) do
+    pids = fn ->
+      case File.read(path) do
+        {:ok, text} -> String.split(text)
+        {:error, _} -> []
+      end
+    end
+
+    eventually(fn -> length(pids.()) == count end, timeout)
+    Enum.map(pids.(), &String.to_integer/1)
+  end
+
   @doc "Polls `fun` until it returns a truthy value or `timeout` ms pass; returns its last value."
   def eventually(fun, timeout \\ 2_000) do
     deadline = System.monotonic_time(:millisecond) + timeout

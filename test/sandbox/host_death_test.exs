@@ -56,7 +56,7 @@ defmodule Sandbox.HostDeathTest do
         ]
       )
 
-    [peer, child, escaped] = read_pids(pids_file)
+    [peer, child, escaped] = TestOS.read_pids(pids_file, 3, 60_000)
     host = host_file |> File.read!() |> String.to_integer()
     helper = TestOS.stat(peer).ppid
     assert Enum.all?([host, helper, peer, child, escaped], &TestOS.alive?/1)
@@ -71,18 +71,5 @@ defmodule Sandbox.HostDeathTest do
 
     # The reaper exits once nothing at all is left below it.
     assert_receive {^port, {:exit_status, _}}, 10_000
-  end
-
-  # The file can be seen created but not yet written: wait for all three.
-  defp read_pids(path) do
-    pids = fn ->
-      case File.read(path) do
-        {:ok, text} -> String.split(text)
-        {:error, _} -> []
-      end
-    end
-
-    TestOS.eventually(fn -> length(pids.()) == 3 end, 60_000)
-    Enum.map(pids.(), &String.to_integer/1)
   end
 end

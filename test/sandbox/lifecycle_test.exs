@@ -68,10 +68,7 @@ defmodule Sandbox.LifecycleTest do
 
         caller = spawn(fn -> Sandbox.run(code, timeout: 60_000) end)
 
-        [peer, child] =
-          TestOS.eventually(fn -> File.exists?(pids_file) and File.read!(pids_file) end, 30_000)
-          |> String.split()
-          |> Enum.map(&String.to_integer/1)
+        [peer, child] = TestOS.read_pids(pids_file, 2, 30_000)
 
         assert TestOS.alive?(peer) and TestOS.alive?(child)
         Process.exit(caller, :kill)
