@@ -34,16 +34,22 @@ static int list_members(limiter_t *l) {
     return tree_descendants(l->root, &l->members);
 }
 
-/* CPU of the tree's live processes and of the orphans the helper reaped. */
-static int sample(limiter_t *l, usage_t *u) {
-    if (list_members(l) < 0)
-        return -1;
+/* Lists the tree once for all the limits applied together that start from
+ * it (without a cgroup, each listing walks all of /proc). */
+static int list_members_once(limiter_t *l, int *listed) {
+    if (*listed)
+        return 0;
+    *listed = 1;
+    return list_members(l);
+}
+
+/* What the listed members use; CPU also of the orphans the helper reaped. */
+static void measure_members(const limiter_t *l, usage_t *u) {
     usage_sample(&l->members, u);
     struct rusage reaped;
     if (getrusage(RUSAGE_CHILDREN, &reaped) == 0)
         u->cpu_us += (int64_t)reaped.ru_utime.tv_sec * 1000000 + reaped.ru_utime.tv_usec +
                      (int64_t)reaped.ru_stime.tv_sec * 1000000 + reaped.ru_stime.tv_usec;
-    return 0;
 }
 
 static int write_number(const char *cgroup, const char *file, int64_t value) {
@@ -68,7 +74,7 @@ static int apply_memory(limiter_t *l, int64_t bytes) {
     return 0;
 }
 
-static int apply_processes(limiter_t *l, int64_t processes) {
+static int apply_processes(limiter_t *l, int64_t processes, int *listed) {
     int64_t current;
     if (l->cgroup && cgroup_has(l->cgroup, "pids.max")) {
         /* pids.current counts the peer's own threads, which it has all
@@ -79,29 +85,30 @@ static int apply_processes(limiter_t *l, int64_t processes) {
         l->processes = MECHANISM_CGROUP;
         return 0;
     }
-    if (list_members(l) < 0)
+    if (list_members_once(l, listed) < 0)
         return -1;
     l->processes_base = (int64_t)l->members.len;
     l->processes = MECHANISM_SAMPLING;
     return 0;
 }
 
-static int apply_cpu(limiter_t *l) {
+static int apply_cpu(limiter_t *l, int *listed) {
     if (l->cgroup && cgroup_read_value(l->cgroup, "cpu.stat", "usage_usec", &l->cpu_base_us) == 0) {
         l->cpu = MECHANISM_CGROUP;
         return 0;
     }
     usage_t u;
-    if (sample(l, &u) < 0)
+    if (list_members_once(l, listed) < 0)
         return -1;
+    measure_members(l, &u);
     l->cpu_base_us = u.cpu_us;
     l->cpu = MECHANISM_SAMPLING;
     return 0;
 }
 
 /* Every process of the tree now; those it starts later inherit it. */
-static int apply_file_size(limiter_t *l, int64_t bytes) {
-    if (list_members(l) < 0)
+static int apply_file_size(limiter_t *l, int64_t bytes, int *listed) {
+    if (list_members_once(l, listed) < 0)
         return -1;
     struct rlimit limit = {.rlim_cur = (rlim_t)bytes, .rlim_max = (rlim_t)bytes};
     for (size_t i = 0; i < l->members.len; i++)
@@ -113,10 +120,11 @@ static int apply_file_size(limiter_t *l, int64_t bytes) {
 
 int limiter_apply(limiter_t *l, const limits_t *limits) {
     l->limits = *limits;
+    int listed = 0;
     if ((limits->memory_bytes >= 0 && apply_memory(l, limits->memory_bytes) < 0) ||
-        (limits->processes >= 0 && apply_processes(l, limits->processes) < 0) ||
-        (limits->cpu_ms >= 0 && apply_cpu(l) < 0) ||
-        (limits->file_bytes >= 0 && apply_file_size(l, limits->file_bytes) < 0))
+        (limits->processes >= 0 && apply_processes(l, limits->processes, &listed) < 0) ||
+        (limits->cpu_ms >= 0 && apply_cpu(l, &listed) < 0) ||
+        (limits->file_bytes >= 0 && apply_file_size(l, limits->file_bytes, &listed) < 0))
         return -1;
     l->active =
         l->memory != MECHANISM_NONE || l->cpu != MECHANISM_NONE || l->processes != MECHANISM_NONE;
@@ -150,8 +158,9 @@ int limiter_check(limiter_t *l) {
         l->cpu != MECHANISM_SAMPLING)
         return 0;
     usage_t u;
-    if (sample(l, &u) < 0)
+    if (list_members(l) < 0)
         return 0; /* /proc unreadable for an instant: the next sample decides */
+    measure_members(l, &u);
     if (l->memory == MECHANISM_SAMPLING && u.rss_bytes > l->limits.memory_bytes)
         return LIMIT_MEMORY;
     if (l->processes == MECHANISM_SAMPLING &&
