@@ -109,7 +109,7 @@ test-slow: deps
 c-test: $(TEST_BIN)
 	$(TEST_BIN) --jobs 1
 
-$(TEST_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h)
+$(TEST_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h c_src/test/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O1 -g -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) -lcriterion
 
@@ -127,7 +127,7 @@ test-asan: DEPS_FOR := test
 test-asan: deps $(ASAN_BIN)
 	ASAN_OPTIONS=detect_leaks=1 $(ASAN_BIN) --jobs 1
 
-$(ASAN_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h)
+$(ASAN_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h c_src/test/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O1 -g $(SANITIZE) -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) -lcriterion
 
@@ -161,7 +161,7 @@ $(BUILD)/fuzz/fuzz_%: c_src/fuzz/fuzz_%.c $(TESTED_SRC:%=c_src/%.c) $(wildcard c
 
 # ---- checks --------------------------------------------------------------
 
-C_FILES := $(wildcard c_src/*.c c_src/*.h c_src/test/*.c c_src/fuzz/*.c c_src/test_tools/*.c)
+C_FILES := $(wildcard c_src/*.c c_src/*.h c_src/test/*.c c_src/test/*.h c_src/fuzz/*.c c_src/test_tools/*.c)
 
 check: DEPS_FOR := check
 check: deps

@@ -3,6 +3,8 @@
 #include "pids.h"
 #include "usage.h"
 
+#include "idle_child.h"
+
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,12 +219,7 @@ Test(limits, samples_what_no_controller_enforces) {
 }
 
 Test(limits, sets_the_file_size_rlimit_of_every_member) {
-    pid_t child = fork();
-    cr_assert_geq(child, 0);
-    if (child == 0) {
-        for (;;)
-            pause();
-    }
+    pid_t child = fork_idle_child();
     limiter_t l;
     limiter_init(&l, NULL, getpid()); /* no cgroup: the tree is this one's children */
     limits_t want = {.memory_bytes = -1, .cpu_ms = 60000, .processes = -1, .file_bytes = 4096};

@@ -1,5 +1,7 @@
 #include "tree.h"
 
+#include "idle_child.h"
+
 #include <criterion/criterion.h>
 #include <string.h>
 #include <signal.h>
@@ -33,12 +35,7 @@ Test(tree, rejects_malformed_text) {
 }
 
 Test(tree, kills_children_found_in_proc) {
-    pid_t child = fork();
-    cr_assert_geq(child, 0);
-    if (child == 0) {
-        for (;;)
-            pause();
-    }
+    pid_t child = fork_idle_child();
     /* Our own group is spared (the child shares it). */
     int found = tree_kill_children(getpid(), getpgrp());
     cr_assert_geq(found, 1);
