@@ -67,6 +67,7 @@ defmodule Sandbox.Peer do
   end
 
   defp serve do
+    :ok = Native.reap_children_normally()
     preloading = spawn_monitor(fn -> :code.ensure_modules_loaded(@preload) end)
     channel = Port.open({:fd, 3, 4}, [:binary, packet: 4])
     start_distribution()

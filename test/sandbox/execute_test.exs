@@ -60,7 +60,28 @@ defmodule Sandbox.ExecuteTest do
 
       assert busy.status == :ok and idle.status == :ok
       assert busy.cpu_ms - idle.cpu_ms > 150, "busy #{busy.cpu_ms} ms, idle #{idle.cpu_ms} ms"
-      assert busy.cpu_ms - idle.cpu_ms >= busy.eval_ms / 4
+    end
+
+    test "cpu_ms and max_rss_kb cover the whole tree: a child's CPU and memory show in them" do
+      # The child reports its own CPU time (`times`: user and system of the
+      # shell, in minutes and seconds); dd holds a 300 MB buffer, far more
+      # than the VM's own resident set.
+      code = ~S"""
+      {out, 0} = System.cmd("sh", ["-c", "i=0; while [ $i -lt 400000 ]; do i=$((i + 1)); done; times"])
+      [user, system] = out |> String.split("\n", trim: true) |> hd() |> String.split()
+      seconds = fn time -> [_, m, s] = Regex.run(~r/(\d+)m([\d.]+)s/, time); String.to_integer(m) * 60 + String.to_float(s) end
+      {_, 0} = System.cmd("dd", ["if=/dev/zero", "of=/dev/null", "bs=300M", "count=1"], stderr_to_stdout: true)
+      (seconds.(user) + seconds.(system)) * 1000
+      """
+
+      result = Sandbox.execute(code)
+      assert %Result{status: :ok, value: child_cpu_ms} = result
+      assert child_cpu_ms > 100, "the child burnt only #{child_cpu_ms} ms"
+
+      assert result.cpu_ms > child_cpu_ms,
+             "cpu_ms #{result.cpu_ms}, the child alone #{child_cpu_ms}"
+
+      assert result.max_rss_kb > 300 * 1024, "max_rss_kb #{result.max_rss_kb}: not dd's 300 MB"
     end
 
     test "a pool's VM spent its boot before the run" do
@@ -73,6 +94,42 @@ defmodule Sandbox.ExecuteTest do
       for code <- ["1", "raise :x", "System.halt(1)"], do: Sandbox.execute(code)
       Sandbox.execute("Process.sleep(:infinity)", timeout: 100)
       assert Process.info(self(), :messages) == {:messages, []}
+    end
+
+    # The default :boot_timeout is 30 s: a VM stopped before it booted is
+    # given up after that, not sooner and not never.
+    @tag :slow
+    @tag timeout: 120_000
+    test "a VM that does not boot is given up after 30 s by default" do
+      test = self()
+      earlier_helpers = helpers()
+      started = System.monotonic_time(:millisecond)
+
+      caller =
+        spawn(fn ->
+          send(test, {:raised, catch_error(Sandbox.execute("1", pool: false))})
+        end)
+
+      # Stop the VM as soon as it exists: it never says it has booted.
+      peer =
+        TestOS.eventually(
+          fn ->
+            with [helper | _] <- helpers() -- earlier_helpers,
+                 [%{pid: peer} | _] <- TestOS.children(helper) do
+              System.cmd("kill", ["-STOP", Integer.to_string(peer)])
+              peer
+            else
+              _ -> nil
+            end
+          end,
+          10_000
+        )
+
+      assert peer, "no VM was seen starting"
+      assert_receive {:raised, %Sandbox.BootError{reason: :timeout}}, 60_000
+      waited = System.monotonic_time(:millisecond) - started
+      assert waited >= 29_000, "gave up after #{waited} ms"
+      refute Process.alive?(caller)
     end
 
     test "raises for a VM that cannot boot, as run/2 does" do
@@ -97,9 +154,14 @@ defmodule Sandbox.ExecuteTest do
       assert TestOS.eventually(fn -> TestCode.marked_processes(marker) == [] end, 5_000)
     end
 
-    test "cancelling a run that already ended gives its own result" do
-      handle = Sandbox.start(":done")
-      Process.sleep(2_000)
+    @tag :tmp_dir
+    test "cancelling a run that already ended gives its own result", %{tmp_dir: dir} do
+      pid_file = Path.join(dir, "pid")
+      handle = Sandbox.start(~s|File.write!(#{inspect(pid_file)}, System.pid()); :done|)
+      # The VM is killed once the run has answered: once it is gone, the
+      # run is over.
+      [peer] = TestOS.read_pids(pid_file, 1, 30_000)
+      assert TestOS.eventually(fn -> TestOS.stat(peer) == nil end, 10_000)
       assert %Result{status: :ok, value: :done} = Sandbox.cancel(handle)
     end
 
@@ -137,6 +199,13 @@ defmodule Sandbox.ExecuteTest do
       Process.exit(owner, :kill)
       assert TestOS.eventually(fn -> TestCode.marked_processes(marker) == [] end, 5_000)
     end
+  end
+
+  # This VM's helpers now, by OS pid.
+  defp helpers do
+    for %{pid: pid} <- TestOS.children(System.pid()),
+        match?({:ok, "sandbox_helper" <> _}, File.read("/proc/#{pid}/comm")),
+        do: pid
   end
 
   defp try_call(fun, handle) do

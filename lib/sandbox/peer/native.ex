@@ -9,7 +9,8 @@ defmodule Sandbox.Peer.Native do
   returns, so output printed before a crash or a deadline is never lost.
 
   And SIGXFSZ ignored, for a run with `:max_file_size`: a write past the
-  limit then fails with `:efbig` instead of killing the whole VM.
+  limit then fails with `:efbig` instead of killing the whole VM; and
+  SIGCHLD at its default, so the run's report counts what the VM started.
   """
 
   @on_load :load
@@ -34,6 +35,15 @@ defmodule Sandbox.Peer.Native do
   """
   @spec ignore_file_size_signal() :: :ok
   def ignore_file_size_signal, do: :erlang.nif_error(:not_loaded)
+
+  @doc """
+  Puts SIGCHLD back to its default, which ERTS sets to ignored: a child
+  of the VM that ends before it (its forker) then stays for the helper to
+  reap, so the CPU and memory of what the code ran are counted in the
+  run's report rather than dropped by the kernel.
+  """
+  @spec reap_children_normally() :: :ok | {:error, integer()}
+  def reap_children_normally, do: :erlang.nif_error(:not_loaded)
 
   @doc "Writes all of `data`, waiting while the pipe is full (the host is draining it)."
   @spec write_all(non_neg_integer(), binary()) :: :ok | {:error, integer()}
