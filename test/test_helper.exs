@@ -37,7 +37,9 @@ defmodule Sandbox.TestOS do
 
   def zombies, do: Enum.filter(processes(), &(&1.state == "Z"))
 
-  def children(ppid), do: Enum.filter(processes(), &(&1.ppid == ppid))
+  @doc "The children of an OS pid, given as an integer or as `System.pid/0` gives it."
+  def children(ppid) when is_binary(ppid), do: children(String.to_integer(ppid))
+  def children(ppid) when is_integer(ppid), do: Enum.filter(processes(), &(&1.ppid == ppid))
 
   @doc "The host VM's open fds: number => link target."
   def fds(pid \\ System.pid()) do
