@@ -173,15 +173,11 @@ static void peer_ended(helper_t *h, int wait_status) {
     h->peer_reaped = 1;
 }
 
-/* Kills the peer's group while the (possibly zombie) peer still pins its
- * group id, then reaps it. */
+/* Kills the peer's whole process group, then reaps the peer. */
 static void reap_peer(helper_t *h) {
     int wait_status;
-    (void)kill(-h->peer, SIGKILL);
-    while (waitpid(h->peer, &wait_status, 0) < 0) {
-        if (errno != EINTR)
-            fail(STAGE_SETUP);
-    }
+    if (tree_kill_group(h->peer, &wait_status) < 0)
+        fail(STAGE_SETUP);
     peer_ended(h, wait_status);
 }
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int tree_parse_ppid(const char *stat, size_t len, pid_t *ppid) {
@@ -68,6 +69,17 @@ static int each_process(int (*visit)(pid_t pid, pid_t ppid, void *ctx), void *ct
     closedir(proc);
     errno = saved;
     return rc;
+}
+
+int tree_kill_group(pid_t leader, int *wait_status) {
+    /* The kernel signals a whole group atomically with respect to fork: a
+     * member busy forking cannot slip a child through. */
+    (void)kill(-leader, SIGKILL);
+    while (waitpid(leader, wait_status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return 0;
 }
 
 typedef struct {

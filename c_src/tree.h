@@ -14,6 +14,11 @@
  * ')'. Returns 0, or -1 if the text is malformed. */
 int tree_parse_ppid(const char *stat, size_t len, pid_t *ppid);
 
+/* SIGKILLs the process group led by `leader`, a child of the caller, in
+ * one call while the leader (alive or a zombie) still pins the group id,
+ * then reaps the leader. Returns 0 with its wait status, or -1 with errno. */
+int tree_kill_group(pid_t leader, int *wait_status);
+
 /* SIGKILLs every child of `parent`, and the process group of each child
  * unless it is `spare_pgid` (the caller's own group). Killing the group in
  * one call beats a child that is busy forking: the kernel signals a whole

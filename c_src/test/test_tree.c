@@ -3,8 +3,10 @@
 #include "idle_child.h"
 
 #include <criterion/criterion.h>
-#include <string.h>
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,4 +44,97 @@ Test(tree, kills_children_found_in_proc) {
     int status;
     cr_assert_eq(waitpid(child, &status, 0), child);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* A child of ours in a process group of its own, with a second member of
+ * that group, its own child, which it reports on `members`. Both only wait
+ * to be killed. We are a subreaper, so the member comes back to us when its
+ * parent dies. */
+static pid_t fork_group_with_member(pid_t *member) {
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int members[2];
+    cr_assert_eq(pipe(members), 0);
+    pid_t leader = fork();
+    cr_assert_geq(leader, 0);
+    if (leader == 0) {
+        if (setpgid(0, 0) < 0)
+            _exit(1);
+        pid_t child = fork_idle_child();
+        if (write(members[1], &child, sizeof child) != (ssize_t)sizeof child)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    (void)setpgid(leader, leader); /* from this side too, as the helper does */
+    cr_assert_eq(read(members[0], member, sizeof *member), (ssize_t)sizeof *member);
+    close(members[0]);
+    close(members[1]);
+    return leader;
+}
+
+/* Whether `pid`, a child of ours (or to become one), is killed by SIGKILL
+ * within 2 s; if not, it is killed now so nothing is left behind. */
+static int killed_soon(pid_t pid) {
+    for (int i = 0; i < 200; i++) {
+        int status;
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid)
+            return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        usleep(10000);
+    }
+    (void)kill(pid, SIGKILL);
+    (void)waitpid(pid, NULL, 0);
+    return 0;
+}
+
+Test(tree, kill_group_kills_every_member_and_reaps_the_leader) {
+    pid_t member;
+    pid_t leader = fork_group_with_member(&member);
+    int status;
+    cr_assert_eq(tree_kill_group(leader, &status), 0);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    cr_assert(killed_soon(member), "the leader's child, in its group, outlived the group kill");
+}
+
+/* Reaps every child left, so no zombie outlives the test. */
+static void reap_all(void) {
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {
+    }
+}
+
+Test(tree, kills_the_group_of_each_child) {
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    /* A parent whose one child leads a process group of its own. */
+    int leaders[2];
+    cr_assert_eq(pipe(leaders), 0);
+    pid_t parent = fork();
+    cr_assert_geq(parent, 0);
+    if (parent == 0) {
+        pid_t leader = fork();
+        if (leader == 0) {
+            if (setpgid(0, 0) < 0)
+                _exit(1);
+            for (;;)
+                pause();
+        }
+        if (leader < 0 || (setpgid(leader, leader) < 0 && errno != EACCES) ||
+            write(leaders[1], &leader, sizeof leader) != (ssize_t)sizeof leader)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    pid_t leader;
+    cr_assert_eq(read(leaders[0], &leader, sizeof leader), (ssize_t)sizeof leader);
+    close(leaders[0]);
+    close(leaders[1]);
+    /* The group's other member is ours, not the parent's: only the kill of
+     * the leader's group can reach it. */
+    pid_t member = fork_idle_child();
+    cr_assert_eq(setpgid(member, leader), 0);
+
+    cr_assert_eq(tree_kill_children(parent, getpgrp()), 1);
+    int killed = killed_soon(member);
+    (void)kill(parent, SIGKILL);
+    reap_all();
+    cr_assert(killed, "the group of the parent's child was not killed with it");
 }
