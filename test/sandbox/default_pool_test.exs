@@ -21,6 +21,21 @@ defmodule Sandbox.DefaultPoolTest do
     assert String.to_integer(pid) == idle
   end
 
+  test "a run on the default pool keeps its :timeout" do
+    start_supervised!({Pool, name: Pool, size: 1})
+    assert TestOS.eventually(fn -> Pool.status(Pool).idle == 1 end, 20_000)
+    [idle] = Pool.status(Pool).idle_os_pids
+    task = Task.async(fn -> Sandbox.run("Process.sleep(:infinity)", timeout: 300) end)
+
+    case Task.yield(task, 20_000) || Task.shutdown(task, :brutal_kill) do
+      {:ok, result} -> assert {:error, :timeout, %{output: ""}} = result
+      nil -> flunk("a run on the default pool with timeout: 300 was still running after 20 s")
+    end
+
+    # It was the pool's VM that timed out, and it is gone.
+    assert TestOS.eventually(fn -> TestOS.stat(idle) == nil end, 5_000)
+  end
+
   # Restarting the application logs its stop.
   @tag :capture_log
   test "the application starts the default pool from its config" do

@@ -6,19 +6,45 @@ defmodule Sandbox.IsolationTest do
   @moduletag :tmp_dir
 
   describe "no Erlang distribution" do
-    test "the host stays non-distributed and no EPMD is started" do
+    test "the host stays non-distributed and no EPMD is started or told of the VM" do
       epmd_before = epmd_running?()
-      assert {:ok, _} = Sandbox.run("1")
+
+      # An EPMD already running (another test's) cannot show that none was
+      # started: the VM then must not have registered its name with it.
+      assert {:ok, %{result: {name, names}}} =
+               Sandbox.run("""
+               names = case :erl_epmd.names(~c"localhost") do
+                 {:ok, names} -> Enum.map(names, &elem(&1, 0))
+                 {:error, _} -> []
+               end
+               {node(), names}
+               """)
+
       refute Node.alive?()
       assert node() == :nonode@nohost
       assert epmd_running?() == epmd_before
+      [short_name, _host] = name |> Atom.to_string() |> String.split("@")
+      refute String.to_charlist(short_name) in names
     end
 
-    test "the peer is connected to nothing" do
-      assert {:ok, %{result: {name, [], true}}} =
-               Sandbox.run("{node(), Node.list(), Node.alive?()}")
+    test "the peer is connected to nothing and has no socket to be reached on" do
+      assert {:ok, %{result: {name, [], true, sockets}}} =
+               Sandbox.run("""
+               sockets = for port <- Port.list(), Port.info(port, :name) in [{:name, ~c"tcp_inet"}, {:name, ~c"udp_inet"}, {:name, ~c"sctp_inet"}], do: port
+               {node(), Node.list(), Node.alive?(), sockets}
+               """)
 
       assert name |> Atom.to_string() |> String.starts_with?("sandbox_")
+      assert sockets == [], "the VM has sockets open: a distribution listener?"
+    end
+
+    test "each VM has a cookie of its own, and takes part in no global name traffic" do
+      code = "{Node.get_cookie(), Application.get_env(:kernel, :connect_all)}"
+      assert {:ok, %{result: {cookie, false}}} = Sandbox.run(code)
+      assert {:ok, %{result: {other_cookie, false}}} = Sandbox.run(code)
+      assert cookie != other_cookie
+      # Long enough not to be guessed.
+      assert byte_size(Atom.to_string(cookie)) >= 10
     end
 
     test "pids and refs in a result are never host-local" do
@@ -97,14 +123,28 @@ defmodule Sandbox.IsolationTest do
       end
     end
 
-    test "VM flags in the host's environment do not reach the peer's command line" do
-      System.put_env("ERL_FLAGS", "-sname clashing_name -setcookie known")
+    for variable <- ~w(ERL_FLAGS ERL_AFLAGS ERL_ZFLAGS) do
+      test "VM flags in #{variable} do not reach the peer's command line" do
+        System.put_env(unquote(variable), "-sandbox_probe from_host_environment")
 
-      try do
-        assert {:ok, %{result: false}} =
-                 Sandbox.run(~S|node() == :"clashing_name@#{:net_adm.localhost()}"|)
-      after
-        System.delete_env("ERL_FLAGS")
+        try do
+          assert {:ok, %{result: {:error, nil}}} =
+                   Sandbox.run(
+                     ~s|{:init.get_argument(:sandbox_probe), System.get_env("#{unquote(variable)}")}|
+                   )
+
+          # The host's own VM would see it.
+          {out, 0} =
+            System.cmd(
+              "erl",
+              ~w(-noshell -eval) ++
+                ["io:format(\"~p\", [init:get_argument(sandbox_probe)]), halt()."]
+            )
+
+          assert out =~ "from_host_environment"
+        after
+          System.delete_env(unquote(variable))
+        end
       end
     end
   end

@@ -12,6 +12,39 @@ defmodule Sandbox.OutputTest do
       assert output == Enum.map_join(1..500, &"#{&1}\n")
     end
 
+    test "every writer's output is whole and in the order it wrote: stdout and stderr interleaved exactly" do
+      code = ~S"""
+      require Logger
+      parent = self()
+      spawn(fn -> for i <- 1..200, do: IO.puts("spawned #{i}"); send(parent, :spawned) end)
+      os = Task.async(fn -> System.cmd("sh", ["-c", "for i in $(seq 1 200); do echo os $i >&2; done"]) end)
+
+      for i <- 1..200 do
+        IO.puts("out #{i}")
+        IO.puts(:stderr, "err #{i}")
+        if rem(i, 20) == 0, do: Logger.warning("log #{i}")
+      end
+
+      receive do: (:spawned -> :ok)
+      Task.await(os)
+      :ok
+      """
+
+      assert {:ok, %{output: output, result: :ok}} = Sandbox.run(code, max_output: :infinity)
+      lines = String.split(output, "\n", trim: true)
+      numbered = fn prefix -> for line <- lines, line =~ prefix, do: line end
+
+      # One process writing to both: the exact order it wrote in.
+      assert numbered.(~r/^(out|err) /) ==
+               Enum.flat_map(1..200, &["out #{&1}", "err #{&1}"])
+
+      assert numbered.(~r/^spawned /) == Enum.map(1..200, &"spawned #{&1}")
+      assert numbered.(~r/^os /) == Enum.map(1..200, &"os #{&1}")
+
+      assert numbered.(~r/\[warning\] log /) |> Enum.map(&List.last(String.split(&1))) ==
+               Enum.map(1..10, &"#{&1 * 20}")
+    end
+
     test "standard error is captured" do
       assert {:ok, %{output: "to stderr\n"}} = Sandbox.run(~S|IO.puts(:stderr, "to stderr")|)
     end

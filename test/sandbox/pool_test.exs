@@ -20,6 +20,14 @@ defmodule Sandbox.PoolTest do
     Pool.status(pool).idle_os_pids
   end
 
+  # Code that waits until `path` exists, then returns :gate_opened.
+  defp wait_for_file(path) do
+    ~s"""
+    wait = fn wait -> if File.exists?(#{inspect(path)}), do: :gate_opened, else: (Process.sleep(20); wait.(wait)) end
+    wait.(wait)
+    """
+  end
+
   defp peer_os_pid(opts) do
     assert {:ok, %{result: pid}} = Sandbox.run("System.pid()", opts)
     String.to_integer(pid)
@@ -64,49 +72,87 @@ defmodule Sandbox.PoolTest do
     assert %{booting: 0, leased: 0, waiting: 0} = Pool.status(pool)
   end
 
-  test "an empty pool boots a fresh peer for the run instead of waiting" do
+  test "an empty pool boots a fresh peer for the run instead of waiting", %{tmp_dir: dir} do
     pool = start_pool!(size: 0)
     assert {:ok, %{output: "hi\n", result: 2}} = Sandbox.run("IO.puts(:hi); 1 + 1", pool: pool)
     assert %{idle: 0, booting: 0, leased: 0} = Pool.status(pool)
 
-    # With its one peer busy, a second run does not wait for the first.
+    # With its one peer busy until the test opens the gate, a second run
+    # does not wait for the first: it ends while the gate is still shut.
     pool = start_pool!(size: 1)
     await_idle(pool, 1)
-    slow = Task.async(fn -> Sandbox.run("Process.sleep(3_000)", pool: pool) end)
+    gate = Path.join(dir, "gate")
+    slow = Task.async(fn -> Sandbox.run(wait_for_file(gate), pool: pool) end)
     assert TestOS.eventually(fn -> Pool.status(pool).leased == 1 end, 5_000)
 
     assert {:ok, %{result: :quick}} = Sandbox.run(":quick", pool: pool)
-    assert Task.yield(slow, 0) == nil, "the second run waited for the first"
-    assert {:ok, %{result: :ok}} = Task.await(slow, 10_000)
+    assert Task.yield(slow, 0) == nil
+    File.write!(gate, "")
+    assert {:ok, %{result: :gate_opened}} = Task.await(slow, 30_000)
   end
 
-  test ":max_peers queues runs in order, and gives up after :boot_timeout" do
-    pool = start_pool!(size: 1, max_peers: 1)
-    await_idle(pool, 1)
+  test "a pooled run keeps its :timeout" do
+    pool = start_pool!(size: 1)
+    [idle] = await_idle(pool, 1)
 
-    first = Task.async(fn -> Sandbox.run("Process.sleep(1_500); :first", pool: pool) end)
-    assert TestOS.eventually(fn -> Pool.status(pool).leased == 1 end, 5_000)
-
-    second =
+    task =
       Task.async(fn ->
-        result = Sandbox.run(":second", pool: pool)
-        {result, System.monotonic_time(:millisecond)}
+        Sandbox.execute("IO.puts(System.pid()); Process.sleep(:infinity)",
+          pool: pool,
+          timeout: 300
+        )
       end)
 
-    assert TestOS.eventually(fn -> Pool.status(pool).waiting == 1 end, 5_000)
+    case Task.yield(task, 20_000) || Task.shutdown(task, :brutal_kill) do
+      {:ok, result} ->
+        assert %Sandbox.Result{status: :timeout, boot_ms: +0.0} = result
+        assert result.output == "#{idle}\n", "the run did not take the pool's VM"
+
+      nil ->
+        flunk("a pooled run with timeout: 300 was still running after 20 s")
+    end
+
+    assert TestOS.eventually(fn -> TestOS.stat(idle) == nil end, 5_000)
+  end
+
+  test ":max_peers queues runs first come, first served, and gives up after :boot_timeout",
+       %{tmp_dir: dir} do
+    pool = start_pool!(size: 1, max_peers: 1)
+    await_idle(pool, 1)
+    gate = Path.join(dir, "gate")
+    served = Path.join(dir, "served")
+    serve = fn name -> ~s|File.write!(#{inspect(served)}, "#{name} ", [:append]); :#{name}| end
+
+    first =
+      Task.async(fn -> Sandbox.run(serve.(:first) <> "\n" <> wait_for_file(gate), pool: pool) end)
+
+    assert TestOS.eventually(fn -> Pool.status(pool).leased == 1 end, 5_000)
+
+    # Three waiters, each queued before the next arrives.
+    waiters =
+      for {name, queued} <- [second: 1, third: 2, fourth: 3] do
+        task = Task.async(fn -> Sandbox.run(serve.(name), pool: pool) end)
+        assert TestOS.eventually(fn -> Pool.status(pool).waiting == queued end, 5_000)
+        {name, task}
+      end
+
     # Past the bound, a run that cannot wait long enough raises.
     error =
       assert_raise Sandbox.BootError, fn ->
-        Sandbox.run(":third", pool: pool, boot_timeout: 200)
+        Sandbox.run(":late", pool: pool, boot_timeout: 200)
       end
 
     assert error.reason == :busy
     assert Exception.message(error) =~ ":max_peers"
 
-    assert {:ok, %{result: :first}} = Task.await(first, 10_000)
-    first_done = System.monotonic_time(:millisecond)
-    assert {{:ok, %{result: :second}}, second_done} = Task.await(second, 20_000)
-    assert second_done >= first_done - 50
+    File.write!(gate, "")
+    assert {:ok, %{result: :gate_opened}} = Task.await(first, 30_000)
+
+    for {name, task} <- waiters do
+      assert {:ok, %{result: ^name}} = Task.await(task, 30_000)
+    end
+
+    assert File.read!(served) == "first second third fourth "
     assert %{waiting: 0, leased: 0} = Pool.status(pool)
   end
 
@@ -141,6 +187,39 @@ defmodule Sandbox.PoolTest do
     [replacement] = await_idle(pool, 1)
     assert replacement != idle
     assert peer_os_pid(pool: pool) == replacement
+  end
+
+  test "a VM leased to a caller that dies before it submits is killed" do
+    pool = start_pool!(size: 1)
+    [idle] = await_idle(pool, 1)
+    test = self()
+
+    caller =
+      spawn(fn ->
+        send(test, {:leased, Pool.checkout(pool, 5_000)})
+        Process.sleep(:infinity)
+      end)
+
+    assert_receive {:leased, {:warm, _lease, _run, _ref}}, 5_000
+    Process.exit(caller, :kill)
+    assert TestOS.eventually(fn -> TestOS.stat(idle) == nil end, 5_000)
+    assert TestOS.eventually(fn -> Pool.status(pool).leased == 0 end, 5_000)
+  end
+
+  @tag :capture_log
+  test "VMs that keep failing to boot are retried with a growing delay" do
+    # With no time to boot, every VM fails at once.
+    pool = start_pool!(size: 1, boot_timeout: 0)
+    failures = fn -> :sys.get_state(pool).failures end
+    assert TestOS.eventually(fn -> failures.() >= 2 end, 5_000)
+    seen = failures.()
+
+    # Retried at once, a failure takes a spawn (milliseconds): there would
+    # be hundreds in a second. With the delay doubling from 100 ms, there
+    # are at most a handful more.
+    receive after: (1_000 -> :ok)
+    assert failures.() - seen <= 4, "#{failures.() - seen} failed boots in 1 s"
+    assert failures.() > seen, "no retry within 1 s"
   end
 
   test "a run whose caller dies gives its slot back" do

@@ -108,8 +108,20 @@ defmodule Sandbox.ResultsTest do
                {:error, :timeout, %{output: ""}}
     end
 
-    test ":infinity waits" do
-      assert {:ok, %{result: :done}} = Sandbox.run("Process.sleep(50); :done", timeout: :infinity)
+    test ":infinity waits for code that a finite timeout cuts short" do
+      code = "Process.sleep(1_500); :done"
+      assert {:error, :timeout, _} = Sandbox.run(code, timeout: 1_000)
+      assert {:ok, %{result: :done}} = Sandbox.run(code, timeout: :infinity)
+    end
+
+    test "booting the VM is not counted" do
+      # The boot alone (200 ms or more) is longer than this timeout; the
+      # code itself takes well under a millisecond.
+      result = Sandbox.execute(":booted", timeout: 100, pool: false)
+      assert %Sandbox.Result{status: :ok, value: :booted} = result
+
+      assert result.boot_ms > 100,
+             "the boot took only #{result.boot_ms} ms: this machine cannot show it"
     end
   end
 
@@ -134,6 +146,17 @@ defmodule Sandbox.ResultsTest do
 
       error = assert_raise Sandbox.AtomLimitError, fn -> Sandbox.run(code, max_new_atoms: 10) end
       assert error.created >= 50
+    end
+
+    @tag timeout: 120_000
+    test "by default, past 100,000 raise" do
+      code = ~S"""
+      salt = :rand.uniform(1_000_000_000_000)
+      for i <- 1..100_001, do: String.to_atom("sandbox_atom_default_#{salt}_#{i}")
+      """
+
+      error = assert_raise Sandbox.AtomLimitError, fn -> Sandbox.run(code) end
+      assert error.created >= 100_001 and error.limit == 100_000
     end
 
     test "within it, or with :infinity, are returned" do
