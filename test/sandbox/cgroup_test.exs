@@ -28,13 +28,14 @@ defmodule Sandbox.CgroupTest do
     assert File.exists?(info.erl) and File.exists?(info.helper)
   end
 
-  @tag :root
-  test "on a cgroup v2 hierarchy each run gets a cgroup of its own, killed whole", %{tmp_dir: dir} do
+  # Mounts a cgroup2 hierarchy in dir and makes runs use a directory of
+  # its own there until the test ends. There is one cgroup2 hierarchy,
+  # whatever the mount: a directory of the test's own keeps other sandbox
+  # users' cgroups out of its sight.
+  defp own_cgroup_parent!(dir) do
     mount = Path.join(dir, "cgroup2")
     File.mkdir_p!(mount)
     {_, 0} = System.cmd("mount", ["-t", "cgroup2", "none", mount])
-    # There is one cgroup2 hierarchy, whatever the mount: a directory of
-    # this test's own keeps other sandbox users' cgroups out of its sight.
     parent = Path.join(mount, "sandbox-test-#{System.unique_integer([:positive])}")
     File.mkdir!(parent)
 
@@ -45,6 +46,12 @@ defmodule Sandbox.CgroupTest do
 
     Sandbox.TestConfig.put_cgroup(parent)
     assert %{tree_kill: :cgroup_v2, cgroup_parent: ^parent} = Sandbox.info()
+    parent
+  end
+
+  @tag :root
+  test "on a cgroup v2 hierarchy each run gets a cgroup of its own, killed whole", %{tmp_dir: dir} do
+    parent = own_cgroup_parent!(dir)
 
     assert {:ok, %{result: cgroup}} = Sandbox.run(~S|File.read!("/proc/self/cgroup")|)
     assert cgroup =~ ~r{^0::/sandbox-test-\d+/sandbox-run-\d+$}m
@@ -60,5 +67,35 @@ defmodule Sandbox.CgroupTest do
 
     assert TestOS.eventually(fn -> run_cgroups.() == [] end, 2_000),
            "left: #{inspect(run_cgroups.())}"
+  end
+
+  # A reader in a session of its own, whose pipe's writer is in another:
+  # killed one after the other (the process group and the subreaper do it
+  # that way), the reader sees EOF and writes `saw` before its turn comes;
+  # killed at once by cgroup.kill, it never runs again.
+  @tag :root
+  test "cgroup.kill ends the whole tree at once: no process of the run sees another die",
+       %{tmp_dir: dir} do
+    own_cgroup_parent!(dir)
+
+    for i <- 1..3 do
+      run_dir = Path.join(dir, "run#{i}")
+      File.mkdir!(run_dir)
+      [tree, ready, saw] = Enum.map(~w(tree.sh ready saw), &Path.join(run_dir, &1))
+
+      File.write!(tree, """
+      sleep 1000 | setsid sh -c 'setsid sh -c "echo > #{ready}; cat >/dev/null; echo > #{saw}"'
+      """)
+
+      code = """
+      :os.cmd(~c"sh #{tree} >/dev/null 2>&1 &")
+      wait = fn wait -> if File.exists?("#{ready}"), do: :ready, else: (Process.sleep(10); wait.(wait)) end
+      wait.(wait)
+      """
+
+      # execute/2 returns once the helper has reaped the whole tree.
+      assert %Sandbox.Result{status: :ok, value: :ready} = Sandbox.execute(code)
+      refute File.exists?(saw), "run #{i}: a process saw another of the run die before it"
+    end
   end
 end

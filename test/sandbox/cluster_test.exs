@@ -174,7 +174,37 @@ defmodule Sandbox.ClusterTest do
       assert peer_os_pid(pool: {:cluster, group}) in here_idle
     end
 
-    test "with no idle peer anywhere, the least loaded member boots one; this node first on ties" do
+    @tag :tmp_dir
+    test "with no idle peer anywhere, the least loaded member boots one; this node first on ties",
+         %{tmp_dir: dir} do
+      group = __MODULE__.LeastLoaded
+      start_supervised!({Pool, name: group, size: 0})
+      other = TestCluster.start_node!([{group, 0}])
+      assert TestOS.eventually(fn -> length(Cluster.members(group)) == 2 end, 5_000)
+
+      # A VM's node name carries the OS pid of the node that booted it.
+      booted_by = fn ->
+        assert {:ok, %{result: name}} = Sandbox.run("node()", pool: {:cluster, group})
+        name |> Atom.to_string() |> String.split("_") |> Enum.at(1)
+      end
+
+      assert booted_by.() == System.pid(), "a tie went to the other member"
+
+      gate = Path.join(dir, "gate")
+
+      code = """
+      wait = fn wait -> if File.exists?(#{inspect(gate)}), do: :ok, else: (Process.sleep(20); wait.(wait)) end
+      wait.(wait)
+      """
+
+      busy = Task.async(fn -> Sandbox.run(code, pool: group) end)
+      assert TestOS.eventually(fn -> Pool.status(group).leased == 1 end, 5_000)
+      assert booted_by.() == :erpc.call(other, System, :pid, [])
+      File.write!(gate, "")
+      assert {:ok, %{result: :ok}} = Task.await(busy, 30_000)
+    end
+
+    test "choose/1: most idle VMs first, then the least load, this node first on ties" do
       here = self()
       there = :erpc.call(TestCluster.start_node!(), :erlang, :whereis, [:sandbox_pools])
       idle = %{idle: 0, leased: 0, waiting: 0}

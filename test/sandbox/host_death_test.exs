@@ -17,11 +17,40 @@ defmodule Sandbox.HostDeathTest do
   for setting <- [:auto, false] do
     test "SIGKILL of the host mid-run, cgroup: #{inspect(setting)}: the run's tree is gone within 1 s",
          %{tmp_dir: dir} do
-      host_dies_mid_run(dir, unquote(setting))
+      host_dies_mid_run(dir, unquote(setting), fn _host, _helper -> :ok end)
     end
   end
 
-  defp host_dies_mid_run(dir, cgroup_setting) do
+  # Another process holding the control pipe's write end keeps the helper
+  # from seeing EOF when the host dies: the parent-death signal alone must
+  # end the run.
+  test "SIGKILL of the host mid-run with its control pipe held open elsewhere: the parent-death signal ends the run",
+       %{tmp_dir: dir} do
+    host_dies_mid_run(dir, :auto, &hold_control_pipe/2)
+  end
+
+  defp hold_control_pipe(host, helper) do
+    {:ok, control} = File.read_link("/proc/#{helper}/fd/5")
+    assert "pipe:" <> _ = control
+
+    [host_end] =
+      for fd <- File.ls!("/proc/#{host}/fd"),
+          File.read_link("/proc/#{host}/fd/#{fd}") == {:ok, control},
+          do: fd
+
+    holder =
+      Port.open({:spawn_executable, "/bin/sh"}, [
+        :binary,
+        args: ["-c", "exec 3>/proc/#{host}/fd/#{host_end}; echo held; exec sleep 1000"]
+      ])
+
+    assert_receive {^holder, {:data, "held\n"}}, 5_000
+    {:os_pid, holder_pid} = Port.info(holder, :os_pid)
+    # When the test ends, pass or fail: the helper then sees EOF at last.
+    on_exit(fn -> System.cmd("kill", ["-KILL", Integer.to_string(holder_pid)]) end)
+  end
+
+  defp host_dies_mid_run(dir, cgroup_setting, before_kill) do
     {_, 0} = System.cmd("make", ["-s", "-C", @root, "_build/native/reaper"])
 
     [host_file, pids_file, code_file, script] =
@@ -60,6 +89,7 @@ defmodule Sandbox.HostDeathTest do
     host = host_file |> File.read!() |> String.to_integer()
     helper = TestOS.stat(peer).ppid
     assert Enum.all?([host, helper, peer, child, escaped], &TestOS.alive?/1)
+    before_kill.(host, helper)
 
     {_, 0} = System.cmd("kill", ["-KILL", Integer.to_string(host)])
 

@@ -9,7 +9,7 @@ defmodule Sandbox.LimitsTest do
   # Some tests change the application's cgroup setting: not async.
   use ExUnit.Case, async: false
 
-  alias Sandbox.{BootError, Pool, Result, TestOS}
+  alias Sandbox.{Pool, Result, TestOS}
 
   @moduletag :tmp_dir
 
@@ -218,13 +218,69 @@ defmodule Sandbox.LimitsTest do
               %{network: :user_netns}} = encoded |> Base.decode64!() |> :erlang.binary_to_term()
     end
 
+    # A host VM in a user namespace of its own whose limits on network and
+    # user namespaces are 0 (those limits are per user namespace: the
+    # machine's stay as they are): the kernel refuses both kinds.
     test "a kernel's refusal is an error that says why, never a run with a network" do
-      message =
-        Exception.message(%BootError{reason: :exited, output: "", exit: {:helper_failed, 4, 1}})
+      script = ~S"""
+      Application.put_env(:sandbox, :cgroup, false)
+      {:ok, _} = Application.ensure_all_started(:sandbox)
+
+      refused =
+        try do
+          Sandbox.run("1", network: false)
+        rescue
+          error in Sandbox.BootError -> {:raised, Exception.message(error)}
+        end
+
+      IO.write(Base.encode64(:erlang.term_to_binary({Sandbox.run("1"), refused})))
+      """
+
+      paths = Enum.flat_map(:code.get_path(), &["-pa", List.to_string(&1)])
+
+      limit_namespaces =
+        "echo 0 > /proc/sys/user/max_net_namespaces && " <>
+          "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\""
+
+      {encoded, 0} =
+        System.cmd(
+          "unshare",
+          ["-U", "-r", "sh", "-c", limit_namespaces, "sh", System.find_executable("elixir")] ++
+            paths ++ ["-e", script]
+        )
+
+      assert {{:ok, %{result: 1}}, {:raised, message}} =
+               encoded |> Base.decode64!() |> :erlang.binary_to_term()
 
       assert message =~ "network: false"
-      assert message =~ "CAP_SYS_ADMIN"
-      assert message =~ "user namespaces"
+      assert message =~ "ENOSPC"
+    end
+  end
+
+  describe "a run stopped by a limit leaves nothing behind" do
+    for {limit, option, crossing} <- [
+          {:memory_limit, [memory_limit: 500_000_000], ":binary.copy(<<1>>, 2_000_000_000)"},
+          {:cpu_limit, [cpu_time: 300], "Stream.repeatedly(fn -> :spin end) |> Stream.run()"},
+          {:process_limit, [max_processes: 20], ~S|:os.cmd(~c"while true; do sleep 100 & done")|}
+        ] do
+      test "#{limit}: the VM and what it started are gone within 1 s" do
+        code =
+          Sandbox.TestCode.orphan_spawner() <>
+            """
+            IO.puts(System.pid())
+            IO.puts(spawn_orphan.("setsid"))
+            #{unquote(crossing)}
+            """
+
+        assert {:error, unquote(limit), %{output: output}} =
+                 Sandbox.run(code, unquote(option) ++ [timeout: 60_000])
+
+        pids = output |> String.split() |> Enum.map(&String.to_integer/1)
+        assert length(pids) == 2
+
+        assert TestOS.eventually(fn -> Enum.all?(pids, &(TestOS.stat(&1) == nil)) end, 1_000),
+               "left: #{inspect(Enum.filter(pids, &TestOS.stat/1))}"
+      end
     end
   end
 
