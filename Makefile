@@ -34,7 +34,7 @@ PEER_NIF_OBJ := $(PEER_NIF_SRC:%=$(BUILD)/nif/%.o)
 HELPER_OBJ := $(HELPER_SRC:%=$(BUILD)/helper/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
-.PHONY: all priv deps run bench test test-slow c-test test-asan test-valgrind fuzz check clean help
+.PHONY: all priv deps run bench test test-slow c-test test-asan test-valgrind fuzz mutants check clean help
 
 all: priv
 
@@ -47,6 +47,7 @@ help:
 	@echo "make test-asan                  C unit tests under AddressSanitizer and UBSan"
 	@echo "make test-valgrind              C unit tests under valgrind memcheck"
 	@echo "make fuzz [FUZZ_SECONDS=10]     libFuzzer on every parser of peer input and on output capping"
+	@echo "make mutants [MUTANTS_ARGS=...]  each mutant of test/mutants.exs must fail its tests"
 	@echo "make priv                       build priv/sandbox_nif.so and priv/sandbox_helper"
 	@echo "make clean                      remove C build products"
 
@@ -113,12 +114,14 @@ $(TEST_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h c_src/te
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O1 -g -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) -lcriterion
 
-# Used by the ExUnit host-death test (built on demand there too).
+# Used by the ExUnit host-death test (built on demand there too) and by
+# the mutant runner.
 REAPER := $(BUILD)/reaper
+REAPER_SRC := c_src/test_tools/reaper.c c_src/tree.c c_src/pids.c c_src/decimal.c c_src/fdio.c
 
-$(REAPER): c_src/test_tools/reaper.c
+$(REAPER): $(REAPER_SRC) $(wildcard c_src/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Ic_src -o $@ $(REAPER_SRC)
 
 ASAN_BIN := $(BUILD)/c_tests_asan
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -135,6 +138,16 @@ test-valgrind: DEPS_FOR := valgrind
 test-valgrind: deps $(TEST_BIN)
 	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	  --trace-children=yes $(TEST_BIN) --jobs 1
+
+# ---- mutants -------------------------------------------------------------
+
+# Each one-line change in test/mutants.exs breaks a guarantee; the tests it
+# names must fail on it (scripts/mutants.exs: --jobs N, --only id,id).
+MUTANTS_ARGS ?=
+mutants: DEPS_FOR := test
+mutants: deps priv $(TEST_BIN) $(REAPER)
+	MIX_ENV=test $(MIX) compile
+	elixir scripts/mutants.exs $(MUTANTS_ARGS)
 
 # ---- fuzzing -------------------------------------------------------------
 

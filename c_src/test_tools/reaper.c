@@ -1,16 +1,28 @@
 /* reaper (tests only): runs a command as a child subreaper and reaps every
  * process orphaned below it until none is left, then exits with the
  * command's status. It stands in for an init that reaps orphans, which PID 1
- * on the test machines does not; it never kills anything. */
+ * on the test machines does not.
+ *
+ *   usage: reaper [--kill-leftovers] command [args...]
+ *
+ * By default it never kills anything. With --kill-leftovers, whatever is
+ * still below it once the command has exited is SIGKILLed (each orphan and
+ * its process group): the mutant runner wraps each test run in it, so a
+ * mutant that breaks the tree kill leaves nothing on the machine. */
+#include "tree.h"
+
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: reaper command [args...]\n");
+    int kill_leftovers = argc > 1 && strcmp(argv[1], "--kill-leftovers") == 0;
+    char **command_argv = argv + 1 + kill_leftovers;
+    if (argc < 2 + kill_leftovers) {
+        fprintf(stderr, "usage: reaper [--kill-leftovers] command [args...]\n");
         return 2;
     }
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
@@ -23,20 +35,25 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (command == 0) {
-        execvp(argv[1], argv + 1);
+        execvp(command_argv[0], command_argv);
         perror("reaper: exec");
         _exit(127);
     }
-    int result = 0;
+    int result = 0, command_done = 0;
     for (;;) {
+        /* Our own group is the caller's (make, a shell): never signalled. */
+        if (command_done && kill_leftovers && tree_kill_children(getpid(), getpgrp()) < 0)
+            perror("reaper: /proc");
         int status;
         pid_t pid = wait(&status);
         if (pid < 0 && errno == EINTR)
             continue;
         if (pid < 0)
             break; /* ECHILD: everything below us is reaped */
-        if (pid == command)
+        if (pid == command) {
             result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            command_done = 1;
+        }
     }
     return result;
 }

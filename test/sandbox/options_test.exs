@@ -59,6 +59,14 @@ defmodule Sandbox.OptionsTest do
     end
   end
 
+  test "a node that is not a node name is refused" do
+    for bad <- ["sandbox@localhost", 42, true] do
+      assert_raise ArgumentError, ~r/option :node must be a node name/, fn ->
+        Sandbox.run("1", node: bad)
+      end
+    end
+  end
+
   test "code that is not a binary is refused" do
     for bad <- [~c"1 + 1", nil, 42, quote(do: 1 + 1)] do
       assert_raise ArgumentError, ~r/code must be a binary/, fn -> Sandbox.run(bad) end

@@ -24,7 +24,8 @@ defmodule Sandbox.OutputLimitTest do
   test "execute/2 reports :output_limit; within the limit a run ends normally" do
     assert %Sandbox.Result{status: :output_limit, output_bytes: bytes} =
              Sandbox.execute(~S|IO.write(String.duplicate("z", 100)); Process.sleep(:infinity)|,
-               output_limit: 10
+               output_limit: 10,
+               timeout: 10_000
              )
 
     assert bytes > 10

@@ -1,0 +1,654 @@
+# Mutants: one-line changes to the source, each breaking a guarantee the
+# README makes. `make mutants` (scripts/mutants.exs) applies each to a
+# scratch copy and runs the tests it names, which must fail. Each entry:
+#
+#   id      a short name
+#   file    the file changed
+#   from    the text changed: on one line, found exactly once in the file
+#   to      what it becomes
+#   breaks  the guarantee broken, by README heading
+#   tests   the tests that must fail: "c: suite/name" (Criterion), or
+#           "test/..._test.exs: name" (ExUnit, named as ExUnit names it:
+#           the describe block first, if any)
+#   alone   (optional) true to run it when no other mutant runs
+#
+# A test that should fail and did not means the guarantee is not really
+# tested: add the test that catches it, not an exception here.
+
+lifecycle_default =
+  "by default (cgroup v2 where it can be had), everything the run started is dead within 1 s"
+
+lifecycle_subreaper =
+  "with the subreaper alone (cgroup: false), everything the run started is dead within 1 s"
+
+[
+  # ---- Guarantees: deadlines ------------------------------------------------
+  %{
+    id: "deadline-pooled",
+    file: "c_src/run.c",
+    from: "if (r->booted)",
+    to: "if (0 && r->booted)",
+    breaks: "Guarantees: Deadlines are kept on CLOCK_MONOTONIC (a pool's VM)",
+    tests: [
+      "test/sandbox/pool_test.exs: a pooled run keeps its :timeout",
+      "test/sandbox/default_pool_test.exs: a run on the default pool keeps its :timeout"
+    ]
+  },
+  %{
+    id: "deadline-fresh",
+    file: "c_src/run.c",
+    from: "        r->deadline = deadline_after(now, r->terms.timeout_ms);",
+    to: "        r->deadline = DEADLINE_NEVER;",
+    breaks: "Guarantees: Deadlines are kept on CLOCK_MONOTONIC (a fresh VM)",
+    tests: [
+      "test/sandbox/results_test.exs: {:error, :timeout, ...} a timeout of 0 times out",
+      "test/sandbox/execute_test.exs: execute/2 a timeout keeps what was printed"
+    ]
+  },
+  %{
+    id: "deadline-counts-boot",
+    file: "c_src/run.c",
+    from: "        r->deadline = deadline_after(now, r->terms.timeout_ms);",
+    to: "        r->deadline = deadline_after(r->t_submitted, r->terms.timeout_ms);",
+    breaks: "API: :timeout (booting the VM is not counted)",
+    tests: [
+      "test/sandbox/results_test.exs: {:error, :timeout, ...} booting the VM is not counted"
+    ]
+  },
+  %{
+    id: "deadline-infinity",
+    file: "c_src/sandbox_nif.c",
+    from: "terms->timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout;",
+    to: "terms->timeout_ms = timeout == UINT64_MAX ? 1000 : (int64_t)timeout;",
+    breaks: "API: :timeout (:infinity)",
+    tests: [
+      "test/sandbox/results_test.exs: {:error, :timeout, ...} :infinity waits for code that a finite timeout cuts short"
+    ]
+  },
+  %{
+    id: "deadline-kept-by-caller",
+    file: "lib/sandbox/runner.ex",
+    from: "      timeout -> :timeout",
+    to: "      0 -> receive_outcome(handle, timeout)",
+    breaks: "Guarantees: No scheduler is held (the caller waits in receive)",
+    tests: [
+      "test/sandbox/lifecycle_test.exs: no normal scheduler is held: the caller waits in receive while its run goes on"
+    ]
+  },
+
+  # ---- Guarantees: nothing is left behind; how the tree is killed -----------
+  %{
+    id: "kill-cgroup",
+    file: "c_src/helper.c",
+    from: "        (void)cgroup_kill(h->cgroup);",
+    to: "        (void)h->cgroup;",
+    breaks: "Guarantees: how the tree is killed, step 1 (cgroup.kill, all at once)",
+    tests: [
+      "test/sandbox/cgroup_test.exs: cgroup.kill ends the whole tree at once: no process of the run sees another die"
+    ]
+  },
+  %{
+    id: "kill-peer-group",
+    file: "c_src/tree.c",
+    from: "    (void)kill(-leader, SIGKILL);",
+    to: "    (void)kill(leader, SIGKILL);",
+    breaks: "Guarantees: how the tree is killed, step 2 (the VM's process group)",
+    tests: ["c: tree/kill_group_kills_every_member_and_reaps_the_leader"]
+  },
+  %{
+    id: "kill-orphan-groups",
+    file: "c_src/tree.c",
+    from: "        (void)kill(-pgid, SIGKILL);",
+    to: "        (void)0;",
+    breaks: "Guarantees: how the tree is killed, step 3 (every orphan, with its group)",
+    tests: ["c: tree/kills_the_group_of_each_child"]
+  },
+  %{
+    id: "kill-orphans",
+    file: "c_src/helper.c",
+    from: "        (void)tree_kill_children(self, getpgrp());",
+    to: "        (void)self;",
+    breaks: "Guarantees: Nothing is left behind (orphans, without a cgroup)",
+    tests: [
+      "test/sandbox/lifecycle_test.exs: #{lifecycle_subreaper} after a successful run",
+      "test/sandbox/lifecycle_test.exs: #{lifecycle_subreaper} after a timeout"
+    ]
+  },
+  %{
+    id: "kill-on-answer",
+    file: "c_src/run.c",
+    from: "    fdio_close(r->fds.control);",
+    to: "    (void)r->fds.control;",
+    breaks: "Guarantees: Nothing is left behind (the host orders the kill)",
+    tests: [
+      "test/sandbox/lifecycle_test.exs: #{lifecycle_default} after a successful run",
+      "test/sandbox/lifecycle_test.exs: #{lifecycle_default} after a timeout"
+    ]
+  },
+  %{
+    id: "kill-on-caller-death",
+    file: "c_src/run.c",
+    from: "    if (!r->monitoring || enif_compare_monitors(down, &r->owner_monitor) != 0)",
+    to: "    if (1 || !r->monitoring || enif_compare_monitors(down, &r->owner_monitor) != 0)",
+    breaks: "Guarantees: Nothing is left behind (a caller that dies cancels its run)",
+    tests: [
+      "test/sandbox/lifecycle_test.exs: #{lifecycle_default} when the caller dies, at once",
+      "test/sandbox/execute_test.exs: start/2, await/2, cancel/1 a run whose owner dies is killed"
+    ]
+  },
+  %{
+    id: "kill-on-limit",
+    file: "c_src/helper.c",
+    from: "            over |= check_limits(&h);",
+    to: "            over |= 0 && check_limits(&h);",
+    breaks: "API: Resource limits (a limit crossed stops the run)",
+    tests: [
+      "test/sandbox/limits_test.exs: a run stopped by a limit leaves nothing behind process_limit: the VM and what it started are gone within 1 s",
+      "test/sandbox/limits_test.exs: :cpu_time stops a busy run but not a sleeping one of the same length (cgroup: false)"
+    ]
+  },
+  %{
+    id: "host-death-signal",
+    file: "c_src/helper.c",
+    from: "    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)",
+    to: "    if (0)",
+    breaks: "Guarantees: A dead host takes its runs with it (the parent-death signal)",
+    tests: [
+      "test/sandbox/host_death_test.exs: SIGKILL of the host mid-run with its control pipe held open elsewhere: the parent-death signal ends the run"
+    ],
+    alone: true
+  },
+  %{
+    id: "host-death-eof",
+    file: "c_src/helper.c",
+    from: "    if (n <= 0)",
+    to: "    if (n < 0)",
+    breaks: "Guarantees: A dead host takes its runs with it (EOF on the control pipe)",
+    tests: [
+      "test/sandbox/lifecycle_test.exs: #{lifecycle_default} after a successful run"
+    ]
+  },
+
+  # ---- Guarantees: everything is captured, nothing printed is lost --------
+  %{
+    id: "capture-stderr-in-order",
+    file: "lib/sandbox/peer.ex",
+    from: "    for name <- [:user, :standard_error] do",
+    to: "    for name <- [:user] do",
+    breaks: "Guarantees: Everything is captured (in the order each writer wrote)",
+    tests: [
+      "test/sandbox/output_test.exs: capture every writer's output is whole and in the order it wrote: stdout and stderr interleaved exactly"
+    ]
+  },
+  %{
+    id: "output-written-before-answer",
+    file: "lib/sandbox/peer/output_device.ex",
+    from: "    write(state.fd, data)",
+    to: "    spawn(fn -> write(state.fd, data) end)",
+    breaks: "Guarantees: Nothing printed is lost",
+    tests: [
+      "test/sandbox/peer_process_test.exs: output is complete when the VM ends the instant after writing it",
+      "test/sandbox/results_test.exs: {:error, :noconnection, ...} when the VM halts, keeping what it printed"
+    ]
+  },
+
+  # ---- output cutting and counting ------------------------------------------
+  %{
+    id: "output-not-capped",
+    file: "c_src/run.c",
+    from: "        output_reset(&r->output, r->terms.max_output);",
+    to: "        output_reset(&r->output, OUTPUT_UNLIMITED);",
+    breaks: "Guarantees: The host stays small (output capped in C)",
+    tests: [
+      "test/sandbox/output_test.exs: truncation 60000 bytes printed, 50000 kept",
+      "test/sandbox/output_memory_test.exs: memory the host holds at most max_output of a flood, however much is printed"
+    ]
+  },
+  %{
+    id: "output-not-counted",
+    file: "c_src/output.c",
+    from: "UINT64_MAX : o->total + n;",
+    to: "UINT64_MAX : o->total + (n > 0);",
+    breaks: "API: Sandbox.execute/2 (output_bytes counts every byte)",
+    tests: [
+      "test/sandbox/execute_test.exs: execute/2 counts every byte printed, and says when output was cut",
+      "c: output/keeps_at_most_the_limit_but_counts_all"
+    ]
+  },
+  %{
+    id: "output-cut-mid-character",
+    file: "c_src/output.c",
+    from: "        return i - 1;",
+    to: "        return n;",
+    breaks: "API: run/2 return values (the cut falls on a whole UTF-8 character)",
+    tests: [
+      "test/sandbox/output_test.exs: truncation the cut falls on a whole UTF-8 character",
+      "c: output/utf8_prefix_cuts_only_an_incomplete_tail"
+    ]
+  },
+  %{
+    id: "output-sizes",
+    file: "c_src/output.c",
+    from: "unsigned shift = bytes < 1048576 ? 10 : 20;",
+    to: "unsigned shift = bytes < 1048576 ? 10 : 10;",
+    breaks: "API: run/2 return values (sizes as the reference formats them)",
+    tests: [
+      "test/sandbox/output_test.exs: truncation 2000000 bytes printed, 2000 kept",
+      "c: output/byte_formatting_matches_the_reference"
+    ]
+  },
+  %{
+    id: "output-truncation-line",
+    file: "c_src/output.c",
+    from: ~S|"\n...(truncated, showing first "|,
+    to: ~S|"\n...(truncated: showing first "|,
+    breaks: "API: run/2 return values (the reference's truncation line, byte for byte)",
+    tests: ["test/sandbox/output_test.exs: truncation 1,280 bytes are shown as 1.3KB"]
+  },
+  %{
+    id: "output-limit",
+    file: "c_src/run.c",
+    from:
+      "    if (r->terms.output_limit != OUTPUT_UNLIMITED && r->output.total > r->terms.output_limit) {",
+    to: "    if (0) {",
+    breaks: "API: :output_limit",
+    tests: [
+      "test/sandbox/output_limit_test.exs: execute/2 reports :output_limit; within the limit a run ends normally"
+    ]
+  },
+
+  # ---- Guarantees: no distribution, nothing carries over, a clean start ----
+  %{
+    id: "cookie-known",
+    file: "lib/sandbox/peer_command.ex",
+    from: "      random_token(),",
+    to: ~S|      "sandbox",|,
+    breaks: "Guarantees: No distribution (a random cookie)",
+    tests: [
+      "test/sandbox/isolation_test.exs: no Erlang distribution each VM has a cookie of its own, and takes part in no global name traffic"
+    ]
+  },
+  %{
+    id: "global-traffic",
+    file: "lib/sandbox/peer_command.ex",
+    from: ~S|      "-connect_all",|,
+    to: ~S|      "-sandbox_unused",|,
+    breaks: "Guarantees: No distribution (no global name traffic)",
+    tests: [
+      "test/sandbox/isolation_test.exs: no Erlang distribution each VM has a cookie of its own, and takes part in no global name traffic"
+    ]
+  },
+  %{
+    id: "dist-listener",
+    file: "lib/sandbox/peer.ex",
+    from: "          dist_listen: false,",
+    to: "          dist_listen: true,",
+    breaks: "Guarantees: No distribution (no listener, no EPMD)",
+    tests: [
+      "test/sandbox/isolation_test.exs: no Erlang distribution the peer is connected to nothing and has no socket to be reached on",
+      "test/sandbox/isolation_test.exs: no Erlang distribution the host stays non-distributed and no EPMD is started or told of the VM"
+    ]
+  },
+  %{
+    id: "erl-aflags",
+    file: "lib/sandbox/peer_command.ex",
+    from: "~w(ERL_FLAGS ERL_AFLAGS ERL_ZFLAGS ",
+    to: "~w(ERL_FLAGS ERL_ZFLAGS ",
+    breaks: "Guarantees: Nothing carries over (ERL_AFLAGS stripped)",
+    tests: [
+      "test/sandbox/isolation_test.exs: what the peer sees of the host VM flags in ERL_AFLAGS do not reach the peer's command line"
+    ]
+  },
+  %{
+    id: "erl-zflags",
+    file: "lib/sandbox/peer_command.ex",
+    from: "~w(ERL_FLAGS ERL_AFLAGS ERL_ZFLAGS ",
+    to: "~w(ERL_FLAGS ERL_AFLAGS ",
+    breaks: "Guarantees: Nothing carries over (ERL_ZFLAGS stripped)",
+    tests: [
+      "test/sandbox/isolation_test.exs: what the peer sees of the host VM flags in ERL_ZFLAGS do not reach the peer's command line"
+    ]
+  },
+  %{
+    id: "crash-dump",
+    file: "lib/sandbox/peer_command.ex",
+    from: ~S/|> Map.put("ERL_CRASH_DUMP_SECONDS", "0")/,
+    to: ~S/|> Map.put("SANDBOX_UNUSED", "0")/,
+    breaks: "Guarantees: A clean start (crash dumps off)",
+    tests: ["test/sandbox/isolation_test.exs: a crashing peer writes no erl_crash.dump"]
+  },
+  %{
+    id: "host-code-paths",
+    file: "lib/sandbox/runner.ex",
+    from: "      paths: :code.get_path(),",
+    to: "      paths: [],",
+    breaks: "Guarantees: Nothing carries over (the host's code paths at the moment of the call)",
+    tests: [
+      "test/sandbox/isolation_test.exs: what the peer sees of the host a code path added to the host at run time",
+      "test/sandbox/pool_test.exs: a warm peer sees code paths the host added after it booted"
+    ]
+  },
+  %{
+    id: "signals-reset",
+    file: "c_src/helper.c",
+    from: "    if (reset_signal_dispositions() < 0 || sigemptyset(&none) < 0 ||",
+    to: "    if (sigemptyset(&none) < 0 ||",
+    breaks: "Guarantees: A clean start (every signal at its default)",
+    tests: [
+      "test/sandbox/peer_process_test.exs: starts with every signal at its default and none blocked"
+    ]
+  },
+
+  # ---- Guarantees: a hostile VM, the end is known ---------------------------
+  %{
+    id: "frame-length-unchecked",
+    file: "c_src/run.c",
+    from: "#define MAX_FRAME_BYTES (UINT32_C(1) << 30)",
+    to: "#define MAX_FRAME_BYTES UINT32_MAX",
+    breaks: "Guarantees: A hostile VM cannot hurt the host (a frame announces at most 1 GB)",
+    tests: [
+      "test/sandbox/hostile_peer_test.exs: through the real API a 4 GB frame length on the frame channel"
+    ]
+  },
+  %{
+    id: "exit-status",
+    file: "c_src/helper.c",
+    from: "    report(STATUS_EXIT, wait_status, 0, 0);",
+    to: "    report(STATUS_EXIT, 0, 0, 0);",
+    breaks: "Guarantees: The end is known (exit status or signal)",
+    tests: [
+      "test/sandbox/execute_test.exs: execute/2 a VM that dies says how: exit status or signal",
+      "test/sandbox/peer_process_test.exs: its exit status or the signal that ended it is known"
+    ]
+  },
+  %{
+    id: "usage-of-helper-only",
+    file: "c_src/helper.c",
+    from: "    if (getrusage(RUSAGE_CHILDREN, &usage) < 0)",
+    to: "    if (getrusage(RUSAGE_SELF, &usage) < 0)",
+    breaks: "Guarantees: The end is known (CPU time and peak memory of the whole tree)",
+    tests: [
+      "test/sandbox/execute_test.exs: execute/2 cpu_ms and max_rss_kb cover the whole tree: a child's CPU and memory show in them"
+    ]
+  },
+  %{
+    id: "usage-dropped-by-vm",
+    file: "lib/sandbox/peer.ex",
+    from: "    :ok = Native.reap_children_normally()",
+    to: "    :ok",
+    breaks: "Guarantees: The end is known (what the VM's children ran is counted)",
+    tests: [
+      "test/sandbox/execute_test.exs: execute/2 cpu_ms and max_rss_kb cover the whole tree: a child's CPU and memory show in them"
+    ]
+  },
+
+  # ---- the atom limit --------------------------------------------------------
+  %{
+    id: "atom-limit",
+    file: "lib/sandbox/runner.ex",
+    from: "created > max_new_atoms do",
+    to: "created > max_new_atoms * 1000 do",
+    breaks: "Guarantees (atoms): past :max_new_atoms, AtomLimitError",
+    tests: [
+      "test/sandbox/results_test.exs: atoms created by decoding the result past :max_new_atoms raise Sandbox.AtomLimitError"
+    ]
+  },
+  %{
+    id: "atom-limit-default",
+    file: "lib/sandbox/options.ex",
+    from: "  @default_max_new_atoms 100_000",
+    to: "  @default_max_new_atoms :infinity",
+    breaks: "API: :max_new_atoms (default 100,000)",
+    tests: [
+      "test/sandbox/results_test.exs: atoms created by decoding the result by default, past 100,000 raise"
+    ]
+  },
+  %{
+    id: "boot-timeout-default",
+    file: "lib/sandbox/options.ex",
+    from: "  @default_boot_timeout 30_000",
+    to: "  @default_boot_timeout 5_000",
+    breaks: "API: :boot_timeout (default 30,000)",
+    tests: [
+      "test/sandbox/execute_test.exs: execute/2 a VM that does not boot is given up after 30 s by default"
+    ]
+  },
+
+  # ---- resource limits -------------------------------------------------------
+  %{
+    id: "memory-limit",
+    file: "c_src/limits.c",
+    from: "u.rss_bytes > l->limits.memory_bytes)",
+    to: "u.rss_bytes > l->limits.memory_bytes * 100)",
+    breaks: "API: Resource limits (:memory_limit)",
+    tests: [
+      "test/sandbox/limits_test.exs: :memory_limit stops a run that allocates 2 GB, not one that stays under it"
+    ]
+  },
+  %{
+    id: "cpu-limit-cgroup",
+    file: "c_src/limits.c",
+    from: "        cpu_us - l->cpu_base_us > l->limits.cpu_ms * 1000)",
+    to: "        cpu_us - l->cpu_base_us > l->limits.cpu_ms * 1000000)",
+    breaks: "API: Resource limits (:cpu_time by cpu.stat)",
+    tests: [
+      "test/sandbox/limits_test.exs: :cpu_time stops a busy run but not a sleeping one of the same length (cgroup: auto)"
+    ]
+  },
+  %{
+    id: "cpu-limit-sampling",
+    file: "c_src/limits.c",
+    from: "u.cpu_us - l->cpu_base_us > l->limits.cpu_ms * 1000)",
+    to: "u.cpu_us - l->cpu_base_us > l->limits.cpu_ms * 1000000)",
+    breaks: "API: Resource limits (:cpu_time by sampling)",
+    tests: [
+      "test/sandbox/limits_test.exs: :cpu_time stops a busy run but not a sleeping one of the same length (cgroup: false)"
+    ]
+  },
+  %{
+    id: "process-limit",
+    file: "c_src/limits.c",
+    from: "l->processes_base + l->limits.processes)",
+    to: "l->processes_base + l->limits.processes + 1000000)",
+    breaks: "API: Resource limits (:max_processes)",
+    tests: [
+      "test/sandbox/limits_test.exs: :max_processes stops a fork loop, and lets a few processes run (cgroup: false)"
+    ]
+  },
+  %{
+    id: "file-size-limit",
+    file: "c_src/limits.c",
+    from: "{.rlim_cur = (rlim_t)bytes, .rlim_max = (rlim_t)bytes}",
+    to: "{.rlim_cur = RLIM_INFINITY, .rlim_max = RLIM_INFINITY}",
+    breaks: "API: Resource limits (:max_file_size)",
+    tests: [
+      "test/sandbox/limits_test.exs: :max_file_size a write past it fails with :efbig and the run goes on",
+      "c: limits/sets_the_file_size_rlimit_of_every_member"
+    ]
+  },
+  %{
+    id: "network",
+    file: "lib/sandbox/peer_launcher.ex",
+    from: "helper_args = if network, do: helper_args",
+    to: "helper_args = if true, do: helper_args",
+    breaks: "API: :network (false: no network)",
+    tests: [
+      "test/sandbox/limits_test.exs: :network false cuts the run off from a listener on the host's loopback"
+    ]
+  },
+
+  # ---- option validation -----------------------------------------------------
+  %{
+    id: "validate-code",
+    file: "lib/sandbox/options.ex",
+    from: "    unless is_binary(code) do",
+    to: "    unless true do",
+    breaks: "API: Raised (code that is not a binary)",
+    tests: ["test/sandbox/options_test.exs: code that is not a binary is refused"]
+  },
+  %{
+    id: "validate-limits",
+    file: "lib/sandbox/options.ex",
+    from: "  defp limit!(opts, key, default) do",
+    to: "  defp limit!(opts, key, default) when false do",
+    breaks: "API: Raised (:timeout, :max_output, :max_new_atoms, :output_limit)",
+    tests: [
+      "test/sandbox/options_test.exs: timeout -1 is refused",
+      "test/sandbox/options_test.exs: max_output -5 is refused"
+    ]
+  },
+  %{
+    id: "validate-timeout",
+    file: "lib/sandbox/options.ex",
+    from: "      timeout: limit!(opts, :timeout, @default_timeout),",
+    to: "      timeout: Keyword.get(opts, :timeout, @default_timeout),",
+    breaks: "API: Raised (:timeout)",
+    tests: ["test/sandbox/options_test.exs: timeout :forever is refused"]
+  },
+  %{
+    id: "validate-max-new-atoms",
+    file: "lib/sandbox/options.ex",
+    from: "      max_new_atoms: limit!(opts, :max_new_atoms, @default_max_new_atoms),",
+    to: "      max_new_atoms: Keyword.get(opts, :max_new_atoms, @default_max_new_atoms),",
+    breaks: "API: Raised (:max_new_atoms)",
+    tests: [
+      "test/sandbox/options_test.exs: a max_new_atoms that is not a non-negative integer or :infinity is refused"
+    ]
+  },
+  %{
+    id: "validate-output-limit",
+    file: "lib/sandbox/options.ex",
+    from: "      output_limit: limit!(opts, :output_limit, :infinity),",
+    to: "      output_limit: Keyword.get(opts, :output_limit, :infinity),",
+    breaks: "API: Raised (:output_limit)",
+    tests: ["test/sandbox/output_limit_test.exs: an invalid :output_limit raises"]
+  },
+  %{
+    id: "validate-boot-timeout",
+    file: "lib/sandbox/options.ex",
+    from: "      boot_timeout: non_neg_integer!(opts, :boot_timeout, @default_boot_timeout),",
+    to: "      boot_timeout: Keyword.get(opts, :boot_timeout, @default_boot_timeout),",
+    breaks: "API: Raised (:boot_timeout)",
+    tests: [
+      "test/sandbox/options_test.exs: a boot_timeout that is not a non-negative integer is refused"
+    ]
+  },
+  %{
+    id: "validate-setup",
+    file: "lib/sandbox/options.ex",
+    from: ~S|      {:error, _} -> bad!(:setup, "a string, quoted AST, or a list of either", ast)|,
+    to: "      {:error, _} -> ast",
+    breaks: "API: Raised (:setup)",
+    tests: ["test/sandbox/options_test.exs: a setup of the wrong type is refused"]
+  },
+  %{
+    id: "validate-env",
+    file: "lib/sandbox/options.ex",
+    from: ~S|        if name == "" or String.contains?(name, ["=", <<0>>]) or|,
+    to: ~S|        if false and String.contains?(name, ["=", <<0>>]) or|,
+    breaks: "API: Raised (:env)",
+    tests: [
+      "test/sandbox/environment_test.exs: invalid environment options raise, naming the option"
+    ]
+  },
+  %{
+    id: "validate-cd",
+    file: "lib/sandbox/options.ex",
+    from: ~S|else: bad!(:cd, "an existing directory", dir)|,
+    to: "else: Path.expand(dir)",
+    breaks: "API: Raised (:cd)",
+    tests: [
+      "test/sandbox/environment_test.exs: invalid environment options raise, naming the option"
+    ]
+  },
+  %{
+    id: "validate-stdin",
+    file: "lib/sandbox/options.ex",
+    from: "  defp stdin!(stdin) when is_binary(stdin) or is_nil(stdin), do: stdin",
+    to: "  defp stdin!(stdin), do: stdin",
+    breaks: "API: Raised (:stdin)",
+    tests: [
+      "test/sandbox/environment_test.exs: invalid environment options raise, naming the option"
+    ]
+  },
+  %{
+    id: "validate-on-output",
+    file: "lib/sandbox/options.ex",
+    from: "  defp on_output!(target) when is_pid(target) and node(target) == node(), do: target",
+    to: "  defp on_output!(target) when is_atom(target) or is_pid(target), do: target",
+    breaks: "API: Raised (:on_output)",
+    tests: ["test/sandbox/streaming_test.exs: an invalid :on_output raises"]
+  },
+  %{
+    id: "validate-resource-limits",
+    file: "lib/sandbox/options.ex",
+    from: "  defp resource_limit!(opts, key) do",
+    to: "  defp resource_limit!(opts, key) when false do",
+    breaks: "API: Raised (:memory_limit, :cpu_time, :max_processes, :max_file_size)",
+    tests: ["test/sandbox/limits_test.exs: limits are checked like the other options"]
+  },
+  %{
+    id: "validate-network",
+    file: "lib/sandbox/options.ex",
+    from: "  defp network!(network) when is_boolean(network), do: network",
+    to: "  defp network!(network), do: network != false",
+    breaks: "API: Raised (:network)",
+    tests: ["test/sandbox/limits_test.exs: limits are checked like the other options"]
+  },
+  %{
+    id: "validate-node",
+    file: "lib/sandbox/options.ex",
+    from: "  defp node!(node) when is_atom(node) and node not in [true, false], do: node",
+    to: "  defp node!(node), do: node",
+    breaks: "API: Raised (:node)",
+    tests: ["test/sandbox/options_test.exs: a node that is not a node name is refused"]
+  },
+  %{
+    id: "validate-pool",
+    file: "lib/sandbox/options.ex",
+    from: "  defp pool!(pool) when is_atom(pool) and pool != true, do: pool",
+    to: "  defp pool!(pool) when not is_pid(pool), do: pool",
+    breaks: "API: Raised (:pool)",
+    tests: ["test/sandbox/pool_test.exs: invalid pool options raise, naming the option"]
+  },
+
+  # ---- the pool ---------------------------------------------------------------
+  %{
+    id: "pool-single-use",
+    file: "lib/sandbox/pool.ex",
+    from: "{lease_id, state} = lease(%{state | idle: idle}, caller, run)",
+    to: "{lease_id, state} = lease(state, caller, run)",
+    breaks: "API: Sandbox.Pool (single use)",
+    tests: ["test/sandbox/pool_test.exs: a run takes a booted peer, which serves only that run"]
+  },
+  %{
+    id: "pool-fifo",
+    file: "lib/sandbox/pool.ex",
+    from: "waiting: :queue.in({from, monitor, timer}, state.waiting)",
+    to: "waiting: :queue.in_r({from, monitor, timer}, state.waiting)",
+    breaks: "API: Sandbox.Pool (:max_peers, first come first served)",
+    tests: [
+      "test/sandbox/pool_test.exs: :max_peers queues runs first come, first served, and gives up after :boot_timeout"
+    ]
+  },
+  %{
+    id: "pool-lease-dies-with-caller",
+    file: "lib/sandbox/pool.ex",
+    from: "if run = state.leased[monitor], do: Native.cancel(run)",
+    to: "_ = state.leased[monitor]",
+    breaks: "API: Sandbox.Pool (ownership: a VM given to a run dies with its caller)",
+    tests: [
+      "test/sandbox/pool_test.exs: a VM leased to a caller that dies before it submits is killed"
+    ]
+  },
+  %{
+    id: "pool-back-off",
+    file: "lib/sandbox/pool.ex",
+    from: "delay = min(50 * Integer.pow(2, min(failures, 10)), @max_backoff_ms)",
+    to: "delay = 0 * failures",
+    breaks: "API: Sandbox.Pool (failures: retries with a growing delay)",
+    tests: [
+      "test/sandbox/pool_test.exs: VMs that keep failing to boot are retried with a growing delay"
+    ]
+  }
+]
