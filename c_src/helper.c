@@ -214,17 +214,9 @@ static void finish(helper_t *h) {
         (void)cgroup_kill(h->cgroup);
     if (!h->peer_reaped)
         reap_peer(h);
-    pid_t self = getpid();
-    for (;;) {
-        /* Orphans reparented to us (setsid escapes among them). */
-        (void)tree_kill_children(self, getpgrp());
-        int wait_status;
-        pid_t pid = wait4(-1, &wait_status, 0, NULL);
-        if (pid < 0 && errno == EINTR)
-            continue;
-        if (pid < 0)
-            break; /* ECHILD: nothing of the run is left */
-    }
+    /* Orphans reparented to us (setsid escapes among them). */
+    if (tree_end_all(getpgrp()) < 0)
+        fail(STAGE_SETUP);
     if (h->cgroup)
         (void)cgroup_remove(h->cgroup);
     struct rusage usage;

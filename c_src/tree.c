@@ -85,7 +85,15 @@ int tree_kill_group(pid_t leader, int *wait_status) {
 typedef struct {
     pid_t parent, spare_pgid;
     int found;
+    pids_t groups; /* killed in this scan already */
 } killing_t;
+
+static int killed_already(const pids_t *groups, pid_t pgid) {
+    for (size_t i = 0; i < groups->len; i++)
+        if (groups->items[i] == pgid)
+            return 1;
+    return 0;
+}
 
 static int kill_if_child(pid_t pid, pid_t ppid, void *ctx) {
     killing_t *k = ctx;
@@ -94,17 +102,38 @@ static int kill_if_child(pid_t pid, pid_t ppid, void *ctx) {
         return 0;
     k->found++;
     /* The child is ours and unreaped, so its pid and group cannot be
-     * recycled while we signal them. */
+     * recycled while we signal them. Each group once a scan: thousands of
+     * children often share one, and each kill of it walks all of them. */
     pid_t pgid = getpgid(pid);
-    if (pgid > 0 && pgid != k->spare_pgid)
+    if (pgid > 0 && pgid != k->spare_pgid && !killed_already(&k->groups, pgid)) {
         (void)kill(-pgid, SIGKILL);
+        (void)pids_push(&k->groups, pgid); /* no memory: killed again, no harm */
+    }
     (void)kill(pid, SIGKILL);
     return 0;
 }
 
 int tree_kill_children(pid_t parent, pid_t spare_pgid) {
     killing_t k = {.parent = parent, .spare_pgid = spare_pgid, .found = 0};
-    return each_process(kill_if_child, &k) < 0 ? -1 : k.found;
+    pids_init(&k.groups);
+    int rc = each_process(kill_if_child, &k);
+    pids_free(&k.groups);
+    return rc < 0 ? -1 : k.found;
+}
+
+int tree_end_all(pid_t spare_pgid) {
+    pid_t self = getpid();
+    for (;;) {
+        /* /proc unreadable for an instant: the next round kills them. */
+        (void)tree_kill_children(self, spare_pgid);
+        if (waitpid(-1, NULL, 0) < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == ECHILD ? 0 : -1;
+        }
+        while (waitpid(-1, NULL, WNOHANG) > 0) {
+        }
+    }
 }
 
 /* Every (pid, parent) pair /proc lists, in two parallel lists. */

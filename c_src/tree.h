@@ -26,6 +26,13 @@ int tree_kill_group(pid_t leader, int *wait_status);
  * found, or -1 with errno if /proc cannot be read. */
 int tree_kill_children(pid_t parent, pid_t spare_pgid);
 
+/* For a subreaper: SIGKILLs every child of the caller (and each child's
+ * group, unless it is spare_pgid) and reaps them, again and again as
+ * orphans are reparented to it, until it has no child left. One scan of
+ * /proc per batch of children that have ended, not per child: a fork bomb
+ * leaves thousands. Returns 0, or -1 with errno. */
+int tree_end_all(pid_t spare_pgid);
+
 /* Appends every descendant of root (children, their children, ...) to out,
  * as /proc shows them now. Returns 0, or -1 with errno. */
 int tree_descendants(pid_t root, pids_t *out);

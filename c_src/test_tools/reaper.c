@@ -39,21 +39,23 @@ int main(int argc, char **argv) {
         perror("reaper: exec");
         _exit(127);
     }
-    int result = 0, command_done = 0;
+    int result = 0;
     for (;;) {
-        /* Our own group is the caller's (make, a shell): never signalled. */
-        if (command_done && kill_leftovers && tree_kill_children(getpid(), getpgrp()) < 0)
-            perror("reaper: /proc");
         int status;
         pid_t pid = wait(&status);
         if (pid < 0 && errno == EINTR)
             continue;
         if (pid < 0)
-            break; /* ECHILD: everything below us is reaped */
+            return result; /* ECHILD: everything below us is reaped */
         if (pid == command) {
             result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            command_done = 1;
+            break;
         }
+    }
+    /* Our own group is the caller's (make, a shell): never signalled. */
+    if (kill_leftovers && tree_end_all(getpgrp()) < 0)
+        perror("reaper");
+    while (wait(NULL) > 0 || errno == EINTR) {
     }
     return result;
 }

@@ -75,6 +75,22 @@ defmodule Sandbox.LifecycleTest do
         assert TestOS.eventually(fn -> gone?(peer) and gone?(child) end, 1_000)
       end
 
+      test "2,000 processes left running are killed and reaped within 1 s" do
+        code = ~S"""
+        ~c"i=0; while [ $i -lt 2000 ]; do sleep 300 & echo $!; i=$((i + 1)); done"
+        |> :os.cmd()
+        |> to_string()
+        |> String.split()
+        |> Enum.map(&String.to_integer/1)
+        """
+
+        assert {:ok, %{result: pids}} = Sandbox.run(code, timeout: 120_000)
+        assert length(pids) == 2_000
+        # Reaped, not just dead: a zombie left is still a process left.
+        left = fn -> Enum.reject(pids, &(TestOS.stat(&1) == nil)) end
+        assert TestOS.eventually(fn -> left.() == [] end, 1_000), "left: #{length(left.())}"
+      end
+
       test "a tree of 31 processes that keep forking, out of the peer's group, is gone within 1 s" do
         marker = "sandbox-fork-tree-#{System.unique_integer([:positive])}"
         assert {:ok, %{result: forking}} = Sandbox.run(Sandbox.TestCode.fork_tree(marker))

@@ -103,9 +103,12 @@ defmodule Sandbox.LimitsTest do
   end
 
   describe ":max_processes" do
+    # 300 processes, then a wait: far past the limit, yet bounded, so that
+    # with the limit broken the test fails on its timeout instead of
+    # filling the machine's pid space.
     @fork_loop ~S"""
     IO.puts("forking")
-    :os.cmd(~c"while true; do sleep 100 & done")
+    :os.cmd(~c"i=0; while [ $i -lt 300 ]; do sleep 100 & i=$((i + 1)); done; wait")
     """
 
     for cgroup <- [:auto, false] do
@@ -261,7 +264,8 @@ defmodule Sandbox.LimitsTest do
     for {limit, option, crossing} <- [
           {:memory_limit, [memory_limit: 500_000_000], ":binary.copy(<<1>>, 2_000_000_000)"},
           {:cpu_limit, [cpu_time: 300], "Stream.repeatedly(fn -> :spin end) |> Stream.run()"},
-          {:process_limit, [max_processes: 20], ~S|:os.cmd(~c"while true; do sleep 100 & done")|}
+          {:process_limit, [max_processes: 20],
+           ~S|:os.cmd(~c"i=0; while [ $i -lt 300 ]; do sleep 100 & i=$((i + 1)); done; wait")|}
         ] do
       test "#{limit}: the VM and what it started are gone within 1 s" do
         code =
