@@ -102,8 +102,8 @@ lifecycle_subreaper =
   },
   %{
     id: "kill-orphans",
-    file: "c_src/helper.c",
-    from: "        (void)tree_kill_children(self, getpgrp());",
+    file: "c_src/tree.c",
+    from: "        (void)tree_kill_children(self, spare_pgid);",
     to: "        (void)self;",
     breaks: "Guarantees: Nothing is left behind (orphans, without a cgroup)",
     tests: [
