@@ -38,8 +38,7 @@ defmodule Mutants do
 
     shell!("make", ["-s", "-C", @root, "_build/native/reaper"])
 
-    scratch =
-      Path.join(System.tmp_dir!(), "sandbox-mutants-#{System.unique_integer([:positive])}")
+    scratch = Path.join(System.tmp_dir!(), "sandbox-mutants-#{System.pid()}")
 
     {together, alone} = Enum.split_with(mutants, &(not Map.get(&1, :alone, false)))
     workers = max(1, min(jobs, max(length(together), 1)))
