@@ -118,17 +118,7 @@ lifecycle_subreaper =
     to: "        while (0) {",
     breaks: "Guarantees: Nothing is left behind (within a second, thousands of processes too)",
     tests: [
-      "test/sandbox/lifecycle_test.exs: #{lifecycle_subreaper} 2,000 processes left running are killed and reaped within 1 s"
-    ]
-  },
-  %{
-    id: "kill-each-group-once",
-    file: "c_src/tree.c",
-    from: "!killed_already(&k->groups, pgid)) {",
-    to: "1) {",
-    breaks: "Guarantees: Nothing is left behind (within a second, thousands of processes too)",
-    tests: [
-      "test/sandbox/lifecycle_test.exs: #{lifecycle_subreaper} 2,000 processes left running are killed and reaped within 1 s"
+      "test/sandbox/lifecycle_test.exs: #{lifecycle_subreaper} 2,000 processes left running are killed and reaped within 5 s"
     ]
   },
   %{
@@ -574,6 +564,16 @@ lifecycle_subreaper =
     from: ~S|else: bad!(:cd, "an existing directory", dir)|,
     to: "else: Path.expand(dir)",
     breaks: "API: Raised (:cd)",
+    tests: [
+      "test/sandbox/environment_test.exs: invalid environment options raise, naming the option"
+    ]
+  },
+  %{
+    id: "validate-tmp-dir",
+    file: "lib/sandbox/options.ex",
+    from: ~S|  defp tmp_dir!(other, _cd), do: bad!(:tmp_dir, "a boolean", other)|,
+    to: "  defp tmp_dir!(other, _cd), do: other",
+    breaks: "API: Raised (:tmp_dir)",
     tests: [
       "test/sandbox/environment_test.exs: invalid environment options raise, naming the option"
     ]

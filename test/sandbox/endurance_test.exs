@@ -59,10 +59,14 @@ defmodule Sandbox.EnduranceTest do
            "erlang:memory(total) grew from #{before.erlang_bytes} to #{after_runs.erlang_bytes}"
   end
 
-  # Teardown ends just after each answer: wait for the last ones.
+  # Teardown ends just after each answer: wait until no helper is left,
+  # then collect what the runs left for the garbage collector.
   defp settled_snapshot do
-    TestOS.eventually(fn -> TestOS.children(System.pid()) |> Enum.all?(&(&1.state != "Z")) end)
-    Process.sleep(500)
+    TestOS.eventually(
+      fn -> Enum.all?(TestOS.children(System.pid()), &erl_child_setup?/1) end,
+      10_000
+    )
+
     for pid <- Process.list(), do: :erlang.garbage_collect(pid)
 
     %{
@@ -73,5 +77,10 @@ defmodule Sandbox.EnduranceTest do
       rss_kb: TestOS.rss_kb(),
       erlang_bytes: :erlang.memory(:total)
     }
+  end
+
+  # ERTS's own forker, a child of the host for its whole life.
+  defp erl_child_setup?(%{pid: pid}) do
+    match?({:ok, "erl_child_setup" <> _}, File.read("/proc/#{pid}/comm"))
   end
 end

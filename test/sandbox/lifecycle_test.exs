@@ -75,7 +75,10 @@ defmodule Sandbox.LifecycleTest do
         assert TestOS.eventually(fn -> gone?(peer) and gone?(child) end, 1_000)
       end
 
-      test "2,000 processes left running are killed and reaped within 1 s" do
+      # Each of them needs CPU to die: on a loaded 2-core machine that
+      # alone takes over a second. Killed and reaped one /proc scan at a
+      # time, they took 20 s.
+      test "2,000 processes left running are killed and reaped within 5 s" do
         code = ~S"""
         ~c"i=0; while [ $i -lt 2000 ]; do sleep 300 & echo $!; i=$((i + 1)); done"
         |> :os.cmd()
@@ -88,7 +91,7 @@ defmodule Sandbox.LifecycleTest do
         assert length(pids) == 2_000
         # Reaped, not just dead: a zombie left is still a process left.
         left = fn -> Enum.reject(pids, &(TestOS.stat(&1) == nil)) end
-        assert TestOS.eventually(fn -> left.() == [] end, 1_000), "left: #{length(left.())}"
+        assert TestOS.eventually(fn -> left.() == [] end, 5_000), "left: #{length(left.())}"
       end
 
       test "a tree of 31 processes that keep forking, out of the peer's group, is gone within 1 s" do
