@@ -59,15 +59,20 @@ static ERL_NIF_TERM write_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     return enif_make_tuple2(env, enif_make_atom(env, "ok"), enif_make_uint64(env, written));
 }
 
+/* ok, or {error, Errno} if the disposition of sig cannot be set. */
+static ERL_NIF_TERM set_disposition(ErlNifEnv *env, int sig, void (*handler)(int)) {
+    struct sigaction action = {.sa_handler = handler};
+    if (sigemptyset(&action.sa_mask) < 0 || sigaction(sig, &action, NULL) < 0)
+        return make_error(env, errno);
+    return enif_make_atom(env, "ok");
+}
+
 /* ignore_file_size_signal() -> ok | {error, Errno}. */
 static ERL_NIF_TERM ignore_file_size_signal_nif(ErlNifEnv *env, int argc,
                                                 const ERL_NIF_TERM argv[]) {
     (void)argc;
     (void)argv;
-    struct sigaction ignore = {.sa_handler = SIG_IGN};
-    if (sigemptyset(&ignore.sa_mask) < 0 || sigaction(SIGXFSZ, &ignore, NULL) < 0)
-        return make_error(env, errno);
-    return enif_make_atom(env, "ok");
+    return set_disposition(env, SIGXFSZ, SIG_IGN);
 }
 
 /* reap_children_normally() -> ok | {error, Errno}. */
@@ -75,10 +80,7 @@ static ERL_NIF_TERM reap_children_normally_nif(ErlNifEnv *env, int argc,
                                                const ERL_NIF_TERM argv[]) {
     (void)argc;
     (void)argv;
-    struct sigaction by_default = {.sa_handler = SIG_DFL};
-    if (sigemptyset(&by_default.sa_mask) < 0 || sigaction(SIGCHLD, &by_default, NULL) < 0)
-        return make_error(env, errno);
-    return enif_make_atom(env, "ok");
+    return set_disposition(env, SIGCHLD, SIG_DFL);
 }
 
 static ErlNifFunc nif_funcs[] = {

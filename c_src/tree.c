@@ -121,18 +121,35 @@ int tree_kill_children(pid_t parent, pid_t spare_pgid) {
     return rc < 0 ? -1 : k.found;
 }
 
+/* Reaps `count` children, blocking. Returns 1 once none is left (ECHILD),
+ * 0 when it has reaped them all, -1 with errno. */
+static int reap(int count) {
+    while (count > 0) {
+        if (waitpid(-1, NULL, 0) >= 0)
+            count--;
+        else if (errno == ECHILD)
+            return 1;
+        else if (errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
 int tree_end_all(pid_t spare_pgid) {
     pid_t self = getpid();
     for (;;) {
-        /* /proc unreadable for an instant: the next round kills them. */
-        (void)tree_kill_children(self, spare_pgid);
-        if (waitpid(-1, NULL, 0) < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno == ECHILD ? 0 : -1;
-        }
-        while (waitpid(-1, NULL, WNOHANG) > 0) {
-        }
+        int killed = tree_kill_children(self, spare_pgid);
+        /* Reap as many as were just killed before scanning again: the
+         * children they leave are reparented to us as they die, for the
+         * next scan. One scan of /proc per generation of the tree, not per
+         * process: a fork bomb leaves thousands. */
+        int done = reap(killed > 0 ? killed : 0);
+        if (done != 0)
+            return done > 0 ? 0 : -1;
+        /* None found (or /proc unreadable for an instant): reap one that
+         * has ended, if any, and look again; none left at all ends it. */
+        if (killed <= 0 && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+            return 0;
     }
 }
 

@@ -103,8 +103,8 @@ lifecycle_subreaper =
   %{
     id: "kill-orphans",
     file: "c_src/tree.c",
-    from: "        (void)tree_kill_children(self, spare_pgid);",
-    to: "        (void)self;",
+    from: "        int killed = tree_kill_children(self, spare_pgid);",
+    to: "        int killed = 0 * self;",
     breaks: "Guarantees: Nothing is left behind (orphans, without a cgroup)",
     tests: [
       "test/sandbox/lifecycle_test.exs: #{lifecycle_subreaper} after a successful run",
@@ -114,8 +114,8 @@ lifecycle_subreaper =
   %{
     id: "reap-in-batches",
     file: "c_src/tree.c",
-    from: "        while (waitpid(-1, NULL, WNOHANG) > 0) {",
-    to: "        while (0) {",
+    from: "        int done = reap(killed > 0 ? killed : 0);",
+    to: "        int done = reap(killed > 0 ? 1 : 0);",
     breaks: "Guarantees: Nothing is left behind (within a second, thousands of processes too)",
     tests: [
       "test/sandbox/lifecycle_test.exs: #{lifecycle_subreaper} 2,000 processes left running are killed and reaped within 5 s"

@@ -78,6 +78,7 @@ defmodule Sandbox.LifecycleTest do
       # Each of them needs CPU to die: on a loaded 2-core machine that
       # alone takes over a second. Killed and reaped one /proc scan at a
       # time, they took 20 s.
+      @tag timeout: 300_000
       test "2,000 processes left running are killed and reaped within 5 s" do
         code = ~S"""
         ~c"i=0; while [ $i -lt 2000 ]; do sleep 300 & echo $!; i=$((i + 1)); done"
