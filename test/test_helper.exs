@@ -12,6 +12,11 @@ defmodule Sandbox.TestOS do
     end
   end
 
+  @doc "The OS pids /proc lists now, zombies included."
+  def pids do
+    for name <- File.ls!("/proc"), pid = parse_pid(name), pid != nil, into: MapSet.new(), do: pid
+  end
+
   @doc "The stat of one process, or nil if it is gone."
   def stat(pid) do
     case File.read("/proc/#{pid}/stat") do
