@@ -26,15 +26,22 @@ NIF := priv/sandbox_nif.so
 PEER_NIF := priv/sandbox_peer_nif.so
 HELPER := priv/sandbox_helper
 
-NIF_SRC := sandbox_nif atoms monitor run spawn output frame status deadline fdio decimal pids
-PEER_NIF_SRC := peer_nif fdio
-HELPER_SRC := helper cgroup fdio status tree pids usage limits decimal netns
-TESTED_SRC := output frame status deadline tree fdio pids usage cgroup limits decimal netns
+# One folder a binary (c_src/nif, c_src/helper, c_src/peer), and what more
+# than one of them links (c_src/common, c_src/protocol.h).
+COMMON_SRC := $(wildcard c_src/common/*.c)
+NIF_SRC := $(wildcard c_src/nif/*.c) $(COMMON_SRC)
+PEER_NIF_SRC := $(wildcard c_src/peer/*.c) c_src/common/fdio.c
+HELPER_SRC := $(wildcard c_src/helper/*.c) $(COMMON_SRC)
+# What the C unit tests and the fuzz targets link: everything but the
+# three entry points and the NIF's ERTS-bound files.
+TESTED_SRC := $(COMMON_SRC) $(filter-out c_src/helper/sandbox_helper.c,$(wildcard c_src/helper/*.c)) \
+              c_src/nif/output.c c_src/nif/frame.c c_src/nif/deadline.c
 TEST_SRC := $(wildcard c_src/test/*.c)
+C_HEADERS := $(wildcard c_src/*.h c_src/*/*.h)
 
-NIF_OBJ := $(NIF_SRC:%=$(BUILD)/nif/%.o)
-PEER_NIF_OBJ := $(PEER_NIF_SRC:%=$(BUILD)/nif/%.o)
-HELPER_OBJ := $(HELPER_SRC:%=$(BUILD)/helper/%.o)
+NIF_OBJ := $(NIF_SRC:c_src/%.c=$(BUILD)/pic/%.o)
+PEER_NIF_OBJ := $(PEER_NIF_SRC:c_src/%.c=$(BUILD)/pic/%.o)
+HELPER_OBJ := $(HELPER_SRC:c_src/%.c=$(BUILD)/exe/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
 .PHONY: all priv deps run bench test test-slow c-test test-asan test-valgrind fuzz mutants check clean help
@@ -70,13 +77,13 @@ $(HELPER): $(HELPER_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
 
-$(BUILD)/nif/%.o: c_src/%.c
+$(BUILD)/pic/%.o: c_src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -isystem "$(ERTS_INCLUDE_DIR)" -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Ic_src -fPIC -fvisibility=hidden -isystem "$(ERTS_INCLUDE_DIR)" -MMD -MP -c $< -o $@
 
-$(BUILD)/helper/%.o: c_src/%.c
+$(BUILD)/exe/%.o: c_src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Ic_src -MMD -MP -c $< -o $@
 
 -include $(NIF_OBJ:.o=.d) $(PEER_NIF_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
 
@@ -113,16 +120,17 @@ test-slow: deps
 c-test: $(TEST_BIN)
 	$(TEST_BIN) --jobs 1
 
-$(TEST_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h c_src/test/*.h)
+$(TEST_BIN): $(TEST_SRC) $(TESTED_SRC) $(C_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -O1 -g -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) -lcriterion
+	$(CC) $(ALL_CFLAGS) -O1 -g -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC) -lcriterion
 
 # Used by the ExUnit host-death test (built on demand there too) and by
 # the mutant runner.
 REAPER := $(BUILD)/reaper
-REAPER_SRC := c_src/test_tools/reaper.c c_src/tree.c c_src/pids.c c_src/decimal.c c_src/fdio.c
+REAPER_SRC := c_src/test_tools/reaper.c c_src/helper/tree.c c_src/common/pids.c \
+              c_src/common/decimal.c c_src/common/fdio.c
 
-$(REAPER): $(REAPER_SRC) $(wildcard c_src/*.h)
+$(REAPER): $(REAPER_SRC) $(C_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ic_src -o $@ $(REAPER_SRC)
 
@@ -133,9 +141,9 @@ test-asan: DEPS_FOR := test
 test-asan: deps $(ASAN_BIN)
 	ASAN_OPTIONS=detect_leaks=1 $(ASAN_BIN) --jobs 1
 
-$(ASAN_BIN): $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h c_src/test/*.h)
+$(ASAN_BIN): $(TEST_SRC) $(TESTED_SRC) $(C_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -O1 -g $(SANITIZE) -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC:%=c_src/%.c) -lcriterion
+	$(CC) $(ALL_CFLAGS) -O1 -g $(SANITIZE) -Ic_src -o $@ $(TEST_SRC) $(TESTED_SRC) -lcriterion
 
 test-valgrind: DEPS_FOR := valgrind
 test-valgrind: deps $(TEST_BIN)
@@ -170,14 +178,14 @@ fuzz: deps $(FUZZ_BIN)
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-$(BUILD)/fuzz/fuzz_%: c_src/fuzz/fuzz_%.c $(TESTED_SRC:%=c_src/%.c) $(wildcard c_src/*.h)
+$(BUILD)/fuzz/fuzz_%: c_src/fuzz/fuzz_%.c $(TESTED_SRC) $(C_HEADERS)
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -Ic_src -o $@ $< $(TESTED_SRC:%=c_src/%.c)
+	  -fno-sanitize-recover=all -Ic_src -o $@ $< $(TESTED_SRC)
 
 # ---- checks --------------------------------------------------------------
 
-C_FILES := $(wildcard c_src/*.c c_src/*.h c_src/test/*.c c_src/test/*.h c_src/fuzz/*.c c_src/test_tools/*.c)
+C_FILES := $(wildcard c_src/*.h c_src/*/*.c c_src/*/*.h)
 
 check: DEPS_FOR := check
 check: deps

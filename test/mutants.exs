@@ -25,7 +25,7 @@ lifecycle_subreaper =
   # ---- Guarantees: deadlines ------------------------------------------------
   %{
     id: "deadline-pooled",
-    file: "c_src/run.c",
+    file: "c_src/nif/run.c",
     from: "if (r->booted)",
     to: "if (0 && r->booted)",
     breaks: "Guarantees: Deadlines are kept on CLOCK_MONOTONIC (a pool's VM)",
@@ -36,7 +36,7 @@ lifecycle_subreaper =
   },
   %{
     id: "deadline-fresh",
-    file: "c_src/run.c",
+    file: "c_src/nif/run.c",
     from: "        r->deadline = deadline_after(now, r->terms.timeout_ms);",
     to: "        r->deadline = DEADLINE_NEVER;",
     breaks: "Guarantees: Deadlines are kept on CLOCK_MONOTONIC (a fresh VM)",
@@ -44,7 +44,7 @@ lifecycle_subreaper =
   },
   %{
     id: "deadline-counts-boot",
-    file: "c_src/run.c",
+    file: "c_src/nif/run.c",
     from: "        r->deadline = deadline_after(now, r->terms.timeout_ms);",
     to: "        r->deadline = deadline_after(r->t_submitted, r->terms.timeout_ms);",
     breaks: "API: :timeout (booting the VM is not counted)",
@@ -54,7 +54,7 @@ lifecycle_subreaper =
   },
   %{
     id: "deadline-infinity",
-    file: "c_src/sandbox_nif.c",
+    file: "c_src/nif/sandbox_nif.c",
     from: "terms->timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout;",
     to: "terms->timeout_ms = timeout == UINT64_MAX ? 1000 : (int64_t)timeout;",
     breaks: "API: :timeout (:infinity)",
@@ -76,7 +76,7 @@ lifecycle_subreaper =
   # ---- Guarantees: nothing is left behind; how the tree is killed -----------
   %{
     id: "kill-cgroup",
-    file: "c_src/helper.c",
+    file: "c_src/helper/sandbox_helper.c",
     from: "        (void)cgroup_kill(h->cgroup);",
     to: "        (void)h->cgroup;",
     breaks: "Guarantees: how the tree is killed, step 1 (cgroup.kill, all at once)",
@@ -86,7 +86,7 @@ lifecycle_subreaper =
   },
   %{
     id: "kill-peer-group",
-    file: "c_src/tree.c",
+    file: "c_src/helper/tree.c",
     from: "    (void)kill(-leader, SIGKILL);",
     to: "    (void)kill(leader, SIGKILL);",
     breaks: "Guarantees: how the tree is killed, step 2 (the VM's process group)",
@@ -94,7 +94,7 @@ lifecycle_subreaper =
   },
   %{
     id: "kill-orphan-groups",
-    file: "c_src/tree.c",
+    file: "c_src/helper/tree.c",
     from: "        (void)kill(-pgid, SIGKILL);",
     to: "        (void)0;",
     breaks: "Guarantees: how the tree is killed, step 3 (every orphan, with its group)",
@@ -102,7 +102,7 @@ lifecycle_subreaper =
   },
   %{
     id: "kill-orphans",
-    file: "c_src/tree.c",
+    file: "c_src/helper/tree.c",
     from: "        int killed = tree_kill_children(self, spare_pgid);",
     to: "        int killed = 0 * self;",
     breaks: "Guarantees: Nothing is left behind (orphans, without a cgroup)",
@@ -113,7 +113,7 @@ lifecycle_subreaper =
   },
   %{
     id: "reap-in-batches",
-    file: "c_src/tree.c",
+    file: "c_src/helper/tree.c",
     from: "        int done = reap(killed > 0 ? killed : 0);",
     to: "        int done = reap(killed > 0 ? 1 : 0);",
     breaks: "Guarantees: Nothing is left behind (within a second, thousands of processes too)",
@@ -123,7 +123,7 @@ lifecycle_subreaper =
   },
   %{
     id: "kill-on-answer",
-    file: "c_src/run.c",
+    file: "c_src/nif/run.c",
     from: "    fdio_close(r->fds.control);",
     to: "    (void)r->fds.control;",
     breaks: "Guarantees: Nothing is left behind (the host orders the kill)",
@@ -134,7 +134,7 @@ lifecycle_subreaper =
   },
   %{
     id: "kill-on-caller-death",
-    file: "c_src/run.c",
+    file: "c_src/nif/run.c",
     from: "    if (!r->monitoring || enif_compare_monitors(down, &r->owner_monitor) != 0)",
     to: "    if (1 || !r->monitoring || enif_compare_monitors(down, &r->owner_monitor) != 0)",
     breaks: "Guarantees: Nothing is left behind (a caller that dies cancels its run)",
@@ -145,7 +145,7 @@ lifecycle_subreaper =
   },
   %{
     id: "kill-on-limit",
-    file: "c_src/helper.c",
+    file: "c_src/helper/sandbox_helper.c",
     from: "            over |= check_limits(&h);",
     to: "            over |= 0 && check_limits(&h);",
     breaks: "API: Resource limits (a limit crossed stops the run)",
@@ -156,7 +156,7 @@ lifecycle_subreaper =
   },
   %{
     id: "host-death-signal",
-    file: "c_src/helper.c",
+    file: "c_src/helper/sandbox_helper.c",
     from: "    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)",
     to: "    if (0)",
     breaks: "Guarantees: A dead host takes its runs with it (the parent-death signal)",
@@ -167,7 +167,7 @@ lifecycle_subreaper =
   },
   %{
     id: "host-death-eof",
-    file: "c_src/helper.c",
+    file: "c_src/helper/sandbox_helper.c",
     from: "    if (n <= 0)",
     to: "    if (n < 0)",
     breaks: "Guarantees: A dead host takes its runs with it (EOF on the control pipe)",
@@ -202,7 +202,7 @@ lifecycle_subreaper =
   # ---- output cutting and counting ------------------------------------------
   %{
     id: "output-not-capped",
-    file: "c_src/run.c",
+    file: "c_src/nif/run.c",
     from: "        output_reset(&r->output, r->terms.max_output);",
     to: "        output_reset(&r->output, OUTPUT_UNLIMITED);",
     breaks: "Guarantees: The host stays small (output capped in C)",
@@ -213,7 +213,7 @@ lifecycle_subreaper =
   },
   %{
     id: "output-not-counted",
-    file: "c_src/output.c",
+    file: "c_src/nif/output.c",
     from: "UINT64_MAX : o->total + n;",
     to: "UINT64_MAX : o->total + (n > 0);",
     breaks: "API: Sandbox.execute/2 (output_bytes counts every byte)",
@@ -224,7 +224,7 @@ lifecycle_subreaper =
   },
   %{
     id: "output-cut-mid-character",
-    file: "c_src/output.c",
+    file: "c_src/nif/output.c",
     from: "        return i - 1;",
     to: "        return n;",
     breaks: "API: run/2 return values (the cut falls on a whole UTF-8 character)",
@@ -235,7 +235,7 @@ lifecycle_subreaper =
   },
   %{
     id: "output-sizes",
-    file: "c_src/output.c",
+    file: "c_src/nif/output.c",
     from: "unsigned shift = bytes < 1048576 ? 10 : 20;",
     to: "unsigned shift = bytes < 1048576 ? 10 : 10;",
     breaks: "API: run/2 return values (sizes as the reference formats them)",
@@ -246,7 +246,7 @@ lifecycle_subreaper =
   },
   %{
     id: "output-truncation-line",
-    file: "c_src/output.c",
+    file: "c_src/nif/output.c",
     from: ~S|"\n...(truncated, showing first "|,
     to: ~S|"\n...(truncated: showing first "|,
     breaks: "API: run/2 return values (the reference's truncation line, byte for byte)",
@@ -254,7 +254,7 @@ lifecycle_subreaper =
   },
   %{
     id: "output-limit",
-    file: "c_src/run.c",
+    file: "c_src/nif/run.c",
     from:
       "    if (r->terms.output_limit != OUTPUT_UNLIMITED && r->output.total > r->terms.output_limit) {",
     to: "    if (0) {",
@@ -337,7 +337,7 @@ lifecycle_subreaper =
   },
   %{
     id: "signals-reset",
-    file: "c_src/helper.c",
+    file: "c_src/helper/sandbox_helper.c",
     from: "    if (reset_signal_dispositions() < 0 || sigemptyset(&none) < 0 ||",
     to: "    if (sigemptyset(&none) < 0 ||",
     breaks: "Guarantees: A clean start (every signal at its default)",
@@ -349,7 +349,7 @@ lifecycle_subreaper =
   # ---- Guarantees: a hostile VM, the end is known ---------------------------
   %{
     id: "frame-length-unchecked",
-    file: "c_src/run.c",
+    file: "c_src/nif/run.c",
     from: "#define MAX_FRAME_BYTES (UINT32_C(1) << 30)",
     to: "#define MAX_FRAME_BYTES UINT32_MAX",
     breaks: "Guarantees: A hostile VM cannot hurt the host (a frame announces at most 1 GB)",
@@ -359,7 +359,7 @@ lifecycle_subreaper =
   },
   %{
     id: "exit-status",
-    file: "c_src/helper.c",
+    file: "c_src/helper/sandbox_helper.c",
     from: "    report(STATUS_EXIT, wait_status, 0, 0);",
     to: "    report(STATUS_EXIT, 0, 0, 0);",
     breaks: "Guarantees: The end is known (exit status or signal)",
@@ -370,7 +370,7 @@ lifecycle_subreaper =
   },
   %{
     id: "usage-of-helper-only",
-    file: "c_src/helper.c",
+    file: "c_src/helper/sandbox_helper.c",
     from: "    if (getrusage(RUSAGE_CHILDREN, &usage) < 0)",
     to: "    if (getrusage(RUSAGE_SELF, &usage) < 0)",
     breaks: "Guarantees: The end is known (CPU time and peak memory of the whole tree)",
@@ -424,7 +424,7 @@ lifecycle_subreaper =
   # ---- resource limits -------------------------------------------------------
   %{
     id: "memory-limit",
-    file: "c_src/limits.c",
+    file: "c_src/helper/limits.c",
     from: "u.rss_bytes > l->limits.memory_bytes)",
     to: "u.rss_bytes > l->limits.memory_bytes * 100)",
     breaks: "API: Resource limits (:memory_limit)",
@@ -434,7 +434,7 @@ lifecycle_subreaper =
   },
   %{
     id: "cpu-limit-cgroup",
-    file: "c_src/limits.c",
+    file: "c_src/helper/limits.c",
     from: "        cpu_us - l->cpu_base_us > l->limits.cpu_ms * 1000)",
     to: "        cpu_us - l->cpu_base_us > l->limits.cpu_ms * 1000000)",
     breaks: "API: Resource limits (:cpu_time by cpu.stat)",
@@ -444,7 +444,7 @@ lifecycle_subreaper =
   },
   %{
     id: "cpu-limit-sampling",
-    file: "c_src/limits.c",
+    file: "c_src/helper/limits.c",
     from: "u.cpu_us - l->cpu_base_us > l->limits.cpu_ms * 1000)",
     to: "u.cpu_us - l->cpu_base_us > l->limits.cpu_ms * 1000000)",
     breaks: "API: Resource limits (:cpu_time by sampling)",
@@ -454,7 +454,7 @@ lifecycle_subreaper =
   },
   %{
     id: "process-limit",
-    file: "c_src/limits.c",
+    file: "c_src/helper/limits.c",
     from: "l->processes_base + l->limits.processes)",
     to: "l->processes_base + l->limits.processes + 1000000)",
     breaks: "API: Resource limits (:max_processes)",
@@ -464,7 +464,7 @@ lifecycle_subreaper =
   },
   %{
     id: "file-size-limit",
-    file: "c_src/limits.c",
+    file: "c_src/helper/limits.c",
     from: "{.rlim_cur = (rlim_t)bytes, .rlim_max = (rlim_t)bytes}",
     to: "{.rlim_cur = RLIM_INFINITY, .rlim_max = RLIM_INFINITY}",
     breaks: "API: Resource limits (:max_file_size)",

@@ -2,7 +2,7 @@
  * of sizes the input chooses. Every frame handed out must be within the
  * limit, and the decoder's memory must follow what has arrived (at most
  * twice it, or the first small block), never the announced length. */
-#include "frame.h"
+#include "nif/frame.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * then rendered. The rendering must have exactly the size announced, keep
  * at most the limit, cut at most an incomplete tail (valid UTF-8 stays
  * valid), and format the counts as the reference does. */
-#include "output.h"
+#include "nif/output.h"
 
 #include <stdint.h>
 #include <stdlib.h>

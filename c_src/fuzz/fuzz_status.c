@@ -1,6 +1,6 @@
 /* libFuzzer: the helper's status lines, split as the input chooses. Every
  * message parsed must survive a format/parse round trip unchanged. */
-#include "status.h"
+#include "common/status.h"
 
 #include <stdint.h>
 #include <stdlib.h>

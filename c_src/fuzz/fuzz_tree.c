@@ -1,9 +1,9 @@
 /* libFuzzer: text the helper reads from /proc and cgroup files, whatever a
  * process names itself: stat, statm, cgroup.procs and keyed values. */
-#include "cgroup.h"
-#include "pids.h"
-#include "tree.h"
-#include "usage.h"
+#include "helper/cgroup.h"
+#include "common/pids.h"
+#include "helper/tree.h"
+#include "helper/usage.h"
 
 #include <stdint.h>
 #include <stdlib.h>

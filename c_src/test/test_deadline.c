@@ -1,4 +1,4 @@
-#include "deadline.h"
+#include "nif/deadline.h"
 
 #include <criterion/criterion.h>
 

@@ -1,4 +1,4 @@
-#include "frame.h"
+#include "nif/frame.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
-#include "cgroup.h"
-#include "limits.h"
-#include "pids.h"
-#include "usage.h"
+#include "helper/cgroup.h"
+#include "helper/limits.h"
+#include "common/pids.h"
+#include "helper/usage.h"
 
 #include "idle_child.h"
 

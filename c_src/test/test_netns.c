@@ -1,6 +1,6 @@
-#include "netns.h"
+#include "helper/netns.h"
 
-#include "fdio.h"
+#include "common/fdio.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "output.h"
+#include "nif/output.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-#include "status.h"
+#include "common/status.h"
 
-#include "netns.h"
+#include "helper/netns.h"
 
 #include <criterion/criterion.h>
 #include <string.h>

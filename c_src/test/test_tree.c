@@ -1,4 +1,4 @@
-#include "tree.h"
+#include "helper/tree.h"
 
 #include "idle_child.h"
 

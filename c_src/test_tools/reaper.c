@@ -9,7 +9,7 @@
  * still below it once the command has exited is SIGKILLed (each orphan and
  * its process group): the mutant runner wraps each test run in it, so a
  * mutant that breaks the tree kill leaves nothing on the machine. */
-#include "tree.h"
+#include "helper/tree.h"
 
 #include <errno.h>
 #include <stdio.h>

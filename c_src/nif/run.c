@@ -1,9 +1,9 @@
 #include "run.h"
 
 #include "deadline.h"
-#include "fdio.h"
-#include "netns.h"
-#include "pids.h"
+#include "common/fdio.h"
+#include "helper/netns.h"
+#include "common/pids.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -4,7 +4,7 @@
 #ifndef SANDBOX_CGROUP_H
 #define SANDBOX_CGROUP_H
 
-#include "pids.h"
+#include "common/pids.h"
 
 #include <stddef.h>
 #include <stdint.h>

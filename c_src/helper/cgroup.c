@@ -1,8 +1,8 @@
 #include "cgroup.h"
 
-#include "decimal.h"
-#include "fdio.h"
-#include "pids.h"
+#include "common/decimal.h"
+#include "common/fdio.h"
+#include "common/pids.h"
 
 #include <errno.h>
 #include <fcntl.h>

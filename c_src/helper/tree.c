@@ -1,8 +1,8 @@
 #include "tree.h"
 
-#include "decimal.h"
-#include "fdio.h"
-#include "pids.h"
+#include "common/decimal.h"
+#include "common/fdio.h"
+#include "common/pids.h"
 
 #include <dirent.h>
 #include <errno.h>

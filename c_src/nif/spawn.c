@@ -1,6 +1,6 @@
 #include "spawn.h"
 
-#include "fdio.h"
+#include "common/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 enum { PIPE_OUTPUT, PIPE_REQUEST, PIPE_REPLY, PIPE_CONTROL, PIPE_STATUS, PIPE_COUNT };
 
 /* Where each pipe's child end lands in the helper, and which end the child
- * holds (1: it writes, 0: it reads). Must match helper.c. */
+ * holds (1: it writes, 0: it reads). Must match helper/sandbox_helper.c. */
 static const struct {
     int child_fd;
     int child_writes;

@@ -19,7 +19,7 @@ typedef struct {
 } spawn_fds_t;
 
 /* Starts argv[0] (the helper executable, an absolute path) with argv and
- * envp, its fds laid out as helper.c expects, in a new session, with an
+ * envp, its fds laid out as helper/sandbox_helper.c expects, in a new session, with an
  * empty signal mask and every signal at its default. Returns 0, or an errno
  * value with *step naming what failed. On failure nothing is left open. */
 int spawn_helper(char *const argv[], char *const envp[], spawn_fds_t *out, const char **step);

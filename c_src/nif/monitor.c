@@ -1,7 +1,7 @@
 #include "monitor.h"
 
 #include "deadline.h"
-#include "fdio.h"
+#include "common/fdio.h"
 
 #include <errno.h>
 #include <stdint.h>

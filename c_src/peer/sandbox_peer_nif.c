@@ -15,7 +15,7 @@
  * the kernel, and with it the CPU time and peak memory of every program
  * the code ran. Back at its default, such a child stays a zombie until
  * the VM ends, then goes to the helper, whose rusage then covers it. */
-#include "fdio.h"
+#include "common/fdio.h"
 
 #include <erl_nif.h>
 #include <errno.h>

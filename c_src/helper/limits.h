@@ -15,8 +15,8 @@
 #ifndef SANDBOX_LIMITS_H
 #define SANDBOX_LIMITS_H
 
-#include "pids.h"
-#include "status.h"
+#include "common/pids.h"
+#include "common/status.h"
 
 #include <stdint.h>
 #include <sys/types.h>

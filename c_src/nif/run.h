@@ -8,7 +8,7 @@
 #include "frame.h"
 #include "output.h"
 #include "spawn.h"
-#include "status.h"
+#include "common/status.h"
 
 #include <erl_nif.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 #include "usage.h"
 
-#include "decimal.h"
-#include "fdio.h"
+#include "common/decimal.h"
+#include "common/fdio.h"
 
 #include <stdio.h>
 #include <unistd.h>

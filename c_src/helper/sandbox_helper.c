@@ -25,10 +25,10 @@
  *   (write)   5 control pipe (read)   6 status pipe (write)
  * The peer gets 0 to 4; 5 and 6 are the helper's own. */
 #include "cgroup.h"
-#include "fdio.h"
+#include "common/fdio.h"
 #include "limits.h"
 #include "netns.h"
-#include "status.h"
+#include "common/status.h"
 #include "tree.h"
 
 #include <errno.h>

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fdio.h"
+#include "common/fdio.h"
 
 /* Writes text as the whole content of a /proc file that must be written
  * in one write(2) (the id maps). Returns 0, or -1 with errno. */

@@ -4,7 +4,7 @@
 #ifndef SANDBOX_TREE_H
 #define SANDBOX_TREE_H
 
-#include "pids.h"
+#include "common/pids.h"
 
 #include <stddef.h>
 #include <sys/types.h>
