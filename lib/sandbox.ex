@@ -110,7 +110,7 @@ defmodule Sandbox do
       `{:exception, reason, stacktrace}`, exits as `{:exception, reason}`,
       throws as they are.
     * `:boot_timeout` - milliseconds the VM may take to boot (default:
-      `30_000`). A VM that cannot boot raises `Sandbox.BootError`. With a
+      `#{Sandbox.Protocol.boot_timeout_ms()}`). A VM that cannot boot raises `Sandbox.BootError`. With a
       pool at its `:max_peers`, also how long the run may queue for room.
     * `:max_new_atoms` - how many atoms decoding the result may create in
       the host, or `:infinity` (default: `100_000`). Past it, `run/2`

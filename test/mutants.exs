@@ -349,9 +349,9 @@ lifecycle_subreaper =
   # ---- Guarantees: a hostile VM, the end is known ---------------------------
   %{
     id: "frame-length-unchecked",
-    file: "c_src/nif/run.c",
-    from: "#define MAX_FRAME_BYTES (UINT32_C(1) << 30)",
-    to: "#define MAX_FRAME_BYTES UINT32_MAX",
+    file: "c_src/common/protocol.h",
+    from: "#define SANDBOX_MAX_FRAME_BYTES 1073741824",
+    to: "#define SANDBOX_MAX_FRAME_BYTES 4294967295U",
     breaks: "Guarantees: A hostile VM cannot hurt the host (a frame announces at most 1 GB)",
     tests: [
       "test/sandbox/hostile_peer_test.exs: through the real API a 4 GB frame length on the frame channel"
@@ -412,9 +412,9 @@ lifecycle_subreaper =
   },
   %{
     id: "boot-timeout-default",
-    file: "lib/sandbox/options.ex",
-    from: "  @default_boot_timeout 30_000",
-    to: "  @default_boot_timeout 5_000",
+    file: "c_src/common/protocol.h",
+    from: "#define SANDBOX_BOOT_TIMEOUT_MS 30000",
+    to: "#define SANDBOX_BOOT_TIMEOUT_MS 5000",
     breaks: "API: :boot_timeout (default 30,000)",
     tests: [
       "test/sandbox/execute_test.exs: execute/2 a VM that does not boot is given up after 30 s by default"

@@ -2,7 +2,7 @@
  * reports to the host, on the status pipe:
  *
  *   network <kind>                   the peer will have a network namespace
- *                                    of its own, of this kind (netns_kind_t)
+ *                                    of its own, of this kind (SANDBOX_NETNS_*)
  *   peer <pid>                       the peer was forked
  *   tree <mechanism>                 how its tree will be killed (tree_kill_t)
  *   enforced <memory> <cpu> <processes> <file size>
@@ -24,6 +24,8 @@
  * Text keeps the channel readable in a trace; lines are short and bounded. */
 #ifndef SANDBOX_STATUS_H
 #define SANDBOX_STATUS_H
+
+#include "protocol.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -64,18 +66,18 @@ typedef enum {
     TREE_KILL_CGROUP = 1,    /* cgroup v2 cgroup.kill, then the above */
 } tree_kill_t;
 
+/* In "fail <stage> <errno>" (see protocol.h). */
 typedef enum {
-    STAGE_SETUP = 1, /* preparing the helper itself */
-    STAGE_FORK = 2,
-    STAGE_EXEC = 3,
-    STAGE_NETWORK = 4, /* unshare(CLONE_NEWNET) for network: false */
-    STAGE_LIMITS = 5,  /* putting the run's limits in force */
+    STAGE_SETUP = SANDBOX_STAGE_SETUP,
+    STAGE_FORK = SANDBOX_STAGE_FORK,
+    STAGE_NETWORK = SANDBOX_STAGE_NETWORK,
+    STAGE_LIMITS = SANDBOX_STAGE_LIMITS,
 } status_stage_t;
 
 typedef struct {
     status_kind_t kind;
     /* pid | tree_kill_t | wait status | utime, stime, maxrss | stage, errno |
-     * four mechanisms | limit_kind_t | netns_kind_t | four limits */
+     * four mechanisms | limit_kind_t | SANDBOX_NETNS_* | four limits */
     int64_t a, b, c, d;
 } status_msg_t;
 

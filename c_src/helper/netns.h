@@ -3,9 +3,11 @@
 #ifndef SANDBOX_NETNS_H
 #define SANDBOX_NETNS_H
 
+#include "common/protocol.h"
+
 typedef enum {
-    NETNS_PLAIN = 1, /* unshare(CLONE_NEWNET): needs CAP_SYS_ADMIN */
-    NETNS_USER = 2,  /* ...inside a user namespace of its own */
+    NETNS_PLAIN = SANDBOX_NETNS_PLAIN,
+    NETNS_USER = SANDBOX_NETNS_USER,
 } netns_kind_t;
 
 /* Plain first; when that is refused (EPERM, no CAP_SYS_ADMIN), inside a

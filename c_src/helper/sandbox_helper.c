@@ -20,10 +20,9 @@
  * both, the helper fails (stage STAGE_NETWORK) rather than run the peer
  * with a network.
  *
- * File descriptors on entry, as the NIF sets them up:
- *   0 /dev/null   1, 2 output pipe   3 request pipe (read)   4 reply pipe
- *   (write)   5 control pipe (read)   6 status pipe (write)
- * The peer gets 0 to 4; 5 and 6 are the helper's own. */
+ * File descriptors on entry, as the NIF sets them up: see protocol.h. The
+ * peer gets SANDBOX_FD_NULL to SANDBOX_FD_REPLY; the control and status
+ * pipes are the helper's own. */
 #include "cgroup.h"
 #include "common/fdio.h"
 #include "limits.h"
@@ -47,15 +46,6 @@
 #include <time.h>
 #include <unistd.h>
 
-enum {
-    FD_NULL = 0,
-    FD_REQUEST = 3,
-    FD_REPLY = 4,
-    FD_CONTROL = 5,
-    FD_STATUS = 6,
-    FD_FIRST_FREE = 7
-};
-
 typedef struct {
     pid_t peer;      /* 0 until forked */
     int peer_reaped; /* its pid (and so its group id) may now be reused */
@@ -75,7 +65,7 @@ static void report_together(const status_msg_t *messages, size_t count) {
     for (size_t i = 0; i < count && i < 2; i++)
         used += status_format(&messages[i], lines + used, sizeof lines - used);
     if (used > 0)
-        (void)fdio_write_all(FD_STATUS, lines, used);
+        (void)fdio_write_all(SANDBOX_FD_STATUS, lines, used);
 }
 
 static void report(status_kind_t kind, int64_t a, int64_t b, int64_t c) {
@@ -96,10 +86,10 @@ static void fail(status_stage_t stage) {
 }
 
 static void close_inherited_fds(void) {
-    if (close_range(FD_FIRST_FREE, ~0U, 0) == 0)
+    if (close_range(SANDBOX_FD_FIRST_FREE, ~0U, 0) == 0)
         return;
     long max = sysconf(_SC_OPEN_MAX);
-    for (long fd = FD_FIRST_FREE; fd < (max > 0 ? max : 1024); fd++)
+    for (long fd = SANDBOX_FD_FIRST_FREE; fd < (max > 0 ? max : 1024); fd++)
         fdio_close((int)fd);
 }
 
@@ -270,7 +260,7 @@ static int enforce(helper_t *h, const status_msg_t *order) {
 /* Returns 1 on EOF, a kill order, or an order it cannot understand. */
 static int handle_control(helper_t *h) {
     char orders[256];
-    ssize_t n = fdio_read(FD_CONTROL, orders, sizeof orders);
+    ssize_t n = fdio_read(SANDBOX_FD_CONTROL, orders, sizeof orders);
     if (n <= 0)
         return 1;
     size_t offset = 0;
@@ -304,7 +294,7 @@ int main(int argc, char **argv) {
     status_reader_init(&h.control);
 
     close_inherited_fds();
-    if (fdio_set_cloexec(FD_CONTROL) < 0 || fdio_set_cloexec(FD_STATUS) < 0)
+    if (fdio_set_cloexec(SANDBOX_FD_CONTROL) < 0 || fdio_set_cloexec(SANDBOX_FD_STATUS) < 0)
         return 2;
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         fail(STAGE_SETUP);
@@ -367,13 +357,13 @@ int main(int argc, char **argv) {
 
     /* The output and channel pipes are the peer's: holding them here would
      * keep the host from ever seeing EOF. */
-    if (dup2(FD_NULL, STDOUT_FILENO) < 0 || dup2(FD_NULL, STDERR_FILENO) < 0 ||
-        close(FD_REQUEST) < 0 || close(FD_REPLY) < 0)
+    if (dup2(SANDBOX_FD_NULL, STDOUT_FILENO) < 0 || dup2(SANDBOX_FD_NULL, STDERR_FILENO) < 0 ||
+        close(SANDBOX_FD_REQUEST) < 0 || close(SANDBOX_FD_REPLY) < 0)
         fail(STAGE_SETUP);
 
     for (;;) {
         struct pollfd fds[2] = {{.fd = h.signal_fd, .events = POLLIN},
-                                {.fd = FD_CONTROL, .events = POLLIN}};
+                                {.fd = SANDBOX_FD_CONTROL, .events = POLLIN}};
         if (poll(fds, 2, h.limiter.active ? LIMITS_SAMPLE_MS : -1) < 0) {
             if (errno == EINTR)
                 continue;

@@ -2,7 +2,6 @@
 
 #include "deadline.h"
 #include "common/fdio.h"
-#include "helper/netns.h"
 #include "common/pids.h"
 
 #include <errno.h>
@@ -15,28 +14,6 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-/* Tags of the frames a peer sends (see Sandbox.Peer). */
-#define TAG_BOOTED 'B'    /* booted, followed by its OS pid: waiting for the request */
-#define TAG_STARTED 'S'   /* took the request */
-#define TAG_CAPTURING 'C' /* setup done: output from here on is the run's */
-#define TAG_RESULT 'R'    /* followed by the result in external term format */
-/* The one frame the host sends after the request: the setup's output is
- * dropped, capture has begun, the peer may evaluate. Without it, output the
- * code prints could land before the host has cut away the setup's. */
-#define TAG_CAPTURE_BEGUN 'G'
-
-/* What the peer printed while booting is kept (up to this) for the error
- * raised when it cannot boot. */
-#define BOOT_OUTPUT_LIMIT (64 * 1024)
-/* A result frame may be this large; a bigger announced length is a broken
- * or hostile peer. */
-#define MAX_FRAME_BYTES (UINT32_C(1) << 30)
-/* After the peer is lost, how long to wait for its exit status and the end
- * of its output before answering with what is known. */
-#define LOST_GRACE_MS 2000
-/* After the answer, how long the helper has to report the tree gone before
- * it is killed itself. */
-#define TEARDOWN_GRACE_MS 10000
 /* Reads per readiness event, so one flooding run cannot starve the rest. */
 #define READS_PER_EVENT 16
 
@@ -129,7 +106,7 @@ static ERL_NIF_TERM make_exit(run_t *r, ErlNifEnv *env) {
  * helper to report it gone. */
 static void tear_down(run_t *r, int64_t now) {
     r->answered = 1;
-    r->grace = deadline_after(now, TEARDOWN_GRACE_MS);
+    r->grace = deadline_after(now, SANDBOX_TEARDOWN_GRACE_MS);
     stop_monitoring_owner(r);
     stop_peer(r);
 }
@@ -181,7 +158,7 @@ static ERL_NIF_TERM make_enforced_by(run_t *r, ErlNifEnv *env) {
     }
     if (r->network_kind)
         (void)enif_make_map_put(env, map, a->network,
-                                r->network_kind == NETNS_PLAIN ? a->netns : a->user_netns, &map);
+                                r->network_kind == SANDBOX_NETNS_PLAIN ? a->netns : a->user_netns, &map);
     return map;
 }
 
@@ -320,7 +297,7 @@ static void peer_lost(run_t *r, int64_t now) {
     if (r->lost || r->answered)
         return;
     r->lost = 1;
-    r->grace = deadline_after(now, LOST_GRACE_MS);
+    r->grace = deadline_after(now, SANDBOX_LOST_GRACE_MS);
     stop_peer(r);
 }
 
@@ -336,7 +313,7 @@ static void protocol_broken(run_t *r, int64_t now) {
 static int send_capture_begun(run_t *r) {
     uint8_t frame[5];
     frame_header(1, frame);
-    frame[4] = TAG_CAPTURE_BEGUN;
+    frame[4] = SANDBOX_TAG_CAPTURE_BEGUN;
     ssize_t n = fdio_write_some(r->fds.request, frame, sizeof frame);
     return n == (ssize_t)sizeof frame ? 0 : -1;
 }
@@ -372,15 +349,15 @@ static int handle_frame(run_t *r, const uint8_t *frame, size_t len, const scratc
     if (len == 0)
         return -1;
     switch (frame[0]) {
-    case TAG_BOOTED:
+    case SANDBOX_TAG_BOOTED:
         return peer_booted(r, frame, len, now);
-    case TAG_STARTED:
+    case SANDBOX_TAG_STARTED:
         if (len != 1 || r->phase != PHASE_BOOTING || !r->booted || !r->submitted)
             return -1;
         r->phase = PHASE_SETUP;
         r->t_started = now;
         return 0;
-    case TAG_CAPTURING:
+    case SANDBOX_TAG_CAPTURING:
         if (len != 1 || r->phase != PHASE_SETUP)
             return -1;
         drain_output(r, scratch->drain, scratch->len, now); /* the setup's, to be dropped */
@@ -388,7 +365,7 @@ static int handle_frame(run_t *r, const uint8_t *frame, size_t len, const scratc
         r->t_capturing = now;
         r->phase = PHASE_EVALUATING;
         return send_capture_begun(r);
-    case TAG_RESULT: {
+    case SANDBOX_TAG_RESULT: {
         if (r->phase == PHASE_BOOTING)
             return -1;
         /* The peer flushed its output before sending this frame. */
@@ -551,7 +528,7 @@ static void read_status(run_t *r, const scratch_t *scratch, int64_t now) {
         if (got > 0 && (m.kind == CONTROL_LIMITS || m.kind == CONTROL_KILL))
             got = -1; /* an order, not a report */
         if (got > 0 && m.kind == STATUS_NETWORK) {
-            if (m.a == NETNS_PLAIN || m.a == NETNS_USER)
+            if (m.a == SANDBOX_NETNS_PLAIN || m.a == SANDBOX_NETNS_USER)
                 r->network_kind = m.a;
             else
                 got = -1;
@@ -595,8 +572,8 @@ void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv
     r->grace = DEADLINE_NEVER;
     for (int k = 0; k < WATCH_COUNT; k++)
         r->watches[k] = (watch_t){.run = r, .kind = (watch_kind_t)k};
-    output_init(&r->output, BOOT_OUTPUT_LIMIT);
-    frame_reader_init(&r->frames, MAX_FRAME_BYTES);
+    output_init(&r->output, SANDBOX_BOOT_OUTPUT_LIMIT);
+    frame_reader_init(&r->frames, SANDBOX_MAX_FRAME_BYTES);
     status_reader_init(&r->status);
 }
 

@@ -84,7 +84,7 @@ struct run {
     int limits_sent, limits_enforced;
     int64_t enforced_by[4]; /* mechanism_t of each of terms.resource_limits */
     int crossed;            /* limit_kind_t the helper reported crossed, or 0 */
-    int64_t network_kind;   /* netns_kind_t of network: false, else 0 */
+    int64_t network_kind;   /* SANDBOX_NETNS_* of network: false, else 0 */
 
     output_t output;
     frame_reader_t frames;

@@ -159,10 +159,6 @@ static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     return enif_make_tuple2(env, priv->atoms.ok, term);
 }
 
-/* The largest limit the helper is given: ms of CPU become us there, and
- * every figure stays a plain int64 on both sides. */
-#define MAX_RESOURCE_LIMIT (INT64_C(1) << 50)
-
 /* nil (no limits) or {MemoryBytes, CpuMs, Processes, FileBytes}, each an
  * integer or infinity. */
 static int get_resource_limits(ErlNifEnv *env, ERL_NIF_TERM term, run_terms_t *terms) {
@@ -176,7 +172,7 @@ static int get_resource_limits(ErlNifEnv *env, ERL_NIF_TERM term, run_terms_t *t
     for (int i = 0; i < 4; i++) {
         ErlNifUInt64 value;
         if (!get_limit(env, items[i], UINT64_MAX, &value) ||
-            (value != UINT64_MAX && value > MAX_RESOURCE_LIMIT))
+            (value != UINT64_MAX && value > SANDBOX_MAX_RESOURCE_LIMIT))
             return 0;
         terms->resource_limits[i] = value == UINT64_MAX ? -1 : (int64_t)value;
         terms->limited |= value != UINT64_MAX;
@@ -273,6 +269,51 @@ static ERL_NIF_TERM decode_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     return enif_make_tuple2(env, priv->atoms.ok, term);
 }
 
+/* constants() -> #{Name => Integer}: protocol.h as the C compiler saw it,
+ * for the test that Sandbox.Protocol (which reads the header itself) agrees,
+ * and the errno values Sandbox.BootError explains. */
+static ERL_NIF_TERM constants_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    (void)argv;
+    static const struct {
+        const char *name;
+        long long value;
+    } constants[] = {
+        {"fd_null", SANDBOX_FD_NULL},
+        {"fd_output", SANDBOX_FD_OUTPUT},
+        {"fd_request", SANDBOX_FD_REQUEST},
+        {"fd_reply", SANDBOX_FD_REPLY},
+        {"fd_control", SANDBOX_FD_CONTROL},
+        {"fd_status", SANDBOX_FD_STATUS},
+        {"fd_first_free", SANDBOX_FD_FIRST_FREE},
+        {"tag_booted", SANDBOX_TAG_BOOTED},
+        {"tag_started", SANDBOX_TAG_STARTED},
+        {"tag_capturing", SANDBOX_TAG_CAPTURING},
+        {"tag_result", SANDBOX_TAG_RESULT},
+        {"tag_capture_begun", SANDBOX_TAG_CAPTURE_BEGUN},
+        {"max_frame_bytes", SANDBOX_MAX_FRAME_BYTES},
+        {"stage_setup", SANDBOX_STAGE_SETUP},
+        {"stage_fork", SANDBOX_STAGE_FORK},
+        {"stage_network", SANDBOX_STAGE_NETWORK},
+        {"stage_limits", SANDBOX_STAGE_LIMITS},
+        {"netns_plain", SANDBOX_NETNS_PLAIN},
+        {"netns_user", SANDBOX_NETNS_USER},
+        {"max_resource_limit", SANDBOX_MAX_RESOURCE_LIMIT},
+        {"boot_output_limit", SANDBOX_BOOT_OUTPUT_LIMIT},
+        {"boot_timeout_ms", SANDBOX_BOOT_TIMEOUT_MS},
+        {"lost_grace_ms", SANDBOX_LOST_GRACE_MS},
+        {"teardown_grace_ms", SANDBOX_TEARDOWN_GRACE_MS},
+        {"eperm", EPERM},
+        {"einval", EINVAL},
+        {"enospc", ENOSPC},
+    };
+    ERL_NIF_TERM map = enif_make_new_map(env);
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++)
+        (void)enif_make_map_put(env, map, enif_make_atom(env, constants[i].name),
+                                enif_make_int64(env, constants[i].value), &map);
+    return map;
+}
+
 /* ---- loading ---------------------------------------------------------- */
 
 static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM info) {
@@ -305,6 +346,7 @@ static ErlNifFunc nif_funcs[] = {
     {"submit", 3, submit_nif, 0},
     {"cancel", 1, cancel_nif, 0},
     {"decode", 1, decode_nif, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"constants", 0, constants_nif, 0},
 };
 
 ERL_NIF_INIT(Elixir.Sandbox.Native, nif_funcs, load, NULL, NULL, unload)

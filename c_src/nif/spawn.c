@@ -1,6 +1,7 @@
 #include "spawn.h"
 
 #include "common/fdio.h"
+#include "common/protocol.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,25 +12,24 @@
 
 enum { PIPE_OUTPUT, PIPE_REQUEST, PIPE_REPLY, PIPE_CONTROL, PIPE_STATUS, PIPE_COUNT };
 
-/* Where each pipe's child end lands in the helper, and which end the child
- * holds (1: it writes, 0: it reads). Must match helper/sandbox_helper.c. */
+/* Where each pipe's child end lands in the helper (protocol.h), and which
+ * end the child holds (1: it writes, 0: it reads). */
 static const struct {
     int child_fd;
     int child_writes;
 } LAYOUT[PIPE_COUNT] = {
-    [PIPE_OUTPUT] = {1, 1},  [PIPE_REQUEST] = {3, 0}, [PIPE_REPLY] = {4, 1},
-    [PIPE_CONTROL] = {5, 0}, [PIPE_STATUS] = {6, 1},
+    [PIPE_OUTPUT] = {SANDBOX_FD_OUTPUT, 1},   [PIPE_REQUEST] = {SANDBOX_FD_REQUEST, 0},
+    [PIPE_REPLY] = {SANDBOX_FD_REPLY, 1},     [PIPE_CONTROL] = {SANDBOX_FD_CONTROL, 0},
+    [PIPE_STATUS] = {SANDBOX_FD_STATUS, 1},
 };
-
-#define FIRST_FREE_FD 7
 #define OUTPUT_PIPE_BYTES (1 << 20)
 
 /* Moves fd above the helper's fixed slots, so no dup2 of the layout can
  * overwrite an end that a later dup2 still needs. */
 static int lift(int *fd) {
-    if (*fd >= FIRST_FREE_FD)
+    if (*fd >= SANDBOX_FD_FIRST_FREE)
         return 0;
-    int lifted = fcntl(*fd, F_DUPFD_CLOEXEC, FIRST_FREE_FD);
+    int lifted = fcntl(*fd, F_DUPFD_CLOEXEC, SANDBOX_FD_FIRST_FREE);
     if (lifted < 0)
         return -1;
     fdio_close(*fd);
@@ -64,16 +64,16 @@ static int make_pipes(int fds[PIPE_COUNT][2], const char **step) {
 }
 
 static int file_actions(posix_spawn_file_actions_t *fa, int fds[PIPE_COUNT][2]) {
-    int err = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
+    int err = posix_spawn_file_actions_addopen(fa, SANDBOX_FD_NULL, "/dev/null", O_RDONLY, 0);
     for (int i = 0; i < PIPE_COUNT && err == 0; i++) {
         int child_end = fds[i][LAYOUT[i].child_writes ? 1 : 0];
         err = posix_spawn_file_actions_adddup2(fa, child_end, LAYOUT[i].child_fd);
     }
     if (err == 0)
-        err = posix_spawn_file_actions_adddup2(fa, fds[PIPE_OUTPUT][1], 2);
+        err = posix_spawn_file_actions_adddup2(fa, fds[PIPE_OUTPUT][1], STDERR_FILENO);
     /* Nothing else of the host's: not its sockets, files or other pipes. */
     if (err == 0)
-        err = posix_spawn_file_actions_addclosefrom_np(fa, FIRST_FREE_FD);
+        err = posix_spawn_file_actions_addclosefrom_np(fa, SANDBOX_FD_FIRST_FREE);
     return err;
 }
 

@@ -3,11 +3,19 @@ defmodule Sandbox.BootError do
   Raised when the sandbox VM cannot be started: the helper cannot be
   spawned, `erl` is missing or fails, it sends what a sandbox peer never
   sends, booting takes longer than `:boot_timeout`, or (`:busy`) a pool
-  at its `:max_peers` had no room for the run within `:boot_timeout`. `output` holds what the VM printed while trying (at most
-  64 KB); `exit` says how it ended, when that is known.
+  at its `:max_peers` had no room for the run within `:boot_timeout`.
+  `output` holds what the VM printed while trying (at most
+  #{div(Sandbox.Protocol.boot_output_limit(), 1024)} KB); `exit` says how it
+  ended, when that is known.
   """
 
+  alias Sandbox.{Native, Protocol}
+
   defexception [:reason, :output, :exit]
+
+  # The helper's stages that come from the run's options.
+  @stage_network Protocol.stage_network()
+  @stage_limits Protocol.stage_limits()
 
   @type t :: %__MODULE__{
           reason:
@@ -26,13 +34,13 @@ defmodule Sandbox.BootError do
   end
 
   defp describe(:timeout, _exit), do: "it did not start within :boot_timeout"
-  # The helper's stages (status.h) that come from the run's options.
-  defp describe(:exited, {:helper_failed, 4, errno}),
+
+  defp describe(:exited, {:helper_failed, @stage_network, errno}),
     do:
       "network: false needs a network namespace of its own, and the kernel refused one " <>
         "(unshare: errno #{errno}#{errno_hint(errno)})"
 
-  defp describe(:exited, {:helper_failed, 5, errno}),
+  defp describe(:exited, {:helper_failed, @stage_limits, errno}),
     do: "its resource limits could not be put in force (errno #{errno})"
 
   defp describe(:exited, exit), do: "it #{ended(exit)} before starting"
@@ -54,17 +62,25 @@ defmodule Sandbox.BootError do
 
   defp ended(_unknown), do: "ended"
 
-  defp errno_hint(1),
-    do:
-      ", EPERM: it needs CAP_SYS_ADMIN, as root has, or else a kernel and security policy " <>
-        "that let users create user namespaces (container seccomp profiles often forbid them)"
+  defp errno_hint(errno) do
+    errnos = Map.take(Native.constants(), [:eperm, :einval, :enospc])
 
-  defp errno_hint(22), do: ", EINVAL: this kernel has no network or user namespaces"
+    case Enum.find(errnos, fn {_name, value} -> value == errno end) do
+      {:eperm, _} ->
+        ", EPERM: it needs CAP_SYS_ADMIN, as root has, or else a kernel and security " <>
+          "policy that let users create user namespaces (container seccomp profiles often " <>
+          "forbid them)"
 
-  defp errno_hint(28),
-    do: ", ENOSPC: user namespaces are used up or disabled (sysctl user.max_user_namespaces)"
+      {:einval, _} ->
+        ", EINVAL: this kernel has no network or user namespaces"
 
-  defp errno_hint(_errno), do: ""
+      {:enospc, _} ->
+        ", ENOSPC: user namespaces are used up or disabled (sysctl user.max_user_namespaces)"
+
+      _other ->
+        ""
+    end
+  end
 
   defp shown(output) when output in [nil, ""], do: ""
   defp shown(output), do: "; it printed:\n" <> output

@@ -89,4 +89,12 @@ defmodule Sandbox.Native do
   @doc "Kills the run; its owner gets `{:cancelled, output}` unless it already had an answer."
   @spec cancel(run()) :: :ok
   def cancel(_run), do: :erlang.nif_error(:not_loaded)
+
+  @doc """
+  The values of `c_src/common/protocol.h` as the C compiler saw them, and
+  the errno values `Sandbox.BootError` explains (`:eperm`, `:einval`,
+  `:enospc`). `Sandbox.Protocol` reads the header itself; a test compares.
+  """
+  @spec constants() :: %{atom() => integer()}
+  def constants, do: :erlang.nif_error(:not_loaded)
 end

@@ -6,7 +6,7 @@ defmodule Sandbox.Options do
 
   @default_timeout 60_000
   @default_max_output 50_000
-  @default_boot_timeout 30_000
+  @default_boot_timeout Sandbox.Protocol.boot_timeout_ms()
   @default_max_new_atoms 100_000
 
   defstruct timeout: @default_timeout,
@@ -50,7 +50,7 @@ defmodule Sandbox.Options do
         }
 
   # The C core takes limits up to 2^50 (ms of CPU become us there).
-  @max_resource_limit Bitwise.bsl(1, 50)
+  @max_resource_limit Sandbox.Protocol.max_resource_limit()
 
   @doc """
   Checks `code` and `opts`; returns the options with defaults filled in and

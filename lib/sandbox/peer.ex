@@ -4,22 +4,33 @@ defmodule Sandbox.Peer do
   Internal: it never runs in the host.
 
   The host and the peer talk over two pipes with `{:packet, 4}` frames,
-  the peer writing on fd 4 and reading on fd 3:
+  the peer reading its request on one and writing on the other (the fds
+  and the tags are in `c_src/common/protocol.h`, read by `Sandbox.Protocol`):
 
-    * `"B" <> os_pid` once booted and warmed up (the boot deadline ends; a
-      pool's peer then waits here for as long as it is idle); then it
-      reads its request,
-    * `"S"` when it has the request,
-    * `"C"` when setup is done and its output flushed; it then waits for the
-      host's `"G"` on fd 3, sent once the host has dropped the setup's output,
-      before the code may print anything,
-    * `"R" <> term_to_binary(result)` at the end, after flushing output.
+    * booted (its OS pid follows) once booted and warmed up (the boot
+      deadline ends; a pool's peer then waits here for as long as it is
+      idle); then it reads its request,
+    * started when it has the request,
+    * capturing when setup is done and its output flushed; it then waits
+      for the host's capture-begun frame, sent once the host has dropped
+      the setup's output, before the code may print anything,
+    * result (`term_to_binary(result)` follows) at the end, after flushing
+      output.
 
   Output goes to fd 1 and 2, which the helper points at the output pipe.
-  After `"R"` the peer waits to be killed.
+  After the result the peer waits to be killed.
   """
 
   alias Sandbox.Peer.{Native, OutputDevice}
+  alias Sandbox.Protocol
+
+  @booted Protocol.tag_booted()
+  @started Protocol.tag_started()
+  @capturing Protocol.tag_capturing()
+  @result Protocol.tag_result()
+  @capture_begun Protocol.tag_capture_begun()
+  @fd_request Protocol.fd_request()
+  @fd_reply Protocol.fd_reply()
 
   # What a peer loads between its boot and its first evaluation (Elixir,
   # Logger, the evaluator, the I/O path), measured on Elixir 1.14. Loading
@@ -69,7 +80,7 @@ defmodule Sandbox.Peer do
   defp serve do
     :ok = Native.reap_children_normally()
     preloading = spawn_monitor(fn -> :code.ensure_modules_loaded(@preload) end)
-    channel = Port.open({:fd, 3, 4}, [:binary, packet: 4])
+    channel = Port.open({:fd, @fd_request, @fd_reply}, [:binary, packet: 4])
     start_distribution()
     await_down(preloading)
     [stdout, _stderr] = devices = take_over_stdio()
@@ -77,16 +88,16 @@ defmodule Sandbox.Peer do
     warmed = warm_up_unless_awaited(channel)
     start_logger()
     await_warm_up(warmed)
-    send_frame(channel, ["B", System.pid()])
+    send_frame(channel, [@booted, System.pid()])
     request = receive_request(channel)
     add_new_paths(request.paths)
     if Map.get(request, :ignore_file_size_signal), do: :ok = Native.ignore_file_size_signal()
     give_stdin(stdout, Map.get(request, :stdin))
-    send_frame(channel, "S")
+    send_frame(channel, [@started])
 
     parent = self()
     {evaluator, monitor} = spawn_monitor(fn -> evaluate(parent, request, stdout) end)
-    send_frame(channel, ["R" | await_result(channel, evaluator, monitor, devices)])
+    send_frame(channel, [@result | await_result(channel, evaluator, monitor, devices)])
     Process.sleep(:infinity)
   end
 
@@ -197,10 +208,10 @@ defmodule Sandbox.Peer do
     receive do
       {^evaluator, :setup_done} ->
         flush_vm_output(devices)
-        send_frame(channel, "C")
+        send_frame(channel, [@capturing])
 
         receive do
-          {^channel, {:data, "G"}} -> send(evaluator, {self(), :capture})
+          {^channel, {:data, <<@capture_begun>>}} -> send(evaluator, {self(), :capture})
         end
 
         await_result(channel, evaluator, monitor, devices)

@@ -25,7 +25,7 @@ defmodule Sandbox.Pool do
       waiting, booting and in use, including those booted for callers
       when the pool was empty (default: `:infinity`).
     * `:boot_timeout` - how long one peer may take to boot (default:
-      `30_000`).
+      `#{Sandbox.Protocol.boot_timeout_ms()}`).
 
   ## When the pool is empty, and `:max_peers`
 
@@ -52,7 +52,7 @@ defmodule Sandbox.Pool do
   require Logger
 
   @default_size 2
-  @default_boot_timeout 30_000
+  @default_boot_timeout Sandbox.Protocol.boot_timeout_ms()
   @max_backoff_ms 5_000
 
   @typedoc "A pool: its pid or registered name."

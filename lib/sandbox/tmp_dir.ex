@@ -10,7 +10,7 @@ defmodule Sandbox.TmpDir do
   """
 
   # As long as the C core gives a helper to report the tree gone.
-  @retry_for_ms 10_000
+  @retry_for_ms Sandbox.Protocol.teardown_grace_ms()
   @retry_every_ms 100
 
   @typedoc "A directory and its janitor."
