@@ -10,10 +10,9 @@ static const struct {
     const char *word;
     int fields;
 } KINDS[] = {
-    {STATUS_PEER, "peer", 1},     {STATUS_TREE, "tree", 1},       {STATUS_EXIT, "exit", 1},
-    {STATUS_DONE, "done", 3},     {STATUS_FAIL, "fail", 2},       {STATUS_ENFORCED, "enforced", 4},
-    {STATUS_BREACH, "breach", 1}, {STATUS_NETWORK, "network", 1}, {CONTROL_LIMITS, "limits", 4},
-    {CONTROL_KILL, "kill", 0},
+    {STATUS_EXIT, "exit", 1},         {STATUS_DONE, "done", 3},     {STATUS_FAIL, "fail", 2},
+    {STATUS_ENFORCED, "enforced", 4}, {STATUS_BREACH, "breach", 1}, {STATUS_NETWORK, "network", 1},
+    {CONTROL_LIMITS, "limits", 4},
 };
 
 #define KIND_COUNT (sizeof KINDS / sizeof KINDS[0])

@@ -3,8 +3,6 @@
  *
  *   network <kind>                   the peer will have a network namespace
  *                                    of its own, of this kind (SANDBOX_NETNS_*)
- *   peer <pid>                       the peer was forked
- *   tree <mechanism>                 how its tree will be killed (tree_kill_t)
  *   enforced <memory> <cpu> <processes> <file size>
  *                                    the limits asked for are in force, each
  *                                    by this mechanism (mechanism_t)
@@ -15,11 +13,13 @@
  *                                    the whole tree is reaped: rusage of all
  *   fail <stage> <errno>             the helper could not do its job
  *
- * and the host's orders, on the control pipe (EOF also means kill):
+ * and the host's order, on the control pipe:
  *
  *   limits <memory bytes> <cpu ms> <processes> <file bytes>
  *                                    enforce these from now on (-1: none)
- *   kill                             kill the tree now
+ *
+ * EOF on the control pipe (or anything but a "limits" line) orders the
+ * tree killed.
  *
  * Text keeps the channel readable in a trace; lines are short and bounded. */
 #ifndef SANDBOX_STATUS_H
@@ -33,8 +33,6 @@
 #define STATUS_LINE_MAX 128
 
 typedef enum {
-    STATUS_PEER,
-    STATUS_TREE,
     STATUS_EXIT,
     STATUS_DONE,
     STATUS_FAIL,
@@ -42,7 +40,6 @@ typedef enum {
     STATUS_BREACH,
     STATUS_NETWORK,
     CONTROL_LIMITS,
-    CONTROL_KILL,
 } status_kind_t;
 
 /* How a limit is enforced (reported in "enforced", and by Sandbox.info/0). */
@@ -60,12 +57,6 @@ typedef enum {
     LIMIT_PROCESSES = 3,
 } limit_kind_t;
 
-/* How a run's tree is killed, strongest first. */
-typedef enum {
-    TREE_KILL_SUBREAPER = 0, /* process group, then every orphan reparented to the helper */
-    TREE_KILL_CGROUP = 1,    /* cgroup v2 cgroup.kill, then the above */
-} tree_kill_t;
-
 /* In "fail <stage> <errno>" (see protocol.h). */
 typedef enum {
     STAGE_SETUP = SANDBOX_STAGE_SETUP,
@@ -76,7 +67,7 @@ typedef enum {
 
 typedef struct {
     status_kind_t kind;
-    /* pid | tree_kill_t | wait status | utime, stime, maxrss | stage, errno |
+    /* wait status | utime, stime, maxrss | stage, errno |
      * four mechanisms | limit_kind_t | SANDBOX_NETNS_* | four limits */
     int64_t a, b, c, d;
 } status_msg_t;

@@ -342,7 +342,6 @@ int main(int argc, char **argv) {
      * own setpgid. EACCES: it has already exec'd, after its own setpgid. */
     if (setpgid(h.peer, h.peer) < 0 && errno != EACCES && errno != ESRCH)
         fail(STAGE_SETUP);
-    report(STATUS_PEER, h.peer, 0, 0);
 
     char in_cgroup = 's';
     if (close(entered[1]) < 0 || fdio_read(entered[0], &in_cgroup, 1) < 0 || close(entered[0]) < 0)
@@ -352,7 +351,6 @@ int main(int argc, char **argv) {
         free(h.cgroup);
         h.cgroup = NULL;
     }
-    report(STATUS_TREE, h.cgroup ? TREE_KILL_CGROUP : TREE_KILL_SUBREAPER, 0, 0);
     limiter_init(&h.limiter, h.cgroup, self);
 
     /* The output and channel pipes are the peer's: holding them here would

@@ -64,7 +64,7 @@ static ssize_t read_proc(pid_t pid, const char *name, char *buf, size_t cap) {
 
 void usage_sample(const pids_t *pids, usage_t *out) {
     long tick_hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
-    out->processes = out->rss_bytes = out->cpu_us = 0;
+    out->rss_bytes = out->cpu_us = 0;
     /* Both files stay well under this: fields are numbers, and the command
      * name in stat is at most 16 bytes. */
     char text[1024];
@@ -76,7 +76,6 @@ void usage_sample(const pids_t *pids, usage_t *out) {
         n = read_proc(pids->items[i], "statm", text, sizeof text);
         if (n < 0 || usage_parse_statm_resident(text, (size_t)n, &pages) < 0)
             continue;
-        out->processes++;
         out->rss_bytes += pages * (page > 0 ? page : 4096);
         out->cpu_us += ticks * 1000000 / (tick_hz > 0 ? tick_hz : 100);
     }

@@ -1,6 +1,6 @@
-/* What a set of processes uses right now, read from /proc: how many there
- * are, their resident memory, and the CPU they and their reaped children
- * have spent. The fallback for limits no cgroup controller enforces. */
+/* What a set of processes uses right now, read from /proc: their resident
+ * memory, and the CPU they and their reaped children have spent. The fallback for limits no cgroup
+ * controller enforces. */
 #ifndef SANDBOX_USAGE_H
 #define SANDBOX_USAGE_H
 
@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 typedef struct {
-    int64_t processes; /* of the pids given, those still there */
     int64_t rss_bytes; /* summed: pages shared after a fork count twice */
     int64_t cpu_us;    /* user + system, of each and of the children it reaped */
 } usage_t;

@@ -50,7 +50,7 @@ static void wake(monitor_t *m) {
     (void)fdio_write_some(m->wake_fd, &one, sizeof one);
 }
 
-static int post(monitor_t *m, command_t *c) {
+static void post(monitor_t *m, command_t *c) {
     enif_keep_resource(c->run);
     c->next = NULL;
     enif_mutex_lock(m->lock);
@@ -61,7 +61,6 @@ static int post(monitor_t *m, command_t *c) {
     m->tail = c;
     enif_mutex_unlock(m->lock);
     wake(m);
-    return 0;
 }
 
 static command_t *new_command(command_kind_t kind, run_t *r) {
@@ -73,7 +72,10 @@ static command_t *new_command(command_kind_t kind, run_t *r) {
 
 int monitor_add(monitor_t *m, run_t *r) {
     command_t *c = new_command(CMD_ADD, r);
-    return c ? post(m, c) : -1;
+    if (!c)
+        return -1;
+    post(m, c);
+    return 0;
 }
 
 int monitor_submit(monitor_t *m, run_t *r, ErlNifEnv *request_env, ErlNifBinary request,
@@ -85,12 +87,16 @@ int monitor_submit(monitor_t *m, run_t *r, ErlNifEnv *request_env, ErlNifBinary 
     c->request = request;
     c->terms = *terms;
     c->owner = owner;
-    return post(m, c);
+    post(m, c);
+    return 0;
 }
 
 int monitor_cancel(monitor_t *m, run_t *r) {
     command_t *c = new_command(CMD_CANCEL, r);
-    return c ? post(m, c) : -1;
+    if (!c)
+        return -1;
+    post(m, c);
+    return 0;
 }
 
 int monitor_owner_down(monitor_t *m, run_t *r, const ErlNifMonitor *down) {
@@ -98,7 +104,8 @@ int monitor_owner_down(monitor_t *m, run_t *r, const ErlNifMonitor *down) {
     if (!c)
         return -1;
     c->down = *down;
-    return post(m, c);
+    post(m, c);
+    return 0;
 }
 
 /* ---- the thread ------------------------------------------------------- */
@@ -207,12 +214,10 @@ static void free_monitor(monitor_t *m) {
     enif_free(m);
 }
 
-monitor_t *monitor_start(const char **why) {
+monitor_t *monitor_start(void) {
     monitor_t *m = enif_alloc(sizeof *m);
-    if (!m) {
-        *why = "out of memory";
+    if (!m)
         return NULL;
-    }
     *m = (monitor_t){.epoll_fd = -1, .wake_fd = -1};
     m->lock = enif_mutex_create("sandbox_monitor");
     m->scratch.read = enif_alloc(SCRATCH_BYTES);
@@ -221,13 +226,11 @@ monitor_t *monitor_start(const char **why) {
     m->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!m->lock || !m->scratch.read || !m->scratch.drain || m->epoll_fd < 0 || m->wake_fd < 0) {
-        *why = "cannot create the monitor's lock, buffers, epoll or eventfd";
         free_monitor(m);
         return NULL;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     if (epoll_ctl(m->epoll_fd, EPOLL_CTL_ADD, m->wake_fd, &ev) < 0) {
-        *why = "cannot watch the monitor's eventfd";
         free_monitor(m);
         return NULL;
     }
@@ -238,7 +241,6 @@ monitor_t *monitor_start(const char **why) {
     if (opts)
         enif_thread_opts_destroy(opts);
     if (rc != 0) {
-        *why = "cannot create the monitor thread";
         free_monitor(m);
         return NULL;
     }

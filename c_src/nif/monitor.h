@@ -11,8 +11,9 @@
 
 typedef struct monitor monitor_t;
 
-/* Starts the thread. Returns NULL with *why set on failure. */
-monitor_t *monitor_start(const char **why);
+/* Starts the thread. Returns NULL if it cannot (no memory, no thread):
+ * the NIF then fails to load. */
+monitor_t *monitor_start(void);
 
 /* Kills every run still going, stops the thread and frees the monitor. */
 void monitor_stop(monitor_t *m);

@@ -158,7 +158,8 @@ static ERL_NIF_TERM make_enforced_by(run_t *r, ErlNifEnv *env) {
     }
     if (r->network_kind)
         (void)enif_make_map_put(env, map, a->network,
-                                r->network_kind == SANDBOX_NETNS_PLAIN ? a->netns : a->user_netns, &map);
+                                r->network_kind == SANDBOX_NETNS_PLAIN ? a->netns : a->user_netns,
+                                &map);
     return map;
 }
 
@@ -525,7 +526,7 @@ static void read_status(run_t *r, const scratch_t *scratch, int64_t now) {
         if (got > 0 && (m.kind == STATUS_ENFORCED || m.kind == STATUS_BREACH) &&
             limits_reported(r, &m, scratch, now) < 0)
             got = -1;
-        if (got > 0 && (m.kind == CONTROL_LIMITS || m.kind == CONTROL_KILL))
+        if (got > 0 && m.kind == CONTROL_LIMITS)
             got = -1; /* an order, not a report */
         if (got > 0 && m.kind == STATUS_NETWORK) {
             if (m.a == SANDBOX_NETNS_PLAIN || m.a == SANDBOX_NETNS_USER)

@@ -324,8 +324,7 @@ static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM info) {
     atoms_init(env, &priv->atoms);
     ErlNifResourceTypeInit init = {.dtor = run_dtor, .stop = NULL, .down = run_down};
     priv->run_type = enif_open_resource_type_x(env, "sandbox_run", &init, ERL_NIF_RT_CREATE, NULL);
-    const char *why = NULL;
-    priv->monitor = priv->run_type ? monitor_start(&why) : NULL;
+    priv->monitor = priv->run_type ? monitor_start() : NULL;
     if (!priv->monitor) {
         enif_free(priv);
         return 1;

@@ -26,10 +26,6 @@ defmodule Sandbox.Cluster do
   @scope :sandbox_pools
   @status_timeout_ms 500
 
-  @doc "The `:pg` scope of sandbox pools, started by the application."
-  @spec scope() :: atom()
-  def scope, do: @scope
-
   @doc false
   @spec child_spec(term()) :: Supervisor.child_spec()
   def child_spec(_arg), do: %{id: __MODULE__, start: {:pg, :start_link, [@scope]}}
