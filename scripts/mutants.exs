@@ -170,7 +170,11 @@ defmodule Mutants do
       try do
         with :ok <- build(dir, m), do: run_tests(dir, m, timeout)
       after
-        # A new modification time: the next build takes the original back.
+        # Mix sees a source as changed only when its modification time, in
+        # whole seconds, is past its last build's: a restore (or the next
+        # mutant) written in the second of that build would go unbuilt, and
+        # the next run would test the wrong code.
+        Process.sleep(1_100)
         File.write!(path, original)
       end
 
