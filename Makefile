@@ -35,7 +35,7 @@ HELPER_SRC := $(wildcard c_src/helper/*.c) $(COMMON_SRC)
 # What the C unit tests and the fuzz targets link: everything but the
 # three entry points and the NIF's ERTS-bound files.
 TESTED_SRC := $(COMMON_SRC) $(filter-out c_src/helper/sandbox_helper.c,$(wildcard c_src/helper/*.c)) \
-              c_src/nif/output.c c_src/nif/frame.c c_src/nif/deadline.c
+              c_src/nif/output.c c_src/nif/frame.c c_src/nif/deadline.c c_src/nif/run_fsm.c
 TEST_SRC := $(wildcard c_src/test/*.c)
 C_HEADERS := $(wildcard c_src/*.h c_src/*/*.h)
 

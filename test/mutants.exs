@@ -25,9 +25,9 @@ lifecycle_subreaper =
   # ---- Guarantees: deadlines ------------------------------------------------
   %{
     id: "deadline-pooled",
-    file: "c_src/nif/run.c",
-    from: "if (r->booted)",
-    to: "if (0 && r->booted)",
+    file: "c_src/nif/run_fsm.c",
+    from: "        f->deadline = deadline_after(now, f->timeout_ms);",
+    to: "        f->deadline = DEADLINE_NEVER;",
     breaks: "Guarantees: Deadlines are kept on CLOCK_MONOTONIC (a pool's VM)",
     tests: [
       "test/sandbox/pool_test.exs: a pooled run keeps its :timeout",
@@ -36,17 +36,17 @@ lifecycle_subreaper =
   },
   %{
     id: "deadline-fresh",
-    file: "c_src/nif/run.c",
-    from: "        r->deadline = deadline_after(now, r->terms.timeout_ms);",
-    to: "        r->deadline = DEADLINE_NEVER;",
+    file: "c_src/nif/run_fsm.c",
+    from: "f->deadline = deadline_after(now, f->timeout_ms); /* from the boot */",
+    to: "f->deadline = DEADLINE_NEVER; /* from the boot */",
     breaks: "Guarantees: Deadlines are kept on CLOCK_MONOTONIC (a fresh VM)",
     tests: ["test/sandbox/results_test.exs: {:error, :timeout, ...} a timeout of 0 times out"]
   },
   %{
     id: "deadline-counts-boot",
-    file: "c_src/nif/run.c",
-    from: "        r->deadline = deadline_after(now, r->terms.timeout_ms);",
-    to: "        r->deadline = deadline_after(r->t_submitted, r->terms.timeout_ms);",
+    file: "c_src/nif/run_fsm.c",
+    from: "f->deadline = deadline_after(now, f->timeout_ms); /* from the boot */",
+    to: "f->deadline = deadline_after(f->t_submitted, f->timeout_ms); /* from the boot */",
     breaks: "API: :timeout (booting the VM is not counted)",
     tests: [
       "test/sandbox/results_test.exs: {:error, :timeout, ...} booting the VM is not counted"
@@ -60,6 +60,25 @@ lifecycle_subreaper =
     breaks: "API: :timeout (:infinity)",
     tests: [
       "test/sandbox/results_test.exs: {:error, :timeout, ...} :infinity waits for code that a finite timeout cuts short"
+    ]
+  },
+  %{
+    id: "run-frames-in-order",
+    file: "c_src/nif/run_fsm.c",
+    from: "        if (f->state != RUN_STARTING)",
+    to: "        if (0)",
+    breaks: "Guarantees: A hostile VM cannot hurt the host (frames out of order)",
+    tests: ["c: run_fsm/frames_out_of_order_break_the_protocol"]
+  },
+  %{
+    id: "run-lost-before-start-is-a-boot-failure",
+    file: "c_src/nif/run_fsm.c",
+    from: "                        : f->started ? ANSWER_NOCONNECTION",
+    to: "                        : 1 ? ANSWER_NOCONNECTION",
+    breaks: "API: Raised (Sandbox.BootError when the VM cannot be started)",
+    tests: [
+      "c: run_fsm/a_peer_lost_is_answered_once_its_end_is_known",
+      "test/sandbox/boot_error_test.exs: an erl that cannot be executed: the helper's report and the exit status reach the caller"
     ]
   },
   %{
@@ -124,8 +143,8 @@ lifecycle_subreaper =
   %{
     id: "kill-on-answer",
     file: "c_src/nif/run.c",
-    from: "    fdio_close(r->fds.control);",
-    to: "    (void)r->fds.control;",
+    from: "fdio_close(r->fds.control);",
+    to: "(void)r->fds.control;",
     breaks: "Guarantees: Nothing is left behind (the host orders the kill)",
     tests: [
       "test/sandbox/lifecycle_test.exs: #{lifecycle_default} after a successful run",
@@ -202,9 +221,9 @@ lifecycle_subreaper =
   # ---- output cutting and counting ------------------------------------------
   %{
     id: "output-not-capped",
-    file: "c_src/nif/run.c",
-    from: "        output_reset(&r->output, r->terms.max_output);",
-    to: "        output_reset(&r->output, OUTPUT_UNLIMITED);",
+    file: "c_src/nif/capture.c",
+    from: "output_reset(&r->output, r->terms.max_output);",
+    to: "output_reset(&r->output, OUTPUT_UNLIMITED);",
     breaks: "Guarantees: The host stays small (output capped in C)",
     tests: [
       "test/sandbox/output_test.exs: truncation 60000 bytes printed, 50000 kept",
@@ -254,10 +273,10 @@ lifecycle_subreaper =
   },
   %{
     id: "output-limit",
-    file: "c_src/nif/run.c",
+    file: "c_src/nif/capture.c",
     from:
-      "    if (r->terms.output_limit != OUTPUT_UNLIMITED && r->output.total > r->terms.output_limit) {",
-    to: "    if (0) {",
+      "    if (r->terms.output_limit != OUTPUT_UNLIMITED && r->output.total > r->terms.output_limit)",
+    to: "    if (0)",
     breaks: "API: :output_limit",
     tests: [
       "test/sandbox/output_limit_test.exs: execute/2 reports :output_limit; within the limit a run ends normally"

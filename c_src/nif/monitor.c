@@ -117,14 +117,14 @@ static void run_command(monitor_t *m, command_t *c, int64_t now) {
         enif_keep_resource(r); /* the monitor's own reference, until it ends */
         r->next = m->runs;
         m->runs = r;
-        run_start(r, m->epoll_fd, now);
+        run_start(r, m->epoll_fd, &m->scratch, now);
         break;
     case CMD_SUBMIT:
         run_submit(r, c->request_env, c->request, &c->terms, c->owner, now);
         c->request_env = NULL;
         break;
     case CMD_CANCEL:
-        run_cancel(r, 1, now);
+        run_cancel(r, now);
         break;
     case CMD_OWNER_DOWN:
         run_owner_down(r, &c->down, now);
@@ -163,7 +163,7 @@ static void release_ended(monitor_t *m) {
     run_t **link = &m->runs;
     while (*link) {
         run_t *r = *link;
-        if (r->ended) {
+        if (run_ended(r)) {
             *link = r->next;
             r->next = NULL;
             enif_release_resource(r);
@@ -188,12 +188,12 @@ static void *monitor_main(void *arg) {
             if (!w)
                 stop |= take_commands(m, now);
             else
-                run_ready(w->run, w->kind, &m->scratch, now);
+                run_ready(w->run, w->kind, now);
         }
         if (stop)
             break;
         for (run_t *r = m->runs; r; r = r->next)
-            run_tick(r, &m->scratch, now);
+            run_tick(r, now);
         release_ended(m);
     }
     for (run_t *r = m->runs; r; r = r->next)

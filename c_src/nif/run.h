@@ -1,13 +1,19 @@
-/* One run: its pipes, its protocol with the peer (phases and frames), its
- * capture, and the one answer it sends to its owner. Everything here runs
- * on the monitor thread, except run_init and run_destroy. */
+/* One run, as the monitor thread sees it: its pipes, its state machine
+ * (run_fsm.h) and what it has learnt. The work is split by what it talks
+ * to: run.c (the life of the run: events in, actions out), peer_link.c
+ * (frames and the request), helper_link.c (status lines and the limits
+ * order), capture.c (the output pipe), answer.c (the terms sent to the
+ * owner). Everything here runs on the monitor thread, except run_init and
+ * run_destroy. */
 #ifndef SANDBOX_RUN_H
 #define SANDBOX_RUN_H
 
 #include "atoms.h"
 #include "frame.h"
 #include "output.h"
+#include "run_fsm.h"
 #include "spawn.h"
+
 #include "common/status.h"
 
 #include <erl_nif.h>
@@ -46,20 +52,12 @@ typedef struct {
     int limited;
 } run_terms_t;
 
-typedef enum {
-    PHASE_BOOTING,    /* until the peer has the request; the boot deadline runs until it
-                         is booted ('B'), the run's from then or from submit if later */
-    PHASE_SETUP,      /* the run's deadline runs; setup output is not kept */
-    PHASE_EVALUATING, /* output is captured for the answer */
-} run_phase_t;
-
 struct run {
     /* Set by run_init, read-only afterwards. */
     const atoms_t *atoms;
     struct monitor *monitor; /* for the owner-down callback */
     ErlNifEnv *env;          /* holds ref */
     ERL_NIF_TERM ref;
-    int64_t boot_timeout_ms;
 
     /* The monitor thread's alone once the run is added to it. */
     spawn_fds_t fds;
@@ -70,40 +68,32 @@ struct run {
     ErlNifMonitor owner_monitor;
     int monitoring;
 
-    run_phase_t phase;
-    int64_t deadline;  /* boot deadline, then the run's */
-    int64_t grace;     /* how long to wait for the end of a lost peer, then of teardown */
+    run_fsm_t fsm;
     run_terms_t terms; /* given at submit */
-    int submitted;
-    int booted;             /* the peer said 'B': ready for its request */
-    ErlNifEnv *request_env; /* holds the request binary while it is written */
+    const scratch_t *scratch;
+
+    /* The request, held while it is written. */
+    ErlNifEnv *request_env;
     ErlNifBinary request;
     uint8_t request_header[4];
     size_t request_sent;
-    /* With limits, the request waits until the helper has them in force. */
-    int limits_sent, limits_enforced;
-    int64_t enforced_by[4]; /* mechanism_t of each of terms.resource_limits */
-    int crossed;            /* limit_kind_t the helper reported crossed, or 0 */
-    int64_t network_kind;   /* SANDBOX_NETNS_* of network: false, else 0 */
 
-    output_t output;
+    /* What the peer said. */
     frame_reader_t frames;
+    int os_pid;            /* in its 'B' */
+    const uint8_t *result; /* the 'R' frame being answered, tag included */
+    size_t result_len;
+    /* What the helper said. */
     status_reader_t status;
-
-    /* When each step happened (monotonic ns; 0: not yet), for the report. */
-    int64_t t_submitted, t_booted, t_started, t_capturing, t_answered;
-    /* The helper's last words: the tree's rusage once all of it is reaped. */
-    int done;
+    int64_t enforced_by[4]; /* mechanism_t of each of terms.resource_limits */
+    int64_t network_kind;   /* SANDBOX_NETNS_* of network: false, else 0 */
+    int wait_status;        /* the peer's, once fsm.exit_known */
+    int64_t fail_stage, fail_errno;
+    int done; /* its last words: the tree's rusage once all of it is reaped */
     int64_t cpu_us, max_rss_kb;
     int reported;
 
-    int lost;           /* the peer went away (or broke protocol) before answering */
-    int broke_protocol; /* ... by sending what it must not */
-    int answered;       /* the owner has its answer, or is gone */
-    int ended;          /* everything is closed: the monitor may let go */
-    int peer_exited;
-    int wait_status;
-    int64_t fail_stage, fail_errno;
+    output_t output;
 
     run_t *next; /* the monitor's list */
 };
@@ -116,7 +106,7 @@ void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv
 void run_destroy(run_t *r);
 
 /* Begins watching the run's pipes, the boot deadline and the owner. */
-void run_start(run_t *r, int epoll_fd, int64_t now);
+void run_start(run_t *r, int epoll_fd, const scratch_t *scratch, int64_t now);
 
 /* Queues the request frame; the deadline of terms->timeout_ms starts now
  * if the peer is booted, else when it is. The owner becomes new_owner; if
@@ -128,24 +118,61 @@ void run_start(run_t *r, int epoll_fd, int64_t now);
 void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, const run_terms_t *terms,
                 ErlNifPid new_owner, int64_t now);
 
-/* Kills the run. notify: send {cancelled, Output} to the owner (who asked);
- * otherwise the owner is gone and nothing is sent. */
-void run_cancel(run_t *r, int notify, int64_t now);
+/* The owner asks to stop the run: it gets {cancelled, Output} unless it
+ * already had its answer. */
+void run_cancel(run_t *r, int64_t now);
 
-/* The owner monitor fired: cancel if it is the current one. */
+/* The owner monitor fired: the run stops, answering no one, if it is the
+ * current owner's. */
 void run_owner_down(run_t *r, const ErlNifMonitor *down, int64_t now);
 
 /* An fd of the run is ready. */
-void run_ready(run_t *r, watch_kind_t kind, const scratch_t *scratch, int64_t now);
+void run_ready(run_t *r, watch_kind_t kind, int64_t now);
 
 /* Deadlines and graces that have passed. */
-void run_tick(run_t *r, const scratch_t *scratch, int64_t now);
+void run_tick(run_t *r, int64_t now);
 
 /* The next time run_tick has something to do, or DEADLINE_NEVER. */
 int64_t run_next_deadline(const run_t *r);
 
+/* Whether everything is closed and the monitor may let go. */
+int run_ended(const run_t *r);
+
 /* Closes everything at once, for unloading: the helper kills the tree when
  * its control pipe closes. */
 void run_abandon(run_t *r);
+
+/* ---- for the files a run is split into (run.c carries the events) ---- */
+
+/* Feeds an event to the run's state machine and carries out its actions.
+ * Returns -1 if the event breaks the protocol where it came from (the
+ * caller then says so with EV_PEER_BROKE or EV_HELPER_BROKE), else 0. */
+int run_event(run_t *r, run_event_kind_t kind, int64_t a, int64_t b, int64_t now);
+
+/* Registers (or changes) interest in an fd of the run; closes one. */
+void run_watch(run_t *r, watch_kind_t kind, uint32_t events);
+void run_unwatch(run_t *r, watch_kind_t kind);
+void run_close(run_t *r, watch_kind_t kind);
+
+/* peer_link.c: frames from the peer, the request and 'G' to it. */
+void peer_link_read(run_t *r, int64_t now);
+void peer_link_deliver_request(run_t *r, int64_t now);
+void peer_link_write_request(run_t *r, int64_t now);
+int peer_link_send_capture_begun(run_t *r);
+
+/* helper_link.c: the helper's status lines, the limits order to it. */
+void helper_link_read(run_t *r, int64_t now);
+void helper_link_send_limits(run_t *r, int64_t now);
+
+/* capture.c: the output pipe. */
+void capture_read(run_t *r, int64_t now);
+void capture_drain(run_t *r, int64_t now);
+void capture_begin(run_t *r);
+
+/* answer.c: the messages to the owner. */
+void answer_send(run_t *r);
+void answer_ready(run_t *r);
+void answer_gone(run_t *r, ErlNifPid to);
+void answer_report(run_t *r);
 
 #endif

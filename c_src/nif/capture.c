@@ -1,0 +1,77 @@
+/* The output pipe: what the peer and everything it starts print, kept
+ * capped (output.c), streamed to the owner when asked, and counted against
+ * :output_limit once it is the code's. */
+#include "run.h"
+
+#include "common/fdio.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+/* Reads per readiness event, so one flooding run cannot starve the rest. */
+#define READS_PER_EVENT 16
+
+/* {sandbox_output, Ref, Chunk}: the code's output as it is read, whole
+ * (the cap applies only to what the answer holds), before the answer. */
+static void stream(run_t *r, const uint8_t *data, size_t len) {
+    ErlNifEnv *env = enif_alloc_env();
+    if (!env)
+        return;
+    ERL_NIF_TERM chunk;
+    uint8_t *p = enif_make_new_binary(env, len, &chunk);
+    if (p)
+        memcpy(p, data, len);
+    ERL_NIF_TERM msg =
+        enif_make_tuple3(env, r->atoms->sandbox_output, enif_make_copy(env, r->ref), chunk);
+    (void)enif_send(NULL, &r->terms.stream_to, env, msg);
+    enif_free_env(env);
+}
+
+static void keep(run_t *r, const uint8_t *data, size_t len, int64_t now) {
+    if (run_fsm_answered(&r->fsm))
+        return;
+    (void)output_append(&r->output, data, len); /* counted even if not kept */
+    if (r->fsm.state != RUN_EVALUATING)
+        return; /* the boot's or the setup's */
+    if (r->terms.stream)
+        stream(r, data, len);
+    if (r->terms.output_limit != OUTPUT_UNLIMITED && r->output.total > r->terms.output_limit)
+        run_event(r, EV_OUTPUT_LIMIT, 0, 0, now);
+}
+
+void capture_read(run_t *r, int64_t now) {
+    const scratch_t *s = r->scratch;
+    for (int i = 0; i < READS_PER_EVENT && r->fds.output >= 0; i++) {
+        ssize_t n = fdio_read(r->fds.output, s->read, s->len);
+        if (n > 0) {
+            keep(r, s->read, (size_t)n, now);
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN)
+            return;
+        run_close(r, WATCH_OUTPUT);
+        run_event(r, EV_OUTPUT_EOF, 0, 0, now); /* the whole tree is gone */
+        return;
+    }
+}
+
+/* Reads what the output pipe holds right now, no more: at a deadline the
+ * peer may still be flooding it. */
+void capture_drain(run_t *r, int64_t now) {
+    int available = 0;
+    if (r->fds.output < 0 || ioctl(r->fds.output, FIONREAD, &available) < 0)
+        return;
+    size_t left = (size_t)available;
+    const scratch_t *s = r->scratch;
+    while (left > 0) {
+        ssize_t n = fdio_read(r->fds.output, s->drain, left < s->len ? left : s->len);
+        if (n <= 0)
+            break;
+        keep(r, s->drain, (size_t)n, now);
+        left -= (size_t)n;
+    }
+}
+
+/* Capture begins: what the boot and the setup printed goes. */
+void capture_begin(run_t *r) { output_reset(&r->output, r->terms.max_output); }
