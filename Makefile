@@ -23,14 +23,14 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) -fstack-protector-strong $(CFLA
 
 BUILD := _build/native
 NIF := priv/sandbox_nif.so
-PEER_NIF := priv/sandbox_peer_nif.so
+GUEST_NIF := priv/sandbox_guest_nif.so
 HELPER := priv/sandbox_helper
 
-# One folder a binary (c_src/nif, c_src/helper, c_src/peer), and what more
+# One folder a binary (c_src/nif, c_src/helper, c_src/guest), and what more
 # than one of them links (c_src/common, c_src/protocol.h).
 COMMON_SRC := $(wildcard c_src/common/*.c)
 NIF_SRC := $(wildcard c_src/nif/*.c) $(COMMON_SRC)
-PEER_NIF_SRC := $(wildcard c_src/peer/*.c) c_src/common/fdio.c
+GUEST_NIF_SRC := $(wildcard c_src/guest/*.c) c_src/common/fdio.c
 HELPER_SRC := $(wildcard c_src/helper/*.c) $(COMMON_SRC)
 # What the C unit tests and the fuzz targets link: everything but the
 # three entry points and the NIF's ERTS-bound files.
@@ -40,7 +40,7 @@ TEST_SRC := $(wildcard c_src/test/*.c)
 C_HEADERS := $(wildcard c_src/*.h c_src/*/*.h)
 
 NIF_OBJ := $(NIF_SRC:c_src/%.c=$(BUILD)/pic/%.o)
-PEER_NIF_OBJ := $(PEER_NIF_SRC:c_src/%.c=$(BUILD)/pic/%.o)
+GUEST_NIF_OBJ := $(GUEST_NIF_SRC:c_src/%.c=$(BUILD)/pic/%.o)
 HELPER_OBJ := $(HELPER_SRC:c_src/%.c=$(BUILD)/exe/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
@@ -61,7 +61,7 @@ help:
 	@echo "make priv                       build priv/sandbox_nif.so and priv/sandbox_helper"
 	@echo "make clean                      remove C build products"
 
-priv: $(NIF) $(PEER_NIF) $(HELPER)
+priv: $(NIF) $(GUEST_NIF) $(HELPER)
 
 # Linked aside and renamed into place: a running VM may have the old .so
 # loaded or the old helper executing, and must never see a half-written file.
@@ -69,7 +69,7 @@ $(NIF): $(NIF_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
 
-$(PEER_NIF): $(PEER_NIF_OBJ)
+$(GUEST_NIF): $(GUEST_NIF_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
 
@@ -85,7 +85,7 @@ $(BUILD)/exe/%.o: c_src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ic_src -MMD -MP -c $< -o $@
 
--include $(NIF_OBJ:.o=.d) $(PEER_NIF_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
+-include $(NIF_OBJ:.o=.d) $(GUEST_NIF_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
 
 # ---- set-up --------------------------------------------------------------
 
@@ -202,6 +202,6 @@ check: deps
 
 .PHONY: clean-native
 clean-native:
-	rm -rf $(BUILD) $(NIF) $(PEER_NIF) $(HELPER)
+	rm -rf $(BUILD) $(NIF) $(GUEST_NIF) $(HELPER)
 
 clean: clean-native

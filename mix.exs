@@ -64,12 +64,17 @@ defmodule Sandbox.MixProject do
       version: "0.1.0",
       elixir: "~> 1.14",
       compilers: [:sandbox_native | Mix.compilers()],
+      elixirc_paths: elixirc_paths(Mix.env()),
       start_permanent: Mix.env() == :prod,
       deps: [],
       description: "Evaluate Elixir code in a fresh, isolated Erlang VM, on a C core.",
       docs: [main: "Sandbox"]
     ]
   end
+
+  # What the tests share (test/support): compiled only for them.
+  defp elixirc_paths(:test), do: ["lib", "test/support"]
+  defp elixirc_paths(_env), do: ["lib"]
 
   def application do
     [mod: {Sandbox.Application, []}, extra_applications: [:logger]]

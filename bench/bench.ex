@@ -213,7 +213,7 @@ defmodule Sandbox.Bench do
 
   # A bare VM: its boot and halt (p50), and its resident set.
   defp bare_erl(n) do
-    erl = Sandbox.PeerCommand.erl_path()
+    erl = Sandbox.Launcher.erl_path()
 
     times =
       for _ <- 1..n do

@@ -56,6 +56,7 @@ defmodule Sandbox do
   """
 
   alias Sandbox.{Handle, Options, Result, Runner}
+  import Sandbox.Handle, only: [is_handle: 1]
 
   @typedoc "What `run/2` returns: success, timeout or lost peer, or the exception raised."
   @type result ::
@@ -247,9 +248,9 @@ defmodule Sandbox do
     Sandbox.Telemetry.span(
       metadata(:execute, options),
       fn ->
-        handle = Runner.start(code, options, true)
+        handle = Runner.start(code, options, report: true)
         {:ok, {outcome, report}} = Runner.await(handle, :infinity)
-        Runner.to_result(outcome, report, handle)
+        Result.from_outcome(outcome, report, handle)
       end,
       &{Map.take(&1, @measured), %{status: &1.status}}
     )
@@ -268,7 +269,7 @@ defmodule Sandbox do
   """
   @spec start(String.t(), [option()]) :: Handle.t()
   def start(code, opts \\ []) do
-    Runner.start(code, Options.validate!(code, opts), true)
+    Runner.start(code, Options.validate!(code, opts), report: true)
   end
 
   @doc """
@@ -278,11 +279,11 @@ defmodule Sandbox do
   does) and the run goes on under its own `:timeout`.
   """
   @spec await(Handle.t(), timeout()) :: Result.t()
-  def await(%Handle{} = handle, timeout \\ :infinity) do
+  def await(handle, timeout \\ :infinity) when is_handle(handle) do
     check_owner!(handle)
 
     case Runner.await(handle, timeout) do
-      {:ok, {outcome, report}} -> Runner.to_result(outcome, report, handle)
+      {:ok, {outcome, report}} -> Result.from_outcome(outcome, report, handle)
       :timeout -> exit({:timeout, {__MODULE__, :await, [handle, timeout]}})
     end
   end
@@ -293,13 +294,13 @@ defmodule Sandbox do
   then, unless it had already ended (then its own result).
   """
   @spec cancel(Handle.t()) :: Result.t()
-  def cancel(%Handle{} = handle) do
+  def cancel(handle) when is_handle(handle) do
     check_owner!(handle)
     :ok = Runner.cancel(handle)
     await(handle)
   end
 
-  defp check_owner!(%Handle{owner: owner}) do
+  defp check_owner!(%{owner: owner}) do
     unless owner == self() do
       raise ArgumentError,
             "a sandbox run can only be awaited or cancelled by the process that started it " <>
@@ -366,8 +367,8 @@ defmodule Sandbox do
         max_file_size: :rlimit
       },
       network: Sandbox.NetworkNamespace.mechanism(),
-      erl: Sandbox.PeerCommand.erl_path(),
-      helper: Sandbox.PeerLauncher.helper_path()
+      erl: Sandbox.Launcher.erl_path(),
+      helper: Sandbox.Launcher.helper_path()
     }
   end
 

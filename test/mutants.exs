@@ -198,7 +198,7 @@ lifecycle_subreaper =
   # ---- Guarantees: everything is captured, nothing printed is lost --------
   %{
     id: "capture-stderr-in-order",
-    file: "lib/sandbox/peer.ex",
+    file: "lib/sandbox/guest.ex",
     from: "    for name <- [:user, :standard_error] do",
     to: "    for name <- [:user] do",
     breaks: "Guarantees: Everything is captured (in the order each writer wrote)",
@@ -208,7 +208,7 @@ lifecycle_subreaper =
   },
   %{
     id: "output-written-before-answer",
-    file: "lib/sandbox/peer/output_device.ex",
+    file: "lib/sandbox/guest/output_device.ex",
     from: "    write(state.fd, data)",
     to: "    spawn(fn -> write(state.fd, data) end)",
     breaks: "Guarantees: Nothing printed is lost",
@@ -286,7 +286,7 @@ lifecycle_subreaper =
   # ---- Guarantees: no distribution, nothing carries over, a clean start ----
   %{
     id: "cookie-known",
-    file: "lib/sandbox/peer_command.ex",
+    file: "lib/sandbox/launcher.ex",
     from: "      random_token(),",
     to: ~S|      "sandbox",|,
     breaks: "Guarantees: No distribution (a random cookie)",
@@ -296,7 +296,7 @@ lifecycle_subreaper =
   },
   %{
     id: "global-traffic",
-    file: "lib/sandbox/peer_command.ex",
+    file: "lib/sandbox/launcher.ex",
     from: ~S|      "-connect_all",|,
     to: ~S|      "-sandbox_unused",|,
     breaks: "Guarantees: No distribution (no global name traffic)",
@@ -306,7 +306,7 @@ lifecycle_subreaper =
   },
   %{
     id: "dist-listener",
-    file: "lib/sandbox/peer.ex",
+    file: "lib/sandbox/guest.ex",
     from: "          dist_listen: false,",
     to: "          dist_listen: true,",
     breaks: "Guarantees: No distribution (no listener, no EPMD)",
@@ -317,7 +317,7 @@ lifecycle_subreaper =
   },
   %{
     id: "erl-aflags",
-    file: "lib/sandbox/peer_command.ex",
+    file: "lib/sandbox/launcher.ex",
     from: "~w(ERL_FLAGS ERL_AFLAGS ERL_ZFLAGS ",
     to: "~w(ERL_FLAGS ERL_ZFLAGS ",
     breaks: "Guarantees: Nothing carries over (ERL_AFLAGS stripped)",
@@ -327,7 +327,7 @@ lifecycle_subreaper =
   },
   %{
     id: "erl-zflags",
-    file: "lib/sandbox/peer_command.ex",
+    file: "lib/sandbox/launcher.ex",
     from: "~w(ERL_FLAGS ERL_AFLAGS ERL_ZFLAGS ",
     to: "~w(ERL_FLAGS ERL_AFLAGS ",
     breaks: "Guarantees: Nothing carries over (ERL_ZFLAGS stripped)",
@@ -337,7 +337,7 @@ lifecycle_subreaper =
   },
   %{
     id: "crash-dump",
-    file: "lib/sandbox/peer_command.ex",
+    file: "lib/sandbox/launcher.ex",
     from: ~S/|> Map.put("ERL_CRASH_DUMP_SECONDS", "0")/,
     to: ~S/|> Map.put("SANDBOX_UNUSED", "0")/,
     breaks: "Guarantees: A clean start (crash dumps off)",
@@ -399,7 +399,7 @@ lifecycle_subreaper =
   },
   %{
     id: "usage-dropped-by-vm",
-    file: "lib/sandbox/peer.ex",
+    file: "lib/sandbox/guest.ex",
     from: "    :ok = Native.reap_children_normally()",
     to: "    :ok",
     breaks: "Guarantees: The end is known (what the VM's children ran is counted)",
@@ -494,9 +494,9 @@ lifecycle_subreaper =
   },
   %{
     id: "network",
-    file: "lib/sandbox/peer_launcher.ex",
-    from: "helper_args = if network, do: helper_args",
-    to: "helper_args = if true, do: helper_args",
+    file: "lib/sandbox/launcher.ex",
+    from: "if Keyword.get(opts, :network, true), do: helper_args",
+    to: "if true, do: helper_args",
     breaks: "API: :network (false: no network)",
     tests: [
       "test/sandbox/limits_test.exs: :network false cuts the run off from a listener on the host's loopback"
@@ -652,8 +652,8 @@ lifecycle_subreaper =
   %{
     id: "pool-single-use",
     file: "lib/sandbox/pool.ex",
-    from: "{lease_id, state} = lease(%{state | idle: idle}, caller, run)",
-    to: "{lease_id, state} = lease(state, caller, run)",
+    from: "{lease_id, state} = lease(%{state | idle: idle}, caller, vm)",
+    to: "{lease_id, state} = lease(state, caller, vm)",
     breaks: "API: Sandbox.Pool (single use)",
     tests: ["test/sandbox/pool_test.exs: a run takes a booted peer, which serves only that run"]
   },
@@ -670,7 +670,7 @@ lifecycle_subreaper =
   %{
     id: "pool-lease-dies-with-caller",
     file: "lib/sandbox/pool.ex",
-    from: "if run = state.leased[monitor], do: Native.cancel(run)",
+    from: "if vm = state.leased[monitor], do: Native.cancel(vm)",
     to: "_ = state.leased[monitor]",
     breaks: "API: Sandbox.Pool (ownership: a VM given to a run dies with its caller)",
     tests: [

@@ -5,10 +5,23 @@ defmodule Sandbox.Handle do
   that process dies. Await or cancel every handle: a run from a pool holds
   one of the pool's `:max_peers` until then.
 
-  A run on another node (`:node`, or a cluster pool's choice) is owned
-  there by a proxy process; the handle then holds the node, the proxy and
-  the caller's monitor of it.
+  A run on this node is a `Sandbox.Handle.Local`; one on another node
+  (`:node`, or a cluster pool's choice), owned there by a proxy process, a
+  `Sandbox.Handle.Remote`. Both are opaque.
   """
+
+  @type t :: Sandbox.Handle.Local.t() | Sandbox.Handle.Remote.t()
+
+  @doc "Whether `term` is a handle."
+  defguard is_handle(term)
+           when is_struct(term, Sandbox.Handle.Local) or is_struct(term, Sandbox.Handle.Remote)
+end
+
+defmodule Sandbox.Handle.Local do
+  @moduledoc false
+  # A run on this node: the VM (a pool's or its own), the request it was
+  # given, and what must be given back when it is over (a pool's lease,
+  # a private directory).
 
   @enforce_keys [:owner, :options, :report?, :request, :started_at]
   defstruct [
@@ -18,18 +31,25 @@ defmodule Sandbox.Handle do
     :request,
     :started_at,
     :ref,
-    :run,
+    :vm,
     :pool,
     :lease,
     :tmp_dir,
     # set in a proxy: the caller's {:sandbox_cancel, tag} cancels the run
     :cancel_tag,
-    # a run on another node
-    :node,
-    :proxy,
-    :proxy_monitor,
     warm?: false
   ]
+
+  @opaque t :: %__MODULE__{}
+end
+
+defmodule Sandbox.Handle.Remote do
+  @moduledoc false
+  # A run on another node: the proxy that owns it there, and the caller's
+  # monitor of that proxy.
+
+  @enforce_keys [:owner, :options, :report?, :started_at, :ref, :node]
+  defstruct [:owner, :options, :report?, :started_at, :ref, :node, :proxy, :proxy_monitor]
 
   @opaque t :: %__MODULE__{}
 end

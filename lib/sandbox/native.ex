@@ -2,9 +2,9 @@ defmodule Sandbox.Native do
   @moduledoc """
   The C core (`priv/sandbox_nif.so`). Internal: use `Sandbox`.
 
-  A run is a resource. `spawn/5` starts the helper with the given arguments
-  (after the host's pid: the cgroup parent or `"-"`, then the peer's argv)
-  and returns it. Once the peer has booted, a run not yet submitted sends
+  A VM is a resource: `spawn/5` starts the helper with the given arguments
+  (after the host's pid: the cgroup parent or `"-"`, then the VM's argv)
+  and returns it; it serves one run. Once the peer has booted, a run not yet submitted sends
   its owner (the caller of `spawn/5`) `{:sandbox, ref, {:ready, os_pid}}`.
   `submit/4` hands over the request and makes the caller the owner; the
   outcome arrives as a message `{:sandbox, ref, outcome}` to the owner:
@@ -27,8 +27,8 @@ defmodule Sandbox.Native do
 
   @on_load :load
 
-  @typedoc "A run of the C core (a NIF resource)."
-  @opaque run :: reference()
+  @typedoc "A VM of the C core (a NIF resource): booting, idle in a pool, or running its one run."
+  @opaque vm :: reference()
 
   @doc false
   def load do
@@ -46,7 +46,7 @@ defmodule Sandbox.Native do
 
   @doc "Starts the helper, which starts the peer (dirty IO scheduler)."
   @spec spawn(String.t(), [String.t()], [String.t()], reference(), non_neg_integer()) ::
-          {:ok, run()} | {:error, {String.t(), integer(), String.t()}}
+          {:ok, vm()} | {:error, {String.t(), integer(), String.t()}}
   def spawn(_helper, _helper_args, _env, _ref, _boot_timeout),
     do: :erlang.nif_error(:not_loaded)
 
@@ -68,7 +68,7 @@ defmodule Sandbox.Native do
   every chunk of the code's output goes there as it is read,
   `{:sandbox_output, ref, chunk}`, before the outcome.
   """
-  @spec submit(run(), binary(), %{
+  @spec submit(vm(), binary(), %{
           optional(:limits) => nil | {limit, limit, limit, limit},
           timeout: timeout(),
           max_output: non_neg_integer() | :infinity,
@@ -87,7 +87,7 @@ defmodule Sandbox.Native do
   def decode(_encoded), do: :erlang.nif_error(:not_loaded)
 
   @doc "Kills the run; its owner gets `{:cancelled, output}` unless it already had an answer."
-  @spec cancel(run()) :: :ok
+  @spec cancel(vm()) :: :ok
   def cancel(_run), do: :erlang.nif_error(:not_loaded)
 
   @doc """

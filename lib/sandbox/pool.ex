@@ -47,7 +47,7 @@ defmodule Sandbox.Pool do
 
   use GenServer
 
-  alias Sandbox.{Native, PeerLauncher}
+  alias Sandbox.{Launcher, Native}
 
   require Logger
 
@@ -60,7 +60,7 @@ defmodule Sandbox.Pool do
 
   @typedoc "What a run is given: a booted peer, or leave to boot its own."
   @type lease ::
-          {:warm, reference(), Native.run(), reference()}
+          {:warm, reference(), Native.vm(), reference()}
           | {:cold, reference()}
 
   @type option ::
@@ -150,11 +150,11 @@ defmodule Sandbox.Pool do
 
     state =
       Map.merge(config, %{
-        # booted peers, oldest first: {ref, run, os_pid}
+        # booted VMs, oldest first: {ref, vm, os_pid}
         idle: :queue.new(),
-        # ref => run
+        # ref => vm
         booting: %{},
-        # lease id (the monitor of the run's process) => run given, or nil
+        # lease id (the monitor of the run's process) => VM given, or nil
         leased: %{},
         # runs waiting for a slot, first come first served: {from, monitor, timer}
         waiting: :queue.new(),
@@ -209,8 +209,8 @@ defmodule Sandbox.Pool do
       {nil, _} ->
         {:noreply, state}
 
-      {run, booting} ->
-        idle = :queue.in({ref, run, os_pid}, state.idle)
+      {vm, booting} ->
+        idle = :queue.in({ref, vm, os_pid}, state.idle)
         state = %{state | booting: booting, idle: idle, failures: 0}
         {:noreply, state |> serve_waiting() |> refill()}
     end
@@ -239,7 +239,7 @@ defmodule Sandbox.Pool do
       Map.has_key?(state.leased, monitor) ->
         # The run's process died. A peer it had not yet submitted to is
         # still ours: kill it (one it had is killed by the C core).
-        if run = state.leased[monitor], do: Native.cancel(run)
+        if vm = state.leased[monitor], do: Native.cancel(vm)
         {:noreply, state |> release(monitor) |> serve_waiting() |> refill()}
 
       true ->
@@ -258,9 +258,9 @@ defmodule Sandbox.Pool do
 
   # ---- helpers --------------------------------------------------------------
 
-  defp lease(state, caller, run) do
+  defp lease(state, caller, vm) do
     lease_id = Process.monitor(caller)
-    {lease_id, %{state | leased: Map.put(state.leased, lease_id, run)}}
+    {lease_id, %{state | leased: Map.put(state.leased, lease_id, vm)}}
   end
 
   defp release(state, lease_id), do: %{state | leased: Map.delete(state.leased, lease_id)}
@@ -289,9 +289,9 @@ defmodule Sandbox.Pool do
 
   defp next_lease(state, caller) do
     case :queue.out(state.idle) do
-      {{:value, {ref, run, _os_pid}}, idle} ->
-        {lease_id, state} = lease(%{state | idle: idle}, caller, run)
-        {{:warm, lease_id, run, ref}, state}
+      {{:value, {ref, vm, _os_pid}}, idle} ->
+        {lease_id, state} = lease(%{state | idle: idle}, caller, vm)
+        {{:warm, lease_id, vm, ref}, state}
 
       {:empty, _} ->
         if below_max?(state) do
@@ -320,9 +320,9 @@ defmodule Sandbox.Pool do
     if :queue.len(state.idle) + map_size(state.booting) < state.size and below_max?(state) do
       ref = make_ref()
 
-      case PeerLauncher.launch(ref, state.boot_timeout) do
-        {:ok, run} ->
-          refill(%{state | booting: Map.put(state.booting, ref, run)})
+      case Launcher.launch(ref, state.boot_timeout) do
+        {:ok, vm} ->
+          refill(%{state | booting: Map.put(state.booting, ref, vm)})
 
         {:error, reason} ->
           log_failure({:spawn_failed, reason})

@@ -28,15 +28,15 @@ defmodule Sandbox.Remote do
   # ---- the caller's side -----------------------------------------------------
 
   @doc "Starts the run on `options.node` and returns the caller's handle of it."
-  @spec start(String.t(), Options.t(), boolean()) :: Handle.t()
-  def start(code, %Options{node: node} = options, report?) do
+  @spec start(String.t(), Options.t(), [Sandbox.Runner.start_option()]) :: Handle.Remote.t()
+  def start(code, %Options{node: node} = options, opts) do
     ref = make_ref()
+    report? = Keyword.get(opts, :report, false)
 
-    handle = %Handle{
+    handle = %Handle.Remote{
       owner: self(),
       options: options,
       report?: report?,
-      request: nil,
       started_at: System.monotonic_time(),
       ref: ref,
       node: node
@@ -47,8 +47,7 @@ defmodule Sandbox.Remote do
       ref,
       code,
       Options.to_keyword(%{options | on_output: nil}),
-      report?,
-      streaming(options)
+      [report: report?, streaming: streaming(options)]
     ]
 
     case call(node, args, start_timeout(options)) do
@@ -94,8 +93,8 @@ defmodule Sandbox.Remote do
   Waits for the remote run's outcome and report, as `Sandbox.Runner.await/2`
   does for a local one.
   """
-  @spec await(Handle.t(), timeout()) :: {:ok, {term(), map() | nil}} | :timeout
-  def await(%Handle{ref: ref, proxy_monitor: monitor, options: options} = handle, timeout) do
+  @spec await(Handle.Remote.t(), timeout()) :: {:ok, {term(), map() | nil}} | :timeout
+  def await(%Handle.Remote{ref: ref, proxy_monitor: monitor, options: options} = handle, timeout) do
     receive do
       {:sandbox_remote_output, ^ref, chunk} ->
         keep(ref, chunk, options.max_output)
@@ -129,10 +128,10 @@ defmodule Sandbox.Remote do
   end
 
   @doc "Asks the proxy to cancel the run; its outcome follows as for a local cancel."
-  @spec cancel(Handle.t()) :: :ok
-  def cancel(%Handle{proxy: nil}), do: :ok
+  @spec cancel(Handle.Remote.t()) :: :ok
+  def cancel(%Handle.Remote{proxy: nil}), do: :ok
 
-  def cancel(%Handle{proxy: proxy, ref: ref}) do
+  def cancel(%Handle.Remote{proxy: proxy, ref: ref}) do
     send(proxy, {:sandbox_cancel, ref})
     :ok
   end
@@ -142,13 +141,14 @@ defmodule Sandbox.Remote do
   @doc false
   # Called over :erpc on the node that runs the code. Returns once the
   # proxy has started the run (or failed to), so errors raise in the caller.
-  @spec start_proxy(pid(), reference(), String.t(), keyword(), boolean(), :caller | pid() | nil) ::
+  # proxy_opts: report: boolean(), streaming: :caller | pid() | nil.
+  @spec start_proxy(pid(), reference(), String.t(), keyword(), keyword()) ::
           {:ok, pid()} | {:raise, atom(), term(), list()}
-  def start_proxy(caller, ref, code, opts, report?, streaming) do
+  def start_proxy(caller, ref, code, opts, proxy_opts) do
     starter = self()
 
     {proxy, monitor} =
-      spawn_monitor(fn -> proxy(starter, caller, ref, code, opts, report?, streaming) end)
+      spawn_monitor(fn -> proxy(starter, caller, ref, code, opts, proxy_opts) end)
 
     receive do
       {^proxy, reply} ->
@@ -160,15 +160,20 @@ defmodule Sandbox.Remote do
     end
   end
 
-  defp proxy(starter, caller, ref, code, opts, report?, streaming) do
+  defp proxy(starter, caller, ref, code, opts, proxy_opts) do
     watch(self(), caller, ref)
 
     options = %{
       Options.validate!(code, opts)
-      | on_output: forwarder(caller, ref, opts, streaming)
+      | on_output: forwarder(caller, ref, opts, Keyword.get(proxy_opts, :streaming))
     }
 
-    handle = Runner.start_here(code, options, report?, ref)
+    handle =
+      Runner.start_here(code, options,
+        report: Keyword.get(proxy_opts, :report, false),
+        cancel_tag: ref
+      )
+
     send(starter, {self(), {:ok, self()}})
     {:ok, outcome_and_report} = Runner.await(handle, :infinity)
     send(caller, {:sandbox_remote, ref, outcome_and_report})

@@ -1,45 +1,51 @@
 defmodule Sandbox.Runner do
   @moduledoc """
-  The host's side of one run: takes a warm peer from a pool or starts one
-  through the C core, hands it the request, waits for the outcome in
-  `receive` (so no scheduler is held while the run goes on), and turns the
-  outcome into `Sandbox.run/2`'s result. A run for another node (`:node`,
-  or where a cluster pool places it) is handed to `Sandbox.Remote`.
+  The host's side of one run: takes a warm VM from a pool or starts one
+  through the C core, hands it the request, and waits for the outcome in
+  `receive` (so no scheduler is held while the run goes on); `Sandbox.Result`
+  turns the outcome into a result. A run for another node (`:node`, or
+  where a cluster pool places it) is handed to `Sandbox.Remote`.
   """
 
   alias Sandbox.{
-    AtomLimitError,
     BootError,
     Cluster,
     Handle,
+    Launcher,
     Native,
     Options,
-    PeerLauncher,
     Pool,
     Remote,
     Result,
     TmpDir
   }
 
-  @doc "Runs `code` in a fresh peer (a pool's, if one applies) with checked options."
+  @typedoc """
+  `report: true` asks the C core for the run's resource use after its
+  outcome (`execute/2`); `cancel_tag`, when set, lets another process
+  cancel the run by sending the caller `{:sandbox_cancel, cancel_tag}`
+  while it awaits (a remote run's proxy).
+  """
+  @type start_option :: {:report, boolean()} | {:cancel_tag, term()}
+
+  @doc "Runs `code` in a fresh VM (a pool's, if one applies) with checked options."
   @spec run(String.t(), Options.t()) :: Sandbox.result()
   def run(code, %Options{} = options) do
-    handle = start(code, options, false)
+    handle = start(code, options)
     {:ok, {outcome, report}} = await(handle, :infinity)
-    outcome |> to_result(report, handle) |> run_result()
+    outcome |> Result.from_outcome(report, handle) |> Result.to_run_return()
   end
 
   @doc """
-  Starts a run: takes a pool's peer or boots one, and submits the request.
-  With `report?`, the C core reports the run's resource use after its
-  outcome. The caller owns the run: it alone can await or cancel it, and
-  the run is killed if it dies.
+  Starts a run: takes a pool's VM or boots one, and submits the request.
+  The caller owns the run: it alone can await or cancel it, and the run is
+  killed if it dies.
   """
-  @spec start(String.t(), Options.t(), boolean()) :: Handle.t()
-  def start(code, %Options{} = options, report?) do
+  @spec start(String.t(), Options.t(), [start_option()]) :: Handle.t()
+  def start(code, %Options{} = options, opts \\ []) do
     case place(options) do
-      %Options{node: nil} = options -> start_here(code, options, report?, nil)
-      options -> Remote.start(code, options, report?)
+      %Options{node: nil} = options -> start_here(code, options, opts)
+      options -> Remote.start(code, options, opts)
     end
   end
 
@@ -55,30 +61,26 @@ defmodule Sandbox.Runner do
 
   defp place(options), do: options
 
-  @doc """
-  Starts a run on this node, as `start/3` does. `cancel_tag`, when not
-  nil, lets another process cancel it by sending the caller
-  `{:sandbox_cancel, cancel_tag}` while it awaits (a remote run's proxy).
-  """
-  @spec start_here(String.t(), Options.t(), boolean(), term()) :: Handle.t()
-  def start_here(code, %Options{} = options, report?, cancel_tag) do
+  @doc "Starts a run on this node, as `start/3` does."
+  @spec start_here(String.t(), Options.t(), [start_option()]) :: Handle.Local.t()
+  def start_here(code, %Options{} = options, opts) do
     started_at = System.monotonic_time()
     {options, tmp_dir} = make_tmp_dir(options, self())
 
-    handle = %Handle{
+    handle = %Handle.Local{
       owner: self(),
       options: options,
       # A private directory is removed once the whole tree is gone, which
       # the report says.
-      report?: report? or tmp_dir != nil,
+      report?: Keyword.get(opts, :report, false) or tmp_dir != nil,
       request: request(code, options),
       started_at: started_at,
       tmp_dir: tmp_dir,
-      cancel_tag: cancel_tag
+      cancel_tag: Keyword.get(opts, :cancel_tag)
     }
 
-    # A pool's peers were booted with a network; network: false needs a
-    # peer born in a namespace of its own.
+    # A pool's VMs were booted with a network; network: false needs a VM
+    # born in a namespace of its own.
     case options.network && pool(options.pool) do
       pool when pool in [nil, false] -> launch(handle)
       pool -> lease(handle, pool)
@@ -91,10 +93,9 @@ defmodule Sandbox.Runner do
   once the run is over.
   """
   @spec await(Handle.t(), timeout()) :: {:ok, {term(), map() | nil}} | :timeout
-  def await(%Handle{node: node} = handle, timeout) when node != nil,
-    do: Remote.await(handle, timeout)
+  def await(%Handle.Remote{} = handle, timeout), do: Remote.await(handle, timeout)
 
-  def await(%Handle{} = handle, timeout) do
+  def await(%Handle.Local{} = handle, timeout) do
     case receive_outcome(handle, timeout) do
       :timeout ->
         :timeout
@@ -103,7 +104,7 @@ defmodule Sandbox.Runner do
         report = if handle.report? and outcome != :gone, do: receive_report(handle.ref)
 
         if handle.warm? and fell_through?(outcome) do
-          # A warm peer that died while it waited (or in the instant it was
+          # A warm VM that died while it waited (or in the instant it was
           # handed over) has not seen the code: run it on a fresh one.
           handle |> launch() |> await(timeout)
         else
@@ -119,8 +120,8 @@ defmodule Sandbox.Runner do
 
   @doc "Kills the run; its outcome is then `{:cancelled, output}` unless it had already ended."
   @spec cancel(Handle.t()) :: :ok
-  def cancel(%Handle{node: node} = handle) when node != nil, do: Remote.cancel(handle)
-  def cancel(%Handle{run: run}), do: Native.cancel(run)
+  def cancel(%Handle.Remote{} = handle), do: Remote.cancel(handle)
+  def cancel(%Handle.Local{vm: vm}), do: Native.cancel(vm)
 
   defp fell_through?(:gone), do: true
   defp fell_through?({:boot_failed, _reason, _output, _exit}), do: true
@@ -138,8 +139,8 @@ defmodule Sandbox.Runner do
         release(handle)
         raise BootError, reason: :busy, output: "", exit: :unknown
 
-      {:warm, lease_id, run, ref} ->
-        submit(%{handle | pool: pool, lease: lease_id, run: run, ref: ref, warm?: true})
+      {:warm, lease_id, vm, ref} ->
+        submit(%{handle | pool: pool, lease: lease_id, vm: vm, ref: ref, warm?: true})
 
       {:cold, lease_id} ->
         launch(%{handle | pool: pool, lease: lease_id})
@@ -149,9 +150,9 @@ defmodule Sandbox.Runner do
   defp launch(handle) do
     ref = make_ref()
 
-    case PeerLauncher.launch(ref, handle.options.boot_timeout, handle.options.network) do
-      {:ok, run} ->
-        submit(%{handle | run: run, ref: ref, warm?: false})
+    case Launcher.launch(ref, handle.options.boot_timeout, network: handle.options.network) do
+      {:ok, vm} ->
+        submit(%{handle | vm: vm, ref: ref, warm?: false})
 
       {:error, reason} ->
         release(handle)
@@ -172,7 +173,7 @@ defmodule Sandbox.Runner do
       limits: Options.resource_limits(options)
     }
 
-    :ok = Native.submit(handle.run, handle.request, terms)
+    :ok = Native.submit(handle.vm, handle.request, terms)
     handle
   end
 
@@ -193,7 +194,7 @@ defmodule Sandbox.Runner do
   end
 
   # Waits in `receive`: no scheduler is held while the run goes on.
-  defp receive_outcome(%Handle{ref: ref, cancel_tag: cancel_tag} = handle, timeout) do
+  defp receive_outcome(%Handle.Local{ref: ref, cancel_tag: cancel_tag} = handle, timeout) do
     on_output = handle.options.on_output
 
     receive do
@@ -205,7 +206,7 @@ defmodule Sandbox.Runner do
         receive_outcome(handle, timeout)
 
       {:sandbox_cancel, ^cancel_tag} when cancel_tag != nil ->
-        Native.cancel(handle.run)
+        Native.cancel(handle.vm)
         receive_outcome(handle, timeout)
 
       {:sandbox, ^ref, outcome} ->
@@ -236,141 +237,4 @@ defmodule Sandbox.Runner do
       ignore_file_size_signal: options.max_file_size != :infinity
     })
   end
-
-  @doc """
-  The full report of a run whose outcome and report `await/2` returned.
-  Raises as `Sandbox.run/2` does for a VM that cannot boot and for too many
-  new atoms. Without a report (`run/2` asks for none), only what the
-  outcome itself says is filled in.
-  """
-  @spec to_result(term(), map() | nil, Handle.t()) :: Result.t()
-  def to_result(outcome, report, %Handle{options: options} = handle) do
-    wall =
-      System.convert_time_unit(System.monotonic_time() - handle.started_at, :native, :microsecond)
-
-    finish(outcome, with_report(%Result{wall_ms: wall / 1000}, report, options), options)
-  end
-
-  defp with_report(result, nil, _options), do: result
-
-  defp with_report(result, report, options) do
-    %{
-      result
-      | output_bytes: report.output_bytes,
-        truncated: options.max_output != :infinity and report.output_bytes > options.max_output,
-        boot_ms: ms(report.boot_us),
-        setup_ms: ms(report.setup_us),
-        eval_ms: ms(report.eval_us),
-        cpu_ms: ms(report.cpu_us),
-        max_rss_kb: report.max_rss_kb,
-        enforced_by: report.enforced_by
-    }
-  end
-
-  defp finish({:ok, encoded, output}, result, options) do
-    result = %{result | output: output}
-
-    case decode(encoded, options.max_new_atoms) do
-      {:ok, value} ->
-        %{result | status: :ok, value: value}
-
-      {:error, {_kind, _reason, _stack} = error} ->
-        %{result | status: :error, error: error, failed_in: :code}
-
-      {:setup_error, kind, reason, stack} ->
-        %{result | status: :error, error: {kind, reason, stack}, failed_in: :setup}
-
-      :malformed ->
-        %{result | status: :crashed}
-    end
-  end
-
-  defp finish({:timeout, output}, result, _options),
-    do: %{result | status: :timeout, output: output}
-
-  defp finish({:output_limit, output}, result, _options),
-    do: %{result | status: :output_limit, output: output}
-
-  defp finish({limit, output}, result, _options)
-       when limit in [:memory_limit, :cpu_limit, :process_limit],
-       do: %{result | status: limit, output: output}
-
-  defp finish({:cancelled, output}, result, _options),
-    do: %{result | status: :cancelled, output: output}
-
-  defp finish({:noconnection, output, exit}, result, _options) do
-    result = %{result | status: :crashed, output: output}
-
-    case exit do
-      {:exit_status, code} -> %{result | exit_status: code}
-      {:signal, signal} -> %{result | signal: signal}
-      _unknown -> result
-    end
-  end
-
-  defp finish({:boot_failed, reason, output, exit}, _result, _options),
-    do: raise(BootError, reason: reason, output: output, exit: exit)
-
-  defp ms(nil), do: nil
-  defp ms(us), do: us / 1000
-
-  # run/2's shapes, the reference's: a setup that raised is raised again
-  # as :erpc did, and a VM lost (or answering nonsense) is :noconnection.
-  defp run_result(%Result{status: :ok, output: output, value: value}),
-    do: {:ok, %{output: output, result: value}}
-
-  defp run_result(%Result{status: :error, failed_in: :setup, error: {kind, reason, stack}}),
-    do: raise_like_erpc(kind, reason, stack)
-
-  defp run_result(%Result{status: :error, output: output, error: error}),
-    do: {:error, error, %{output: output}}
-
-  defp run_result(%Result{status: :crashed, output: output}),
-    do: {:error, :noconnection, %{output: output}}
-
-  defp run_result(%Result{status: status, output: output}),
-    do: {:error, status, %{output: output}}
-
-  # Results are raw terms (the contract), so atoms they hold are created.
-  # Counted around the decoding (other processes may add a few meanwhile:
-  # the count errs on the high side).
-  defp decode(encoded, max_new_atoms) do
-    atoms_before = :erlang.system_info(:atom_count)
-    term = binary_to_term(encoded)
-    created = :erlang.system_info(:atom_count) - atoms_before
-
-    if max_new_atoms != :infinity and created > max_new_atoms do
-      raise AtomLimitError, created: created, limit: max_new_atoms
-    end
-
-    case term do
-      {:ok, _value} = ok -> ok
-      {:error, {_, _, _}} = error -> error
-      {:setup_error, _, _, _} = setup_error -> setup_error
-      _other -> :malformed
-    end
-  rescue
-    ArgumentError -> :malformed
-  end
-
-  # Decoding a result of megabytes took 7 to 15 ms in one go on a normal
-  # scheduler (long_schedule events in the bench): large ones go to a
-  # dirty scheduler.
-  @dirty_decode_bytes 64 * 1024
-
-  defp binary_to_term(encoded) when byte_size(encoded) < @dirty_decode_bytes,
-    do: :erlang.binary_to_term(encoded)
-
-  defp binary_to_term(encoded) do
-    case Native.decode(encoded) do
-      {:ok, term} -> term
-      :error -> raise ArgumentError, "malformed result"
-    end
-  end
-
-  # The reference ran setup inside :erpc.call/4, which re-raises a remote
-  # exception in the caller in these shapes.
-  defp raise_like_erpc(:error, reason, stack), do: :erlang.error({:exception, reason, stack})
-  defp raise_like_erpc(:exit, reason, _stack), do: exit({:exception, reason})
-  defp raise_like_erpc(:throw, value, _stack), do: throw(value)
 end

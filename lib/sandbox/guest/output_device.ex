@@ -1,8 +1,8 @@
-defmodule Sandbox.Peer.OutputDevice do
+defmodule Sandbox.Guest.OutputDevice do
   @moduledoc """
   The I/O server behind everything a peer prints: the group leader of the
   evaluated code, and `:user` and `:standard_error`. It writes to the
-  output pipe (see `Sandbox.Peer.Native`), or discards (the setup's
+  output pipe (see `Sandbox.Guest.Native`), or discards (the setup's
   group leader). Internal: it runs in the peer.
 
   Requests that are waiting together are written with one `write(2)`, and
@@ -15,7 +15,7 @@ defmodule Sandbox.Peer.OutputDevice do
 
   @max_batch 256
 
-  alias Sandbox.Peer.Native
+  alias Sandbox.Guest.Native
 
   @doc "Starts a device that writes to the output pipe (`:write`) or drops everything (`:discard`)."
   @spec start(:write | :discard) :: pid()

@@ -1,20 +1,45 @@
-defmodule Sandbox.PeerCommand do
-  @moduledoc """
-  The command line and environment of a peer VM: `erl` from the host's own
-  root, a unique node name with no distribution listener and no EPMD, no
-  shell and no input, crash dumps off, and `Sandbox.Peer` as the entry point.
-  """
+defmodule Sandbox.Launcher do
+  @moduledoc false
+  # Starts one VM through the C core: its helper (in the run cgroup parent
+  # when there is one) and, through it, `erl` from the host's own root with
+  # a unique node name but no distribution listener and no EPMD, no shell
+  # and no input, crash dumps off, and `Sandbox.Guest` as the entry point.
+  # Used by `Sandbox.Runner` for cold runs and by `Sandbox.Pool` for warm
+  # ones.
 
-  @typedoc "What the helper executes: argv (argv[0] is `erl`) and the environment."
-  @type t :: %{argv: [String.t()], env: [String.t()]}
+  alias Sandbox.{Cgroup, Native}
+
+  @doc """
+  Spawns a VM whose outcome messages carry `ref` and go to the caller
+  until a submit hands the run on. With `network: false`, the VM is born
+  in a network namespace of its own, empty; if the kernel refuses one, the
+  run fails to boot (the helper reports it) rather than run with a network.
+  """
+  @spec launch(reference(), non_neg_integer(), network: boolean()) ::
+          {:ok, Native.vm()} | {:error, {:spawn, String.t(), integer(), String.t()}}
+  def launch(ref, boot_timeout, opts \\ []) do
+    %{argv: argv, env: env} = command()
+    helper_args = [Cgroup.parent() || "-" | argv]
+
+    helper_args =
+      if Keyword.get(opts, :network, true), do: helper_args, else: ["--no-network" | helper_args]
+
+    case Native.spawn(helper_path(), helper_args, env, ref, boot_timeout) do
+      {:ok, vm} -> {:ok, vm}
+      {:error, {step, errno, text}} -> {:error, {:spawn, step, errno, text}}
+    end
+  end
+
+  @doc "The helper executable that owns each VM and its tree."
+  @spec helper_path() :: String.t()
+  def helper_path, do: Path.join(:code.priv_dir(:sandbox), "sandbox_helper")
 
   # Variables that would change the peer VM's own arguments: the peer must
   # boot exactly as built here, whatever the host was started with.
   @vm_flag_variables ~w(ERL_FLAGS ERL_AFLAGS ERL_ZFLAGS ERL_CRASH_DUMP ERL_CRASH_DUMP_SECONDS)
 
-  @doc "Builds the command for one fresh peer."
-  @spec build() :: t()
-  def build do
+  # The command for one fresh VM.
+  defp command do
     %{argv: [erl_path() | vm_args()], env: environment()}
   end
 
@@ -34,7 +59,7 @@ defmodule Sandbox.PeerCommand do
       # No shell, nothing read from stdin (the peer's stdin is /dev/null).
       "-noshell",
       "-noinput",
-      # No node name on the command line: `Sandbox.Peer` starts
+      # No node name on the command line: `Sandbox.Guest` starts
       # distribution itself, without a listener (see there). Whatever it
       # may try, no EPMD, no global name traffic, and a cookie nobody knows
       # (also: no ~/.erlang.cookie written).
@@ -51,7 +76,7 @@ defmodule Sandbox.PeerCommand do
       host_paths() ++
       [
         "-s",
-        "Elixir.Sandbox.Peer",
+        "Elixir.Sandbox.Guest",
         "start"
       ]
   end
@@ -78,7 +103,7 @@ defmodule Sandbox.PeerCommand do
     |> Enum.reverse()
   end
 
-  defp own_ebin, do: Path.dirname(List.to_string(:code.which(Sandbox.Peer)))
+  defp own_ebin, do: Path.dirname(List.to_string(:code.which(Sandbox.Guest)))
 
   defp node_name do
     "sandbox_#{System.pid()}_#{System.unique_integer([:positive])}_#{random_token()}"

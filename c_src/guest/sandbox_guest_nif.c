@@ -1,4 +1,4 @@
-/* sandbox_peer_nif: loaded only inside a peer VM, by Sandbox.Peer.Native.
+/* sandbox_guest_nif: loaded only inside a peer VM, by Sandbox.Guest.Native.
  *
  * Output: OTP's fd driver hands writes to a pipe to an async thread, so a port can
  * never tell when printed bytes have reached the output pipe. This gives
@@ -90,4 +90,4 @@ static ErlNifFunc nif_funcs[] = {
     {"reap_children_normally", 0, reap_children_normally_nif, 0},
 };
 
-ERL_NIF_INIT(Elixir.Sandbox.Peer.Native, nif_funcs, NULL, NULL, NULL, NULL)
+ERL_NIF_INIT(Elixir.Sandbox.Guest.Native, nif_funcs, NULL, NULL, NULL, NULL)

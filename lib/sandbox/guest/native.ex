@@ -1,7 +1,7 @@
-defmodule Sandbox.Peer.Native do
+defmodule Sandbox.Guest.Native do
   @moduledoc """
   What a peer asks of the OS directly, through a small NIF
-  (`priv/sandbox_peer_nif.so`). Internal: loaded only in a peer.
+  (`priv/sandbox_guest_nif.so`). Internal: loaded only in a peer.
 
   Its own descriptor of the output pipe, written synchronously: OTP's fd
   driver writes to pipes from an async thread, so a port cannot say when
@@ -17,7 +17,7 @@ defmodule Sandbox.Peer.Native do
 
   @doc false
   def load do
-    :erlang.load_nif(:filename.join(:code.priv_dir(:sandbox), ~c"sandbox_peer_nif"), 0)
+    :erlang.load_nif(:filename.join(:code.priv_dir(:sandbox), ~c"sandbox_guest_nif"), 0)
   end
 
   @doc "Opens a fresh non-blocking descriptor of the peer's stdout pipe."

@@ -1,6 +1,6 @@
-defmodule Sandbox.Peer do
+defmodule Sandbox.Guest do
   @moduledoc """
-  The entry point inside a peer VM (`-s Elixir.Sandbox.Peer start`).
+  The entry point inside a peer VM (`-s Elixir.Sandbox.Guest start`).
   Internal: it never runs in the host.
 
   The host and the peer talk over two pipes with `{:packet, 4}` frames,
@@ -21,7 +21,7 @@ defmodule Sandbox.Peer do
   After the result the peer waits to be killed.
   """
 
-  alias Sandbox.Peer.{Native, OutputDevice}
+  alias Sandbox.Guest.{Native, OutputDevice}
   alias Sandbox.Protocol
 
   @booted Protocol.tag_booted()

@@ -1,0 +1,107 @@
+defmodule Sandbox.TestOS do
+  @moduledoc "What the tests look at in /proc: processes, their state, fds and memory."
+
+  @doc "Every process: os pid, parent, state letter."
+  def processes do
+    for name <- File.ls!("/proc"),
+        pid = parse_pid(name),
+        pid != nil,
+        info = stat(pid),
+        info != nil do
+      info
+    end
+  end
+
+  @doc "The OS pids /proc lists now, zombies included."
+  def pids do
+    for name <- File.ls!("/proc"), pid = parse_pid(name), pid != nil, into: MapSet.new(), do: pid
+  end
+
+  @doc "The stat of one process, or nil if it is gone."
+  def stat(pid) do
+    case File.read("/proc/#{pid}/stat") do
+      {:ok, text} ->
+        # The command name may hold spaces and parens: parse after the last ")".
+        [_, rest] = Regex.run(~r/\)([^)]*)$/s, text)
+        [state, ppid | _] = String.split(rest)
+        %{pid: pid, ppid: String.to_integer(ppid), state: state}
+
+      {:error, _} ->
+        nil
+    end
+  end
+
+  @doc "True while the process exists and is not a zombie."
+  def alive?(pid) do
+    case stat(pid) do
+      %{state: "Z"} -> false
+      nil -> false
+      _ -> true
+    end
+  end
+
+  def zombies, do: Enum.filter(processes(), &(&1.state == "Z"))
+
+  @doc "The children of an OS pid, given as an integer or as `System.pid/0` gives it."
+  def children(ppid) when is_binary(ppid), do: children(String.to_integer(ppid))
+  def children(ppid) when is_integer(ppid), do: Enum.filter(processes(), &(&1.ppid == ppid))
+
+  @doc "The host VM's open fds: number => link target."
+  def fds(pid \\ System.pid()) do
+    for fd <- File.ls!("/proc/#{pid}/fd"), into: %{} do
+      {String.to_integer(fd), link("/proc/#{pid}/fd/#{fd}")}
+    end
+  end
+
+  defp link(path) do
+    case File.read_link(path) do
+      {:ok, target} -> target
+      {:error, _} -> nil
+    end
+  end
+
+  @doc "Resident set size of the host VM in kB."
+  def rss_kb do
+    [_, kb] = Regex.run(~r/VmRSS:\s+(\d+) kB/, File.read!("/proc/self/status"))
+    String.to_integer(kb)
+  end
+
+  @doc """
+  The `count` OS pids a run writes to `path`, once all are there: the file
+  can be seen created but not yet written.
+  """
+  def read_pids(path, count, timeout) do
+    pids = fn ->
+      case File.read(path) do
+        {:ok, text} -> String.split(text)
+        {:error, _} -> []
+      end
+    end
+
+    eventually(fn -> length(pids.()) == count end, timeout)
+    Enum.map(pids.(), &String.to_integer/1)
+  end
+
+  @doc "Polls `fun` until it returns a truthy value or `timeout` ms pass; returns its last value."
+  def eventually(fun, timeout \\ 2_000) do
+    deadline = System.monotonic_time(:millisecond) + timeout
+    poll(fun, deadline)
+  end
+
+  defp poll(fun, deadline) do
+    value = fun.()
+
+    cond do
+      value -> value
+      System.monotonic_time(:millisecond) >= deadline -> value
+      true -> Process.sleep(20) && poll(fun, deadline)
+    end
+  end
+
+  defp parse_pid(name) do
+    case Integer.parse(name) do
+      {pid, ""} -> pid
+      _ -> nil
+    end
+  end
+end
