@@ -162,7 +162,7 @@ mutants: deps priv $(TEST_BIN) $(REAPER)
 
 # ---- fuzzing -------------------------------------------------------------
 
-FUZZ_TARGETS := frame status output tree
+FUZZ_TARGETS := frame helper_line output tree
 FUZZ_SECONDS ?= 10
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 

@@ -143,8 +143,8 @@ lifecycle_subreaper =
   %{
     id: "kill-on-answer",
     file: "c_src/nif/run.c",
-    from: "fdio_close(r->fds.control);",
-    to: "(void)r->fds.control;",
+    from: "fdio_close(r->fds.orders);",
+    to: "(void)r->fds.orders;",
     breaks: "Guarantees: Nothing is left behind (the host orders the kill)",
     tests: [
       "test/sandbox/lifecycle_test.exs: #{lifecycle_default} after a successful run",
@@ -180,7 +180,7 @@ lifecycle_subreaper =
     to: "    if (0)",
     breaks: "Guarantees: A dead host takes its runs with it (the parent-death signal)",
     tests: [
-      "test/sandbox/host_death_test.exs: SIGKILL of the host mid-run with its control pipe held open elsewhere: the parent-death signal ends the run"
+      "test/sandbox/host_death_test.exs: SIGKILL of the host mid-run with its orders pipe held open elsewhere: the parent-death signal ends the run"
     ],
     alone: true
   },

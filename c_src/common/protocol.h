@@ -15,8 +15,8 @@
 #define SANDBOX_FD_OUTPUT 1  /* the output pipe (write end); fd 2 is a copy */
 #define SANDBOX_FD_REQUEST 3 /* frames from the host to the peer (read end) */
 #define SANDBOX_FD_REPLY 4   /* frames from the peer to the host (write end) */
-#define SANDBOX_FD_CONTROL 5 /* the host's orders to the helper (read end) */
-#define SANDBOX_FD_STATUS 6  /* the helper's reports to the host (write end) */
+#define SANDBOX_FD_ORDERS 5  /* the host's orders to the helper (read end) */
+#define SANDBOX_FD_NOTICES 6 /* the helper's notices to the host (write end) */
 #define SANDBOX_FD_FIRST_FREE 7
 
 /* ---- frames between host and peer: {packet, 4}, a tag byte first --------- */

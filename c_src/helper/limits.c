@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-void limits_from_message(const status_msg_t *m, limits_t *out) {
+void limits_from_message(const helper_line_t *m, limits_t *out) {
     out->memory_bytes = m->a;
     out->cpu_ms = m->b;
     out->processes = m->c;
@@ -131,9 +131,9 @@ int limiter_apply(limiter_t *l, const limits_t *limits) {
     return 0;
 }
 
-void limiter_report(const limiter_t *l, status_msg_t *out) {
-    *out = (status_msg_t){
-        .kind = STATUS_ENFORCED, .a = l->memory, .b = l->cpu, .c = l->processes, .d = l->file_size};
+void limiter_report(const limiter_t *l, helper_line_t *out) {
+    *out = (helper_line_t){
+        .kind = NOTICE_ENFORCED, .a = l->memory, .b = l->cpu, .c = l->processes, .d = l->file_size};
 }
 
 /* Whether the counter `key` of a cgroup events file is above zero. */

@@ -16,7 +16,7 @@
 #define SANDBOX_LIMITS_H
 
 #include "common/pids.h"
-#include "common/status.h"
+#include "common/helper_line.h"
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -38,8 +38,8 @@ typedef struct {
     pids_t members; /* scratch: the tree's processes at the last sample */
 } limiter_t;
 
-/* Reads limits from a "limits" control message. */
-void limits_from_message(const status_msg_t *m, limits_t *out);
+/* Reads limits from a "limits" order. */
+void limits_from_message(const helper_line_t *m, limits_t *out);
 
 void limiter_init(limiter_t *l, const char *cgroup, pid_t root);
 void limiter_free(limiter_t *l);
@@ -49,7 +49,7 @@ void limiter_free(limiter_t *l);
 int limiter_apply(limiter_t *l, const limits_t *limits);
 
 /* The "enforced" report of what limiter_apply chose. */
-void limiter_report(const limiter_t *l, status_msg_t *out);
+void limiter_report(const limiter_t *l, helper_line_t *out);
 
 /* Measures the tree; returns the limit it has crossed (limit_kind_t), or
  * 0. A dead tree still tells a cgroup's out-of-memory kill. */

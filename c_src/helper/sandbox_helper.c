@@ -4,8 +4,8 @@
  * nor reap the orphans a run leaves behind. This small process can: it is a
  * child subreaper, forks the peer into a process group of its own, reaps
  * every descendant, and kills the whole tree when told to (EOF or "kill"
- * on its control pipe), when the peer ends, or when the host dies. Told the
- * run's limits ("limits" on the control pipe), it puts them in force and
+ * on its orders pipe), when the peer ends, or when the host dies. Told the
+ * run's limits ("limits" on the orders pipe), it puts them in force and
  * kills the tree when one is crossed (see limits.h).
  *
  * Where it is given a cgroup v2 directory it may create children in, the
@@ -21,13 +21,13 @@
  * with a network.
  *
  * File descriptors on entry, as the NIF sets them up: see protocol.h. The
- * peer gets SANDBOX_FD_NULL to SANDBOX_FD_REPLY; the control and status
+ * peer gets SANDBOX_FD_NULL to SANDBOX_FD_REPLY; the orders and notices
  * pipes are the helper's own. */
 #include "cgroup.h"
 #include "common/fdio.h"
 #include "limits.h"
 #include "netns.h"
-#include "common/status.h"
+#include "common/helper_line.h"
 #include "tree.h"
 
 #include <errno.h>
@@ -51,7 +51,7 @@ typedef struct {
     int peer_reaped; /* its pid (and so its group id) may now be reused */
     int signal_fd;
     char *cgroup; /* the run's cgroup, or NULL */
-    status_reader_t control;
+    helper_line_reader_t orders;
     limiter_t limiter;
     int64_t next_sample_ms;
 } helper_t;
@@ -59,17 +59,17 @@ typedef struct {
 /* One or two reports in one write(2): under PIPE_BUF, so the host reads
  * them together, in this order. The host may be gone (EPIPE): the tree is
  * killed all the same. */
-static void report_together(const status_msg_t *messages, size_t count) {
-    char lines[2 * STATUS_LINE_MAX];
+static void report_together(const helper_line_t *messages, size_t count) {
+    char lines[2 * HELPER_LINE_MAX];
     size_t used = 0;
     for (size_t i = 0; i < count && i < 2; i++)
-        used += status_format(&messages[i], lines + used, sizeof lines - used);
+        used += helper_line_format(&messages[i], lines + used, sizeof lines - used);
     if (used > 0)
-        (void)fdio_write_all(SANDBOX_FD_STATUS, lines, used);
+        (void)fdio_write_all(SANDBOX_FD_NOTICES, lines, used);
 }
 
-static void report(status_kind_t kind, int64_t a, int64_t b, int64_t c) {
-    status_msg_t m = {.kind = kind, .a = a, .b = b, .c = c};
+static void report(helper_line_kind_t kind, int64_t a, int64_t b, int64_t c) {
+    helper_line_t m = {.kind = kind, .a = a, .b = b, .c = c};
     report_together(&m, 1);
 }
 
@@ -80,8 +80,8 @@ static int64_t monotonic_ms(void) {
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-static void fail(status_stage_t stage) {
-    report(STATUS_FAIL, stage, errno, 0);
+static void fail(helper_stage_t stage) {
+    report(NOTICE_FAIL, stage, errno, 0);
     exit(1);
 }
 
@@ -142,15 +142,15 @@ static void exec_peer(pid_t helper, const char *cgroup, int entered, char **argv
 
 /* Measures the tree now and reports a limit crossed, after `first` (if
  * any) in the same write. Returns 1 once a limit is crossed. */
-static int sample_now(helper_t *h, const status_msg_t *first, int64_t now) {
+static int sample_now(helper_t *h, const helper_line_t *first, int64_t now) {
     h->next_sample_ms = now + LIMITS_SAMPLE_MS;
-    status_msg_t said[2];
+    helper_line_t said[2];
     size_t count = 0;
     if (first)
         said[count++] = *first;
     int crossed = limiter_check(&h->limiter);
     if (crossed)
-        said[count++] = (status_msg_t){.kind = STATUS_BREACH, .a = crossed};
+        said[count++] = (helper_line_t){.kind = NOTICE_BREACH, .a = crossed};
     report_together(said, count);
     return crossed != 0;
 }
@@ -159,7 +159,7 @@ static int sample_now(helper_t *h, const status_msg_t *first, int64_t now) {
  * by the cgroup is told first, so the host knows why. */
 static void peer_ended(helper_t *h, int wait_status) {
     (void)sample_now(h, NULL, monotonic_ms());
-    report(STATUS_EXIT, wait_status, 0, 0);
+    report(NOTICE_EXIT, wait_status, 0, 0);
     h->peer_reaped = 1;
 }
 
@@ -212,7 +212,7 @@ static void finish(helper_t *h) {
     struct rusage usage;
     if (getrusage(RUSAGE_CHILDREN, &usage) < 0)
         memset(&usage, 0, sizeof usage);
-    report(STATUS_DONE, (int64_t)usage.ru_utime.tv_sec * 1000000 + usage.ru_utime.tv_usec,
+    report(NOTICE_DONE, (int64_t)usage.ru_utime.tv_sec * 1000000 + usage.ru_utime.tv_usec,
            (int64_t)usage.ru_stime.tv_sec * 1000000 + usage.ru_stime.tv_usec, usage.ru_maxrss);
     exit(0);
 }
@@ -241,39 +241,39 @@ static int check_limits(helper_t *h) {
 
 /* Puts the run's limits in force and says how, or fails. Returns 1 if the
  * run must end. */
-static int enforce(helper_t *h, const status_msg_t *order) {
+static int enforce(helper_t *h, const helper_line_t *order) {
     limits_t limits;
     limits_from_message(order, &limits);
     if (limiter_apply(&h->limiter, &limits) < 0) {
-        report(STATUS_FAIL, STAGE_LIMITS, errno, 0);
+        report(NOTICE_FAIL, STAGE_LIMITS, errno, 0);
         return 1;
     }
     /* A limit the peer is already over (the VM alone takes tens of MB)
      * ends the run now, as a cgroup's memory.max would. The host sends the
      * request on "enforced": the verdict goes in the same write, so a run
      * quicker than this check cannot end before it. */
-    status_msg_t enforced;
+    helper_line_t enforced;
     limiter_report(&h->limiter, &enforced);
     return sample_now(h, &enforced, monotonic_ms());
 }
 
 /* Returns 1 on EOF, a kill order, or an order it cannot understand. */
-static int handle_control(helper_t *h) {
+static int handle_orders(helper_t *h) {
     char orders[256];
-    ssize_t n = fdio_read(SANDBOX_FD_CONTROL, orders, sizeof orders);
+    ssize_t n = fdio_read(SANDBOX_FD_ORDERS, orders, sizeof orders);
     if (n <= 0)
         return 1;
     size_t offset = 0;
     while (offset < (size_t)n) {
         size_t used;
-        status_msg_t order;
-        int got = status_feed(&h->control, orders + offset, (size_t)n - offset, &used, &order);
+        helper_line_t order;
+        int got = helper_line_feed(&h->orders, orders + offset, (size_t)n - offset, &used, &order);
         offset += used;
         if (got < 0)
             return 1;
         if (got == 0)
             break;
-        if (order.kind != CONTROL_LIMITS || enforce(h, &order))
+        if (order.kind != ORDER_LIMITS || enforce(h, &order))
             return 1;
     }
     return 0;
@@ -291,10 +291,10 @@ int main(int argc, char **argv) {
         strcmp(argv[2 + no_network], "-") == 0 ? NULL : argv[2 + no_network];
     char **peer_argv = argv + 3 + no_network;
     helper_t h = {0};
-    status_reader_init(&h.control);
+    helper_line_reader_init(&h.orders);
 
     close_inherited_fds();
-    if (fdio_set_cloexec(SANDBOX_FD_CONTROL) < 0 || fdio_set_cloexec(SANDBOX_FD_STATUS) < 0)
+    if (fdio_set_cloexec(SANDBOX_FD_ORDERS) < 0 || fdio_set_cloexec(SANDBOX_FD_NOTICES) < 0)
         return 2;
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         fail(STAGE_SETUP);
@@ -323,7 +323,7 @@ int main(int argc, char **argv) {
         int kind = netns_isolate();
         if (kind < 0)
             fail(STAGE_NETWORK);
-        report(STATUS_NETWORK, kind, 0, 0);
+        report(NOTICE_NETWORK, kind, 0, 0);
     }
 
     pid_t self = getpid();
@@ -361,7 +361,7 @@ int main(int argc, char **argv) {
 
     for (;;) {
         struct pollfd fds[2] = {{.fd = h.signal_fd, .events = POLLIN},
-                                {.fd = SANDBOX_FD_CONTROL, .events = POLLIN}};
+                                {.fd = SANDBOX_FD_ORDERS, .events = POLLIN}};
         if (poll(fds, 2, h.limiter.active ? LIMITS_SAMPLE_MS : -1) < 0) {
             if (errno == EINTR)
                 continue;
@@ -371,7 +371,7 @@ int main(int argc, char **argv) {
         if (fds[0].revents)
             over |= handle_signals(&h);
         if (fds[1].revents)
-            over |= handle_control(&h);
+            over |= handle_orders(&h);
         if (!over)
             over |= check_limits(&h);
         if (over)

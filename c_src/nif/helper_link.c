@@ -9,32 +9,32 @@
 #include <errno.h>
 
 /* Takes in one report. Returns -1 if the helper said what it must not. */
-static int handle_report(run_t *r, const status_msg_t *m, int64_t now) {
+static int handle_report(run_t *r, const helper_line_t *m, int64_t now) {
     switch (m->kind) {
-    case STATUS_ENFORCED:
+    case NOTICE_ENFORCED:
         r->enforced_by[0] = m->a;
         r->enforced_by[1] = m->b;
         r->enforced_by[2] = m->c;
         r->enforced_by[3] = m->d;
         return run_event(r, EV_ENFORCED, 0, 0, now);
-    case STATUS_BREACH:
+    case NOTICE_BREACH:
         /* What is in the pipe now was printed before the verdict. */
         capture_drain(r, now);
         return run_event(r, EV_BREACH, m->a, 0, now);
-    case STATUS_NETWORK:
+    case NOTICE_NETWORK:
         if (m->a != SANDBOX_NETNS_PLAIN && m->a != SANDBOX_NETNS_USER)
             return -1;
         r->network_kind = m->a;
         return 0;
-    case STATUS_EXIT:
+    case NOTICE_EXIT:
         r->wait_status = (int)m->a;
         return run_event(r, EV_EXIT_STATUS, 0, 0, now);
-    case STATUS_DONE:
+    case NOTICE_DONE:
         r->done = 1;
         r->cpu_us = m->a + m->b;
         r->max_rss_kb = m->c;
         return 0;
-    case STATUS_FAIL:
+    case NOTICE_FAIL:
         r->fail_stage = m->a;
         r->fail_errno = m->b;
         return 0;
@@ -45,26 +45,26 @@ static int handle_report(run_t *r, const status_msg_t *m, int64_t now) {
 
 void helper_link_read(run_t *r, int64_t now) {
     char *chunk = (char *)r->scratch->read;
-    ssize_t n = fdio_read(r->fds.status, chunk, r->scratch->len);
+    ssize_t n = fdio_read(r->fds.notices, chunk, r->scratch->len);
     if (n < 0 && errno == EAGAIN)
         return;
     if (n <= 0) {
         /* The helper has exited: the tree is gone with it. */
-        run_close(r, WATCH_STATUS);
-        run_event(r, EV_STATUS_EOF, 0, 0, now);
+        run_close(r, WATCH_NOTICES);
+        run_event(r, EV_NOTICES_EOF, 0, 0, now);
         return;
     }
     size_t offset = 0;
     while (offset < (size_t)n) {
         size_t used;
-        status_msg_t m;
-        int got = status_feed(&r->status, chunk + offset, (size_t)n - offset, &used, &m);
+        helper_line_t m;
+        int got = helper_line_feed(&r->lines, chunk + offset, (size_t)n - offset, &used, &m);
         offset += used;
         if (got > 0 && handle_report(r, &m, now) < 0)
             got = -1;
         if (got < 0) {
             /* Our own helper talking nonsense: stop listening, kill. */
-            run_close(r, WATCH_STATUS);
+            run_close(r, WATCH_NOTICES);
             run_event(r, EV_HELPER_BROKE, 0, 0, now);
             return;
         }
@@ -76,10 +76,9 @@ void helper_link_read(run_t *r, int64_t now) {
 /* A short line into an empty pipe: it goes whole or the helper is gone. */
 void helper_link_send_limits(run_t *r, int64_t now) {
     const int64_t *l = r->terms.resource_limits;
-    status_msg_t order = {.kind = CONTROL_LIMITS, .a = l[0], .b = l[1], .c = l[2], .d = l[3]};
-    char line[STATUS_LINE_MAX];
-    size_t len = status_format(&order, line, sizeof line);
-    if (len == 0 || r->fds.control < 0 ||
-        fdio_write_some(r->fds.control, line, len) != (ssize_t)len)
+    helper_line_t order = {.kind = ORDER_LIMITS, .a = l[0], .b = l[1], .c = l[2], .d = l[3]};
+    char line[HELPER_LINE_MAX];
+    size_t len = helper_line_format(&order, line, sizeof line);
+    if (len == 0 || r->fds.orders < 0 || fdio_write_some(r->fds.orders, line, len) != (ssize_t)len)
         run_event(r, EV_PEER_LOST, 0, 0, now);
 }

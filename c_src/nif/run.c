@@ -1,4 +1,4 @@
-/* The life of one run: what the monitor thread is told (run_start,
+/* The life of one run: what the watcher thread is told (run_start,
  * run_submit, run_cancel, run_owner_down, run_ready, run_tick) becomes
  * events for the state machine (run_fsm.c), whose actions are carried out
  * here. The pipes themselves are read and written in peer_link.c,
@@ -15,7 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
 
-/* ---- the run's fds in the monitor's epoll ---------------------------- */
+/* ---- the run's fds in the watcher's epoll ---------------------------- */
 
 static int *fd_of(run_t *r, watch_kind_t kind) {
     switch (kind) {
@@ -23,8 +23,8 @@ static int *fd_of(run_t *r, watch_kind_t kind) {
         return &r->fds.output;
     case WATCH_REPLY:
         return &r->fds.reply;
-    case WATCH_STATUS:
-        return &r->fds.status;
+    case WATCH_NOTICES:
+        return &r->fds.notices;
     default:
         return &r->fds.request;
     }
@@ -90,8 +90,8 @@ static void act(run_t *r, run_action_t action, int64_t now) {
         /* Closing the control pipe orders the helper to kill the whole
          * tree; the frame channels are of no more use. Output and status
          * are still read to their end. */
-        fdio_close(r->fds.control);
-        r->fds.control = -1;
+        fdio_close(r->fds.orders);
+        r->fds.orders = -1;
         run_close(r, WATCH_REQUEST);
         run_close(r, WATCH_REPLY);
         break;
@@ -122,13 +122,13 @@ int run_event(run_t *r, run_event_kind_t kind, int64_t a, int64_t b, int64_t now
     return 0;
 }
 
-/* ---- what the monitor thread is told ---------------------------------- */
+/* ---- what the watcher thread is told ---------------------------------- */
 
-void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv *env,
+void run_init(run_t *r, const atoms_t *atoms, struct watcher *watcher, ErlNifEnv *env,
               ERL_NIF_TERM ref, int64_t boot_timeout_ms, const spawn_fds_t *fds, ErlNifPid owner) {
     memset(r, 0, sizeof *r);
     r->atoms = atoms;
-    r->monitor = monitor;
+    r->watcher = watcher;
     r->env = env;
     r->ref = ref;
     r->fds = *fds;
@@ -139,7 +139,7 @@ void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv
     run_fsm_init(&r->fsm, boot_timeout_ms, deadline_now());
     output_init(&r->output, SANDBOX_BOOT_OUTPUT_LIMIT);
     frame_reader_init(&r->frames, SANDBOX_MAX_FRAME_BYTES);
-    status_reader_init(&r->status);
+    helper_line_reader_init(&r->lines);
 }
 
 void run_destroy(run_t *r) {
@@ -157,7 +157,7 @@ void run_start(run_t *r, int epoll_fd, const scratch_t *scratch, int64_t now) {
     r->scratch = scratch;
     run_watch(r, WATCH_OUTPUT, EPOLLIN);
     run_watch(r, WATCH_REPLY, EPOLLIN);
-    run_watch(r, WATCH_STATUS, EPOLLIN);
+    run_watch(r, WATCH_NOTICES, EPOLLIN);
     r->monitoring = enif_monitor_process(NULL, r, &r->owner, &r->owner_monitor) == 0;
     if (!r->monitoring)
         run_event(r, EV_OWNER_DOWN, 0, 0, now); /* the owner is already gone */
@@ -209,7 +209,7 @@ void run_ready(run_t *r, watch_kind_t kind, int64_t now) {
     case WATCH_REPLY:
         peer_link_read(r, now);
         break;
-    case WATCH_STATUS:
+    case WATCH_NOTICES:
         helper_link_read(r, now);
         break;
     default:

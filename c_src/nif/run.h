@@ -1,9 +1,9 @@
-/* One run, as the monitor thread sees it: its pipes, its state machine
+/* One run, as the watcher thread sees it: its pipes, its state machine
  * (run_fsm.h) and what it has learnt. The work is split by what it talks
  * to: run.c (the life of the run: events in, actions out), peer_link.c
  * (frames and the request), helper_link.c (status lines and the limits
  * order), capture.c (the output pipe), answer.c (the terms sent to the
- * owner). Everything here runs on the monitor thread, except run_init and
+ * owner). Everything here runs on the watcher thread, except run_init and
  * run_destroy. */
 #ifndef SANDBOX_RUN_H
 #define SANDBOX_RUN_H
@@ -14,15 +14,15 @@
 #include "run_fsm.h"
 #include "spawn.h"
 
-#include "common/status.h"
+#include "common/helper_line.h"
 
 #include <erl_nif.h>
 #include <stdint.h>
 
 typedef struct run run_t;
-struct monitor;
+struct watcher;
 
-/* The monitor thread's scratch space for reads: one buffer for the channel
+/* The watcher thread's scratch space for reads: one buffer for the channel
  * being read, one for draining output in the middle of handling a frame. */
 typedef struct {
     uint8_t *read;
@@ -30,7 +30,7 @@ typedef struct {
     size_t len;
 } scratch_t;
 
-typedef enum { WATCH_OUTPUT, WATCH_REPLY, WATCH_STATUS, WATCH_REQUEST, WATCH_COUNT } watch_kind_t;
+typedef enum { WATCH_OUTPUT, WATCH_REPLY, WATCH_NOTICES, WATCH_REQUEST, WATCH_COUNT } watch_kind_t;
 
 /* What an epoll event points at. */
 typedef struct {
@@ -55,11 +55,11 @@ typedef struct {
 struct run {
     /* Set by run_init, read-only afterwards. */
     const atoms_t *atoms;
-    struct monitor *monitor; /* for the owner-down callback */
+    struct watcher *watcher; /* for the owner-down callback */
     ErlNifEnv *env;          /* holds ref */
     ERL_NIF_TERM ref;
 
-    /* The monitor thread's alone once the run is added to it. */
+    /* The watcher thread's alone once the run is added to it. */
     spawn_fds_t fds;
     int epoll_fd;
     watch_t watches[WATCH_COUNT];
@@ -84,7 +84,7 @@ struct run {
     const uint8_t *result; /* the 'R' frame being answered, tag included */
     size_t result_len;
     /* What the helper said. */
-    status_reader_t status;
+    helper_line_reader_t lines;
     int64_t enforced_by[4]; /* mechanism_t of each of terms.resource_limits */
     int64_t network_kind;   /* SANDBOX_NETNS_* of network: false, else 0 */
     int wait_status;        /* the peer's, once fsm.exit_known */
@@ -95,11 +95,11 @@ struct run {
 
     output_t output;
 
-    run_t *next; /* the monitor's list */
+    run_t *next; /* the watcher's list */
 };
 
 /* Fills in a fresh run for fds just spawned. Takes ownership of env. */
-void run_init(run_t *r, const atoms_t *atoms, struct monitor *monitor, ErlNifEnv *env,
+void run_init(run_t *r, const atoms_t *atoms, struct watcher *watcher, ErlNifEnv *env,
               ERL_NIF_TERM ref, int64_t boot_timeout_ms, const spawn_fds_t *fds, ErlNifPid owner);
 
 /* Frees what run_init took and closes whatever is still open. */
@@ -135,7 +135,7 @@ void run_tick(run_t *r, int64_t now);
 /* The next time run_tick has something to do, or DEADLINE_NEVER. */
 int64_t run_next_deadline(const run_t *r);
 
-/* Whether everything is closed and the monitor may let go. */
+/* Whether everything is closed and the watcher may let go. */
 int run_ended(const run_t *r);
 
 /* Closes everything at once, for unloading: the helper kills the tree when

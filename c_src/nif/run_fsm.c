@@ -3,7 +3,7 @@
 #include "deadline.h"
 
 #include "common/protocol.h"
-#include "common/status.h"
+#include "common/helper_line.h"
 
 static void act(run_actions_t *out, run_action_t action) {
     if (out->count < RUN_ACTIONS_MAX)
@@ -44,9 +44,9 @@ static void answer_lost(run_fsm_t *f, int64_t now, run_actions_t *out) {
 }
 
 static void check_end(run_fsm_t *f, int64_t now, run_actions_t *out) {
-    if (f->state == RUN_LOST && (f->exit_known || f->status_closed) && f->output_closed)
+    if (f->state == RUN_LOST && (f->exit_known || f->notices_closed) && f->output_closed)
         answer_lost(f, now, out);
-    else if (f->state == RUN_TEARDOWN && f->output_closed && f->status_closed) {
+    else if (f->state == RUN_TEARDOWN && f->output_closed && f->notices_closed) {
         f->state = RUN_ENDED;
         act(out, ACT_FINISH);
     }
@@ -196,9 +196,9 @@ int run_fsm_step(run_fsm_t *f, const run_event_t *e, int64_t now, run_actions_t 
     case EV_EXIT_STATUS:
         f->exit_known = 1;
         break;
-    case EV_STATUS_EOF:
+    case EV_NOTICES_EOF:
     case EV_HELPER_BROKE:
-        f->status_closed = 1;
+        f->notices_closed = 1;
         lose(f, e->kind == EV_HELPER_BROKE, now, out);
         break;
     case EV_OUTPUT_LIMIT:

@@ -58,7 +58,7 @@ typedef enum {
     EV_ENFORCED,     /* the helper: limits in force */
     EV_BREACH,       /* the helper: limit a (LIMIT_*) crossed */
     EV_EXIT_STATUS,  /* the helper: the peer's exit status is known */
-    EV_STATUS_EOF,   /* the status pipe closed: the helper is gone (done, before the answer) */
+    EV_NOTICES_EOF,  /* the status pipe closed: the helper is gone (done, before the answer) */
     EV_HELPER_BROKE, /* the helper said what it must not: its pipe is no longer read */
     EV_OUTPUT_LIMIT, /* the code printed past :output_limit */
     EV_OUTPUT_EOF,   /* the output pipe closed: the whole tree is gone */
@@ -94,7 +94,7 @@ typedef struct {
     run_state_t state;
     int submitted, limited, limits_sent, enforced;
     int started, capturing, broke; /* 'S' and 'C' seen; lost for breaking the protocol */
-    int exit_known, output_closed, status_closed;
+    int exit_known, output_closed, notices_closed;
     int crossed;         /* LIMIT_* the helper reported, or 0 */
     int64_t timeout_ms;  /* the run's, < 0: none */
     int64_t deadline;    /* the boot deadline, then the run's */

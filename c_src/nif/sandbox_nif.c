@@ -1,7 +1,7 @@
 /* NIF glue: terms in and out, the run resource, and which scheduler each
- * call runs on. The work itself is in spawn.c, run.c and monitor.c. */
+ * call runs on. The work itself is in spawn.c, run.c and watcher.c. */
 #include "atoms.h"
-#include "monitor.h"
+#include "watcher.h"
 #include "run.h"
 #include "spawn.h"
 
@@ -13,7 +13,7 @@
 
 typedef struct {
     atoms_t atoms;
-    monitor_t *monitor;
+    watcher_t *watcher;
     ErlNifResourceType *run_type;
 } priv_t;
 
@@ -27,7 +27,7 @@ static void run_down(ErlNifEnv *env, void *obj, ErlNifPid *pid, ErlNifMonitor *m
     (void)pid;
     run_t *r = obj;
     /* Without memory for the command the run still ends at its deadline. */
-    (void)monitor_owner_down(r->monitor, r, mon);
+    (void)watcher_owner_down(r->watcher, r, mon);
 }
 
 /* ---- argument helpers ------------------------------------------------- */
@@ -149,13 +149,13 @@ static ERL_NIF_TERM spawn_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
         spawn_close_fds(&fds); /* the helper kills its peer on EOF */
         return error_term(env, "alloc", ENOMEM);
     }
-    run_init(r, &priv->atoms, priv->monitor, run_env, enif_make_copy(run_env, argv[3]),
+    run_init(r, &priv->atoms, priv->watcher, run_env, enif_make_copy(run_env, argv[3]),
              (int64_t)boot_timeout_ms, &fds, owner);
     ERL_NIF_TERM term = enif_make_resource(env, r);
-    int queued = monitor_add(priv->monitor, r) == 0;
-    enif_release_resource(r); /* the term (and the monitor) hold it now */
+    int queued = watcher_add(priv->watcher, r) == 0;
+    enif_release_resource(r); /* the term (and the watcher) hold it now */
     if (!queued)
-        return error_term(env, "monitor", ENOMEM);
+        return error_term(env, "watcher", ENOMEM);
     return enif_make_tuple2(env, priv->atoms.ok, term);
 }
 
@@ -233,7 +233,7 @@ static ERL_NIF_TERM submit_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
         enif_free_env(request_env);
         return enif_make_badarg(env);
     }
-    if (monitor_submit(priv->monitor, r, request_env, request, &terms, owner) < 0) {
+    if (watcher_submit(priv->watcher, r, request_env, request, &terms, owner) < 0) {
         enif_free_env(request_env);
         return enif_raise_exception(env, enif_make_atom(env, "enomem"));
     }
@@ -248,7 +248,7 @@ static ERL_NIF_TERM cancel_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     run_t *r;
     if (!enif_get_resource(env, argv[0], priv->run_type, (void **)&r))
         return enif_make_badarg(env);
-    if (monitor_cancel(priv->monitor, r) < 0)
+    if (watcher_cancel(priv->watcher, r) < 0)
         return enif_raise_exception(env, enif_make_atom(env, "enomem"));
     return priv->atoms.ok;
 }
@@ -283,8 +283,8 @@ static ERL_NIF_TERM constants_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         {"fd_output", SANDBOX_FD_OUTPUT},
         {"fd_request", SANDBOX_FD_REQUEST},
         {"fd_reply", SANDBOX_FD_REPLY},
-        {"fd_control", SANDBOX_FD_CONTROL},
-        {"fd_status", SANDBOX_FD_STATUS},
+        {"fd_orders", SANDBOX_FD_ORDERS},
+        {"fd_notices", SANDBOX_FD_NOTICES},
         {"fd_first_free", SANDBOX_FD_FIRST_FREE},
         {"tag_booted", SANDBOX_TAG_BOOTED},
         {"tag_started", SANDBOX_TAG_STARTED},
@@ -324,8 +324,8 @@ static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM info) {
     atoms_init(env, &priv->atoms);
     ErlNifResourceTypeInit init = {.dtor = run_dtor, .stop = NULL, .down = run_down};
     priv->run_type = enif_open_resource_type_x(env, "sandbox_run", &init, ERL_NIF_RT_CREATE, NULL);
-    priv->monitor = priv->run_type ? monitor_start() : NULL;
-    if (!priv->monitor) {
+    priv->watcher = priv->run_type ? watcher_start() : NULL;
+    if (!priv->watcher) {
         enif_free(priv);
         return 1;
     }
@@ -336,7 +336,7 @@ static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM info) {
 static void unload(ErlNifEnv *env, void *priv_data) {
     (void)env;
     priv_t *priv = priv_data;
-    monitor_stop(priv->monitor);
+    watcher_stop(priv->watcher);
     enif_free(priv);
 }
 

@@ -10,7 +10,7 @@
 #include <sys/pidfd.h>
 #include <unistd.h>
 
-enum { PIPE_OUTPUT, PIPE_REQUEST, PIPE_REPLY, PIPE_CONTROL, PIPE_STATUS, PIPE_COUNT };
+enum { PIPE_OUTPUT, PIPE_REQUEST, PIPE_REPLY, PIPE_ORDERS, PIPE_NOTICES, PIPE_COUNT };
 
 /* Where each pipe's child end lands in the helper (protocol.h), and which
  * end the child holds (1: it writes, 0: it reads). */
@@ -18,9 +18,9 @@ static const struct {
     int child_fd;
     int child_writes;
 } LAYOUT[PIPE_COUNT] = {
-    [PIPE_OUTPUT] = {SANDBOX_FD_OUTPUT, 1}, [PIPE_REQUEST] = {SANDBOX_FD_REQUEST, 0},
-    [PIPE_REPLY] = {SANDBOX_FD_REPLY, 1},   [PIPE_CONTROL] = {SANDBOX_FD_CONTROL, 0},
-    [PIPE_STATUS] = {SANDBOX_FD_STATUS, 1},
+    [PIPE_OUTPUT] = {SANDBOX_FD_OUTPUT, 1},   [PIPE_REQUEST] = {SANDBOX_FD_REQUEST, 0},
+    [PIPE_REPLY] = {SANDBOX_FD_REPLY, 1},     [PIPE_ORDERS] = {SANDBOX_FD_ORDERS, 0},
+    [PIPE_NOTICES] = {SANDBOX_FD_NOTICES, 1},
 };
 #define OUTPUT_PIPE_BYTES (1 << 20)
 
@@ -57,7 +57,7 @@ static int make_pipes(int fds[PIPE_COUNT][2], const char **step) {
         if (fdio_set_nonblock(host_end) < 0)
             return -1;
     }
-    /* A bigger pipe lets a flood go on while the monitor is busy elsewhere.
+    /* A bigger pipe lets a flood go on while the watcher is busy elsewhere.
      * Best effort: the system may cap pipe sizes. */
     (void)fcntl(fds[PIPE_OUTPUT][0], F_SETPIPE_SZ, OUTPUT_PIPE_BYTES);
     return 0;
@@ -131,8 +131,8 @@ int spawn_helper(char *const argv[], char *const envp[], spawn_fds_t *out, const
     out->output = fds[PIPE_OUTPUT][0];
     out->request = fds[PIPE_REQUEST][1];
     out->reply = fds[PIPE_REPLY][0];
-    out->control = fds[PIPE_CONTROL][1];
-    out->status = fds[PIPE_STATUS][0];
+    out->orders = fds[PIPE_ORDERS][1];
+    out->notices = fds[PIPE_NOTICES][0];
     /* Opened at once: for the pid to name another process by now, the helper
      * would have to have ended and the pid space wrapped around meanwhile. */
     out->helper_pidfd = pidfd_open(out->helper, 0);
@@ -144,8 +144,8 @@ int spawn_helper(char *const argv[], char *const envp[], spawn_fds_t *out, const
 }
 
 void spawn_close_fds(spawn_fds_t *fds) {
-    int *ends[] = {&fds->output,  &fds->request, &fds->reply,
-                   &fds->control, &fds->status,  &fds->helper_pidfd};
+    int *ends[] = {&fds->output, &fds->request, &fds->reply,
+                   &fds->orders, &fds->notices, &fds->helper_pidfd};
     for (int **end = ends; end < ends + sizeof ends / sizeof ends[0]; end++) {
         fdio_close(**end);
         **end = -1;

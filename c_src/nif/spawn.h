@@ -10,8 +10,8 @@ typedef struct {
     int output;  /* read: the peer's stdout and stderr */
     int request; /* write: frames for the peer */
     int reply;   /* read: frames from the peer */
-    int control; /* write: closing it (or "kill") orders the helper to kill */
-    int status;  /* read: the helper's status lines */
+    int orders;  /* write: the "limits" order; closing it orders the helper to kill */
+    int notices; /* read: the helper's notices */
     pid_t helper;
     /* A pidfd of the helper, or -1 where the kernel has none: the BEAM reaps
      * the helper on its own, so its bare pid may be recycled at any time. */

@@ -1,6 +1,6 @@
 #include "nif/run_fsm.h"
 
-#include "common/status.h"
+#include "common/helper_line.h"
 #include "nif/deadline.h"
 
 #include <criterion/criterion.h>
@@ -57,11 +57,11 @@ static run_fsm_t submitted_fresh(void) {
     return f;
 }
 
-/* The whole tree is gone: output and status pipes at EOF. */
+/* The whole tree is gone: output and notices pipes at EOF. */
 static const char *tree_gone(run_fsm_t *f, int64_t now) {
     static char both[2 * RUN_ACTIONS_MAX + 1];
     strcpy(both, ev(f, EV_OUTPUT_EOF, now));
-    strcat(both, ev(f, EV_STATUS_EOF, now));
+    strcat(both, ev(f, EV_NOTICES_EOF, now));
     return both;
 }
 
@@ -162,7 +162,7 @@ Test(run_fsm, a_peer_lost_is_answered_once_its_end_is_known) {
     ev(&f, EV_STARTED, 1);
     ev(&f, EV_PEER_LOST, 2);
     ev(&f, EV_OUTPUT_EOF, 3);
-    cr_assert_str_eq(ev(&f, EV_STATUS_EOF, 4), "AosF"); /* the helper is gone too */
+    cr_assert_str_eq(ev(&f, EV_NOTICES_EOF, 4), "AosF"); /* the helper is gone too */
     cr_assert_eq(f.answer, ANSWER_NOCONNECTION);
 }
 

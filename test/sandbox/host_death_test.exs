@@ -1,7 +1,7 @@
 defmodule Sandbox.HostDeathTest do
   @moduledoc """
   A host VM killed with SIGKILL in the middle of a run takes the run with
-  it: the helper gets its parent-death signal (and EOF on its control pipe)
+  it: the helper gets its parent-death signal (and EOF on its orders pipe)
   and kills the tree. The host runs under a test-only reaper that stands in
   for an init that reaps (PID 1 here does not), so "gone" means reaped.
   """
@@ -21,21 +21,21 @@ defmodule Sandbox.HostDeathTest do
     end
   end
 
-  # Another process holding the control pipe's write end keeps the helper
+  # Another process holding the orders pipe's write end keeps the helper
   # from seeing EOF when the host dies: the parent-death signal alone must
   # end the run.
-  test "SIGKILL of the host mid-run with its control pipe held open elsewhere: the parent-death signal ends the run",
+  test "SIGKILL of the host mid-run with its orders pipe held open elsewhere: the parent-death signal ends the run",
        %{tmp_dir: dir} do
-    host_dies_mid_run(dir, :auto, &hold_control_pipe/2)
+    host_dies_mid_run(dir, :auto, &hold_orders_pipe/2)
   end
 
-  defp hold_control_pipe(host, helper) do
-    {:ok, control} = File.read_link("/proc/#{helper}/fd/5")
-    assert "pipe:" <> _ = control
+  defp hold_orders_pipe(host, helper) do
+    {:ok, orders} = File.read_link("/proc/#{helper}/fd/#{Sandbox.Protocol.fd_orders()}")
+    assert "pipe:" <> _ = orders
 
     [host_end] =
       for fd <- File.ls!("/proc/#{host}/fd"),
-          File.read_link("/proc/#{host}/fd/#{fd}") == {:ok, control},
+          File.read_link("/proc/#{host}/fd/#{fd}") == {:ok, orders},
           do: fd
 
     holder =

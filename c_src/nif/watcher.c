@@ -1,4 +1,4 @@
-#include "monitor.h"
+#include "watcher.h"
 
 #include "deadline.h"
 #include "common/fdio.h"
@@ -25,7 +25,7 @@ typedef struct command {
     struct command *next;
 } command_t;
 
-struct monitor {
+struct watcher {
     ErlNifMutex *lock;
     command_t *head, *tail; /* under lock */
     int stopping;           /* under lock */
@@ -44,13 +44,13 @@ static void free_command(command_t *c) {
     enif_free(c);
 }
 
-static void wake(monitor_t *m) {
+static void wake(watcher_t *m) {
     uint64_t one = 1;
     /* EAGAIN means the counter is already non-zero: the thread will wake. */
     (void)fdio_write_some(m->wake_fd, &one, sizeof one);
 }
 
-static void post(monitor_t *m, command_t *c) {
+static void post(watcher_t *m, command_t *c) {
     enif_keep_resource(c->run);
     c->next = NULL;
     enif_mutex_lock(m->lock);
@@ -70,7 +70,7 @@ static command_t *new_command(command_kind_t kind, run_t *r) {
     return c;
 }
 
-int monitor_add(monitor_t *m, run_t *r) {
+int watcher_add(watcher_t *m, run_t *r) {
     command_t *c = new_command(CMD_ADD, r);
     if (!c)
         return -1;
@@ -78,7 +78,7 @@ int monitor_add(monitor_t *m, run_t *r) {
     return 0;
 }
 
-int monitor_submit(monitor_t *m, run_t *r, ErlNifEnv *request_env, ErlNifBinary request,
+int watcher_submit(watcher_t *m, run_t *r, ErlNifEnv *request_env, ErlNifBinary request,
                    const run_terms_t *terms, ErlNifPid owner) {
     command_t *c = new_command(CMD_SUBMIT, r);
     if (!c)
@@ -91,7 +91,7 @@ int monitor_submit(monitor_t *m, run_t *r, ErlNifEnv *request_env, ErlNifBinary 
     return 0;
 }
 
-int monitor_cancel(monitor_t *m, run_t *r) {
+int watcher_cancel(watcher_t *m, run_t *r) {
     command_t *c = new_command(CMD_CANCEL, r);
     if (!c)
         return -1;
@@ -99,7 +99,7 @@ int monitor_cancel(monitor_t *m, run_t *r) {
     return 0;
 }
 
-int monitor_owner_down(monitor_t *m, run_t *r, const ErlNifMonitor *down) {
+int watcher_owner_down(watcher_t *m, run_t *r, const ErlNifMonitor *down) {
     command_t *c = new_command(CMD_OWNER_DOWN, r);
     if (!c)
         return -1;
@@ -110,11 +110,11 @@ int monitor_owner_down(monitor_t *m, run_t *r, const ErlNifMonitor *down) {
 
 /* ---- the thread ------------------------------------------------------- */
 
-static void run_command(monitor_t *m, command_t *c, int64_t now) {
+static void run_command(watcher_t *m, command_t *c, int64_t now) {
     run_t *r = c->run;
     switch (c->kind) {
     case CMD_ADD:
-        enif_keep_resource(r); /* the monitor's own reference, until it ends */
+        enif_keep_resource(r); /* the watcher's own reference, until it ends */
         r->next = m->runs;
         m->runs = r;
         run_start(r, m->epoll_fd, &m->scratch, now);
@@ -132,8 +132,8 @@ static void run_command(monitor_t *m, command_t *c, int64_t now) {
     }
 }
 
-/* Runs queued commands. Returns 1 if the monitor is to stop. */
-static int take_commands(monitor_t *m, int64_t now) {
+/* Runs queued commands. Returns 1 if the watcher is to stop. */
+static int take_commands(watcher_t *m, int64_t now) {
     uint64_t count;
     (void)fdio_read(m->wake_fd, &count, sizeof count);
     enif_mutex_lock(m->lock);
@@ -151,7 +151,7 @@ static int take_commands(monitor_t *m, int64_t now) {
     return stopping;
 }
 
-static int64_t next_deadline(monitor_t *m) {
+static int64_t next_deadline(watcher_t *m) {
     int64_t next = DEADLINE_NEVER;
     for (run_t *r = m->runs; r; r = r->next)
         next = deadline_min(next, run_next_deadline(r));
@@ -159,7 +159,7 @@ static int64_t next_deadline(monitor_t *m) {
 }
 
 /* Lets go of runs that have ended: their resources may now be destroyed. */
-static void release_ended(monitor_t *m) {
+static void release_ended(watcher_t *m) {
     run_t **link = &m->runs;
     while (*link) {
         run_t *r = *link;
@@ -173,8 +173,8 @@ static void release_ended(monitor_t *m) {
     }
 }
 
-static void *monitor_main(void *arg) {
-    monitor_t *m = arg;
+static void *watcher_main(void *arg) {
+    watcher_t *m = arg;
     struct epoll_event events[EVENTS_PER_WAIT];
     for (;;) {
         int wait_ms = deadline_wait_ms(deadline_now(), next_deadline(m));
@@ -204,7 +204,7 @@ static void *monitor_main(void *arg) {
 
 /* ---- life ------------------------------------------------------------- */
 
-static void free_monitor(monitor_t *m) {
+static void free_watcher(watcher_t *m) {
     fdio_close(m->epoll_fd);
     fdio_close(m->wake_fd);
     if (m->lock)
@@ -214,40 +214,40 @@ static void free_monitor(monitor_t *m) {
     enif_free(m);
 }
 
-monitor_t *monitor_start(void) {
-    monitor_t *m = enif_alloc(sizeof *m);
+watcher_t *watcher_start(void) {
+    watcher_t *m = enif_alloc(sizeof *m);
     if (!m)
         return NULL;
-    *m = (monitor_t){.epoll_fd = -1, .wake_fd = -1};
-    m->lock = enif_mutex_create("sandbox_monitor");
+    *m = (watcher_t){.epoll_fd = -1, .wake_fd = -1};
+    m->lock = enif_mutex_create("sandbox_watcher");
     m->scratch.read = enif_alloc(SCRATCH_BYTES);
     m->scratch.drain = enif_alloc(SCRATCH_BYTES);
     m->scratch.len = SCRATCH_BYTES;
     m->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!m->lock || !m->scratch.read || !m->scratch.drain || m->epoll_fd < 0 || m->wake_fd < 0) {
-        free_monitor(m);
+        free_watcher(m);
         return NULL;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     if (epoll_ctl(m->epoll_fd, EPOLL_CTL_ADD, m->wake_fd, &ev) < 0) {
-        free_monitor(m);
+        free_watcher(m);
         return NULL;
     }
-    ErlNifThreadOpts *opts = enif_thread_opts_create("sandbox_monitor_opts");
+    ErlNifThreadOpts *opts = enif_thread_opts_create("sandbox_watcher_opts");
     if (opts)
         opts->suggested_stack_size = 128; /* kilowords; reads use the heap */
-    int rc = enif_thread_create("sandbox_monitor", &m->thread, monitor_main, m, opts);
+    int rc = enif_thread_create("sandbox_watcher", &m->thread, watcher_main, m, opts);
     if (opts)
         enif_thread_opts_destroy(opts);
     if (rc != 0) {
-        free_monitor(m);
+        free_watcher(m);
         return NULL;
     }
     return m;
 }
 
-void monitor_stop(monitor_t *m) {
+void watcher_stop(watcher_t *m) {
     enif_mutex_lock(m->lock);
     m->stopping = 1;
     enif_mutex_unlock(m->lock);
@@ -259,5 +259,5 @@ void monitor_stop(monitor_t *m) {
         free_command(c);
         c = next;
     }
-    free_monitor(m);
+    free_watcher(m);
 }

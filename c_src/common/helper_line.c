@@ -1,4 +1,4 @@
-#include "status.h"
+#include "helper_line.h"
 
 #include "decimal.h"
 
@@ -6,18 +6,18 @@
 #include <string.h>
 
 static const struct {
-    status_kind_t kind;
+    helper_line_kind_t kind;
     const char *word;
     int fields;
 } KINDS[] = {
-    {STATUS_EXIT, "exit", 1},         {STATUS_DONE, "done", 3},     {STATUS_FAIL, "fail", 2},
-    {STATUS_ENFORCED, "enforced", 4}, {STATUS_BREACH, "breach", 1}, {STATUS_NETWORK, "network", 1},
-    {CONTROL_LIMITS, "limits", 4},
+    {NOTICE_EXIT, "exit", 1},         {NOTICE_DONE, "done", 3},     {NOTICE_FAIL, "fail", 2},
+    {NOTICE_ENFORCED, "enforced", 4}, {NOTICE_BREACH, "breach", 1}, {NOTICE_NETWORK, "network", 1},
+    {ORDER_LIMITS, "limits", 4},
 };
 
 #define KIND_COUNT (sizeof KINDS / sizeof KINDS[0])
 
-size_t status_format(const status_msg_t *m, char *out, size_t out_len) {
+size_t helper_line_format(const helper_line_t *m, char *out, size_t out_len) {
     const int64_t values[4] = {m->a, m->b, m->c, m->d};
     for (size_t i = 0; i < KIND_COUNT; i++) {
         if (KINDS[i].kind != m->kind)
@@ -49,7 +49,7 @@ static int parse_int(const char **p, const char *end, int64_t *out) {
     return 0;
 }
 
-int status_parse(const char *line, size_t len, status_msg_t *m) {
+int helper_line_parse(const char *line, size_t len, helper_line_t *m) {
     const char *end = line + len;
     for (size_t i = 0; i < KIND_COUNT; i++) {
         size_t word_len = strlen(KINDS[i].word);
@@ -77,9 +77,10 @@ int status_parse(const char *line, size_t len, status_msg_t *m) {
     return -1;
 }
 
-void status_reader_init(status_reader_t *r) { memset(r, 0, sizeof *r); }
+void helper_line_reader_init(helper_line_reader_t *r) { memset(r, 0, sizeof *r); }
 
-int status_feed(status_reader_t *r, const char *data, size_t n, size_t *consumed, status_msg_t *m) {
+int helper_line_feed(helper_line_reader_t *r, const char *data, size_t n, size_t *consumed,
+                     helper_line_t *m) {
     size_t i = 0;
     if (r->overflow) {
         *consumed = 0;
@@ -91,7 +92,7 @@ int status_feed(status_reader_t *r, const char *data, size_t n, size_t *consumed
             size_t len = r->len;
             r->len = 0;
             *consumed = i;
-            return status_parse(r->line, len, m) < 0 ? -1 : 1;
+            return helper_line_parse(r->line, len, m) < 0 ? -1 : 1;
         }
         if (r->len == sizeof r->line) {
             r->overflow = 1;

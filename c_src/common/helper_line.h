@@ -1,5 +1,5 @@
 /* The lines host and helper exchange, one text line each. The helper's
- * reports to the host, on the status pipe:
+ * notices to the host, on the notices pipe:
  *
  *   network <kind>                   the peer will have a network namespace
  *                                    of its own, of this kind (SANDBOX_NETNS_*)
@@ -13,34 +13,34 @@
  *                                    the whole tree is reaped: rusage of all
  *   fail <stage> <errno>             the helper could not do its job
  *
- * and the host's order, on the control pipe:
+ * and the host's order, on the orders pipe:
  *
  *   limits <memory bytes> <cpu ms> <processes> <file bytes>
  *                                    enforce these from now on (-1: none)
  *
- * EOF on the control pipe (or anything but a "limits" line) orders the
+ * EOF on the orders pipe (or anything but a "limits" line) orders the
  * tree killed.
  *
  * Text keeps the channel readable in a trace; lines are short and bounded. */
-#ifndef SANDBOX_STATUS_H
-#define SANDBOX_STATUS_H
+#ifndef SANDBOX_HELPER_LINE_H
+#define SANDBOX_HELPER_LINE_H
 
 #include "protocol.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATUS_LINE_MAX 128
+#define HELPER_LINE_MAX 128
 
 typedef enum {
-    STATUS_EXIT,
-    STATUS_DONE,
-    STATUS_FAIL,
-    STATUS_ENFORCED,
-    STATUS_BREACH,
-    STATUS_NETWORK,
-    CONTROL_LIMITS,
-} status_kind_t;
+    NOTICE_EXIT,
+    NOTICE_DONE,
+    NOTICE_FAIL,
+    NOTICE_ENFORCED,
+    NOTICE_BREACH,
+    NOTICE_NETWORK,
+    ORDER_LIMITS,
+} helper_line_kind_t;
 
 /* How a limit is enforced (reported in "enforced", and by Sandbox.info/0). */
 typedef enum {
@@ -63,34 +63,35 @@ typedef enum {
     STAGE_FORK = SANDBOX_STAGE_FORK,
     STAGE_NETWORK = SANDBOX_STAGE_NETWORK,
     STAGE_LIMITS = SANDBOX_STAGE_LIMITS,
-} status_stage_t;
+} helper_stage_t;
 
 typedef struct {
-    status_kind_t kind;
+    helper_line_kind_t kind;
     /* wait status | utime, stime, maxrss | stage, errno |
      * four mechanisms | limit_kind_t | SANDBOX_NETNS_* | four limits */
     int64_t a, b, c, d;
-} status_msg_t;
+} helper_line_t;
 
 /* Formats m with its newline into out; returns the length, or 0 if it does
- * not fit (it always fits in STATUS_LINE_MAX). */
-size_t status_format(const status_msg_t *m, char *out, size_t out_len);
+ * not fit (it always fits in HELPER_LINE_MAX). */
+size_t helper_line_format(const helper_line_t *m, char *out, size_t out_len);
 
 /* Parses one line without its newline. Returns 0, or -1 if it is malformed. */
-int status_parse(const char *line, size_t len, status_msg_t *m);
+int helper_line_parse(const char *line, size_t len, helper_line_t *m);
 
 /* Splits a byte stream into lines. */
 typedef struct {
-    char line[STATUS_LINE_MAX];
+    char line[HELPER_LINE_MAX];
     size_t len;
-    int overflow; /* a line longer than STATUS_LINE_MAX was seen */
-} status_reader_t;
+    int overflow; /* a line longer than HELPER_LINE_MAX was seen */
+} helper_line_reader_t;
 
-void status_reader_init(status_reader_t *r);
+void helper_line_reader_init(helper_line_reader_t *r);
 
 /* Consumes bytes until a line completes (returns 1 and fills *m; *consumed
  * says how far it got), or the bytes run out (returns 0). Returns -1 for a
  * malformed or overlong line: the channel is then not to be trusted. */
-int status_feed(status_reader_t *r, const char *data, size_t n, size_t *consumed, status_msg_t *m);
+int helper_line_feed(helper_line_reader_t *r, const char *data, size_t n, size_t *consumed,
+                     helper_line_t *m);
 
 #endif
