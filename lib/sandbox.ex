@@ -71,120 +71,33 @@ defmodule Sandbox do
           | {:error, {:error | :exit | :throw, term(), Exception.stacktrace()},
              %{output: String.t()}}
 
-  @typedoc "Code run in the peer before the evaluated code: a string, quoted AST, or a list of either."
-  @type setup :: String.t() | Macro.t() | [String.t() | Macro.t()] | nil
-
-  @type option ::
-          {:timeout, timeout()}
-          | {:max_output, non_neg_integer() | :infinity}
-          | {:setup, setup()}
-          | {:boot_timeout, non_neg_integer()}
-          | {:max_new_atoms, non_neg_integer() | :infinity}
-          | {:pool, Sandbox.Pool.pool() | false | {:cluster, term()}}
-          | {:node, node()}
-          | {:env, %{String.t() => String.t() | nil} | [{String.t(), String.t() | nil}]}
-          | {:cd, Path.t()}
-          | {:tmp_dir, boolean()}
-          | {:stdin, binary()}
-          | {:on_output, pid() | (binary() -> any())}
-          | {:output_limit, non_neg_integer() | :infinity}
-          | {:memory_limit, non_neg_integer() | :infinity}
-          | {:cpu_time, non_neg_integer() | :infinity}
-          | {:max_processes, non_neg_integer() | :infinity}
-          | {:max_file_size, non_neg_integer() | :infinity}
-          | {:network, boolean()}
+  @typedoc "An option of `run/2`, `execute/2` and `start/2`: see the table in `run/2`."
+  @type option :: Options.option()
 
   @doc """
   Evaluates `code` in a fresh VM and returns its output and raw result.
 
   ## Options
 
-    * `:timeout` - milliseconds for the setup and the evaluation together,
-      or `:infinity` (default: `60_000`). Booting the VM is not counted.
-    * `:max_output` - bytes of output to keep, or `:infinity` (default:
-      `50_000`). Past it the output is cut back to a whole UTF-8 character
-      and ends with `"\\n...(truncated, showing first X of Y)"`.
-    * `:setup` - code evaluated in the peer, in order, before `code`: a
-      string, quoted AST, or a list of either. Its output is not included,
-      and modules it defines can be used by `code`. If it raises, `run/2`
-      raises in the caller as the reference does: errors as
-      `{:exception, reason, stacktrace}`, exits as `{:exception, reason}`,
-      throws as they are.
-    * `:boot_timeout` - milliseconds the VM may take to boot (default:
-      `#{Sandbox.Protocol.boot_timeout_ms()}`). A VM that cannot boot raises `Sandbox.BootError`. With a
-      pool at its `:max_peers`, also how long the run may queue for room.
-    * `:max_new_atoms` - how many atoms decoding the result may create in
-      the host, or `:infinity` (default: `100_000`). Past it, `run/2`
-      raises `Sandbox.AtomLimitError`.
-    * `:pool` - a `Sandbox.Pool` (pid or name) to take a booted VM from,
-      or `false` to boot a fresh one. Without it, the default pool is used
-      when one runs (`config :sandbox, pool: [size: 2]`), else a fresh VM
-      is booted. See `Sandbox.Pool`. `{:cluster, group}` picks one of the
-      pools of that name across the cluster (see `Sandbox.Cluster`) and
-      runs there.
-    * `:node` - the node of a BEAM cluster to run on, which must run this
-      package (default: this node). Same options, same results, same
-      limits: the run is started there and owned there by a proxy of the
-      caller, with that node's pools (`:pool` names one of them), code
-      paths and files (`:cd`, `:tmp_dir` are there). The code must be
-      deployed on that node; `:setup` travels with the request. If the
-      node goes down mid-run, the result is
-      `{:error, :noconnection, %{output: output}}` with the output that had
-      reached the caller, and the run is killed with the node; if the
-      caller dies, the run is cancelled there. Not with a cluster pool.
-    * `:env` - environment variables for the run (the code and every
-      process it starts): a map or list of `{name, value}`, `nil` to unset.
-      The rest is the host's environment.
-    * `:cd` - the run's working directory (an existing directory; default:
-      the host's).
-    * `:tmp_dir` - `true` gives the run a fresh directory only the host's
-      user can enter, as its working directory and `TMPDIR`, removed with
-      everything in it once the run's processes are all gone, however the
-      run ended (the caller dying included). Not with `:cd`.
-    * `:stdin` - what the code reads with `IO.gets/1`, `IO.read/2` and the
-      like (its standard input through Erlang I/O); prompts go to the
-      output. Without it, reads are at end of file at once. The VM's OS
-      level stdin (and its child processes') stays `/dev/null`.
-    * `:on_output` - the code's output as it arrives, before the run ends:
-      a local pid receives `{:sandbox_output, ref, chunk}` messages (`ref`
-      unique to the run), or a one-argument function is called with each
-      chunk by the calling process while it waits (for `start/2`: while it
-      is in `await/2`). Chunks are bytes as read (a UTF-8 character may be
-      split between two), uncapped; the result's `output` is capped as
-      always. Setup output is not streamed.
-    * `:output_limit` - bytes the code may print (default: `:infinity`);
-      past them the run is stopped and returns
-      `{:error, :output_limit, %{output: output}}` (status `:output_limit`
-      in `execute/2`). Unlike `:max_output`, which only cuts what is kept.
+  #{Sandbox.Options.doc_table()}
+  Past `:max_output` the output ends with the reference's line,
+  `"\\n...(truncated, showing first X of Y)"`. A `:setup` that raises
+  makes `run/2` raise in the caller as the reference does: errors as
+  `{:exception, reason, stacktrace}`, exits as `{:exception, reason}`,
+  throws as they are. A VM that cannot boot within `:boot_timeout` raises
+  `Sandbox.BootError`; past `:max_new_atoms`, `Sandbox.AtomLimitError`.
+  With `:node`, the run is started and owned on that node by a proxy of
+  the caller, with that node's pools (`:pool` names one of them), code
+  paths and files (`:cd`, `:tmp_dir` are there); if the node goes down
+  mid-run the result is `{:error, :noconnection, %{output: output}}` with
+  the output that had reached the caller, and if the caller dies the run
+  is cancelled there. `{:cluster, group}` is described in `Sandbox.Cluster`.
 
-  Resource limits, each off by default (`:infinity`). They are put in force
-  once the VM has booted, so its boot never counts against them, and how
-  each is enforced on this machine is in `info/0` (and, per run, in the
-  `enforced_by` of `execute/2`'s result):
-
-    * `:memory_limit` - bytes of memory for the VM and everything it
-      starts, together. A VM alone takes about 50 MB: a limit below what
-      the VM already uses stops the run at once. Past it:
-      `{:error, :memory_limit, %{output: output}}`.
-    * `:cpu_time` - milliseconds of CPU (user plus system, of the VM and
-      everything it starts) the setup and the code may use. Past them:
-      `{:error, :cpu_limit, %{output: output}}`. A run that waits uses
-      almost none: `:timeout` bounds the wall clock.
-    * `:max_processes` - how many OS processes the code may have running
-      at once besides the VM's own. Past it:
-      `{:error, :process_limit, %{output: output}}`.
-    * `:max_file_size` - the largest file, in bytes, the run may write
-      (`RLIMIT_FSIZE`). A write past it fails: `File.write/2` returns
-      `{:error, :efbig}`, and a program started through `:os.cmd/1` or a
-      port is killed by `SIGXFSZ`, as under a shell's `ulimit -f`. The run
-      goes on.
-    * `:network` - `false` starts the VM in a network namespace of its
-      own with no interfaces up: it cannot reach any other host nor the
-      host's loopback. A pool's VMs have a network, so the run boots a
-      fresh VM. Without `CAP_SYS_ADMIN` the namespace comes inside a user
-      namespace of the run's own (see `info/0`). Where the kernel refuses
-      both, the run raises `Sandbox.BootError` saying why; it never runs
-      with a network instead.
+  The resource limits (`:memory_limit`, `:cpu_time`, `:max_processes`,
+  `:max_file_size`) are off by default. They are put in force once the VM
+  has booted, so its boot never counts against them, and how each is
+  enforced on this machine is in `info/0` (and, per run, in the
+  `enforced_by` of `execute/2`'s result).
 
   Unknown options are ignored, as the reference ignores them.
 

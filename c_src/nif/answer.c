@@ -25,18 +25,22 @@ static ERL_NIF_TERM make_bytes(ErlNifEnv *env, const uint8_t *data, size_t len) 
     return term;
 }
 
-/* What was printed, as kept (capped, with the truncation line). A run's
- * output is the code's alone: "" until capture has begun, unless it is the
- * boot output of a VM that failed to boot. */
-static ERL_NIF_TERM make_output(run_t *r, ErlNifEnv *env, int boot_output) {
-    if (!r->fsm.capturing && !boot_output)
-        return make_bytes(env, NULL, 0);
+/* What was printed, as kept (capped, with the truncation line). */
+static ERL_NIF_TERM make_kept(run_t *r, ErlNifEnv *env) {
     ERL_NIF_TERM term;
     uint8_t *p = enif_make_new_binary(env, output_rendered_size(&r->output), &term);
     if (p)
         output_render(&r->output, p);
     return term;
 }
+
+/* A run's output is the code's alone: "" until capture has begun. */
+static ERL_NIF_TERM make_output(run_t *r, ErlNifEnv *env) {
+    return r->fsm.capturing ? make_kept(r, env) : make_bytes(env, NULL, 0);
+}
+
+/* What a VM that failed to boot printed while trying. */
+static ERL_NIF_TERM make_boot_output(run_t *r, ErlNifEnv *env) { return make_kept(r, env); }
 
 static ERL_NIF_TERM make_exit(run_t *r, ErlNifEnv *env) {
     const atoms_t *a = r->atoms;
@@ -66,22 +70,22 @@ static ERL_NIF_TERM make_answer(run_t *r, ErlNifEnv *env) {
     switch (r->fsm.answer) {
     case ANSWER_RESULT:
         return enif_make_tuple3(env, a->ok, make_bytes(env, r->result + 1, r->result_len - 1),
-                                make_output(r, env, 0));
+                                make_output(r, env));
     case ANSWER_TIMEOUT:
-        return enif_make_tuple2(env, a->timeout, make_output(r, env, 0));
+        return enif_make_tuple2(env, a->timeout, make_output(r, env));
     case ANSWER_CANCELLED:
-        return enif_make_tuple2(env, a->cancelled, make_output(r, env, 0));
+        return enif_make_tuple2(env, a->cancelled, make_output(r, env));
     case ANSWER_OUTPUT_LIMIT:
-        return enif_make_tuple2(env, a->output_limit, make_output(r, env, 0));
+        return enif_make_tuple2(env, a->output_limit, make_output(r, env));
     case ANSWER_LIMIT:
-        return enif_make_tuple2(env, limit_atom(a, r->fsm.crossed), make_output(r, env, 0));
+        return enif_make_tuple2(env, limit_atom(a, r->fsm.crossed), make_output(r, env));
     case ANSWER_NOCONNECTION:
-        return enif_make_tuple3(env, a->noconnection, make_output(r, env, 0), make_exit(r, env));
+        return enif_make_tuple3(env, a->noconnection, make_output(r, env), make_exit(r, env));
     default: {
         ERL_NIF_TERM why = r->fsm.answer == ANSWER_BOOT_TIMEOUT ? a->timeout
                            : r->fsm.answer == ANSWER_BOOT_BROKE ? a->protocol
                                                                 : a->exited;
-        return enif_make_tuple4(env, a->boot_failed, why, make_output(r, env, 1),
+        return enif_make_tuple4(env, a->boot_failed, why, make_boot_output(r, env),
                                 make_exit(r, env));
     }
     }

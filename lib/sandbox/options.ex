@@ -4,29 +4,181 @@ defmodule Sandbox.Options do
   the option, for anything `Sandbox.run/2` cannot honour.
   """
 
-  @default_timeout 60_000
-  @default_max_output 50_000
-  @default_boot_timeout Sandbox.Protocol.boot_timeout_ms()
-  @default_max_new_atoms 100_000
+  # Every option of run/2, execute/2 and start/2, documented once: the
+  # table in run/2's doc, the README's (a test checks it is this one) and
+  # the @type option are made from this list. `default` is the value taken
+  # when the option is not given; `shown` how the table shows it when that
+  # is not the value itself; `ours` marks what the reference does not have.
+  @schema [
+    timeout: [
+      type: quote(do: timeout()),
+      default: 60_000,
+      doc:
+        "ms for the setup and the evaluation together, or `:infinity`. Booting the VM is not counted."
+    ],
+    max_output: [
+      type: quote(do: non_neg_integer() | :infinity),
+      default: 50_000,
+      doc:
+        "bytes of output to keep, or `:infinity`; past it the output is cut on a whole UTF-8 character and ends with the reference's truncation line."
+    ],
+    setup: [
+      type: quote(do: String.t() | Macro.t() | [String.t() | Macro.t()] | nil),
+      default: nil,
+      doc:
+        "code evaluated first, in order: a string, quoted AST, or a list of either. Its output is not included; modules it defines are usable by `code`; it runs in the same process as `code`."
+    ],
+    boot_timeout: [
+      type: quote(do: non_neg_integer()),
+      default: Sandbox.Protocol.boot_timeout_ms(),
+      ours: true,
+      doc:
+        "ms the VM may take to boot; with a pool at its `:max_peers`, also how long the run may queue for room"
+    ],
+    max_new_atoms: [
+      type: quote(do: non_neg_integer() | :infinity),
+      default: 100_000,
+      ours: true,
+      doc: "atoms decoding the result may create in the host, or `:infinity`"
+    ],
+    pool: [
+      type: quote(do: Sandbox.Pool.pool() | false | {:cluster, term()}),
+      default: :default,
+      shown: "the default pool, if running",
+      ours: true,
+      doc:
+        "a `Sandbox.Pool` (pid or name) to take a booted VM from, or `false` to boot a fresh one; `{:cluster, group}`: a pool of that name somewhere in the cluster"
+    ],
+    env: [
+      type: quote(do: %{String.t() => String.t() | nil} | [{String.t(), String.t() | nil}]),
+      default: [],
+      ours: true,
+      doc:
+        "variables to set (`\"value\"`) or unset (`nil`) for the code and every process it starts, as a map or a list of pairs"
+    ],
+    cd: [
+      type: quote(do: Path.t()),
+      default: nil,
+      shown: "the host's",
+      ours: true,
+      doc: "the run's working directory, an existing one"
+    ],
+    stdin: [
+      type: quote(do: binary()),
+      default: nil,
+      ours: true,
+      doc:
+        "what the code reads with `IO.gets`/`IO.read` (prompts go to the output); without it, reads are at end of file; the OS-level stdin stays `/dev/null`"
+    ],
+    on_output: [
+      type: quote(do: pid() | (binary() -> any())),
+      default: nil,
+      ours: true,
+      doc:
+        "the output as it arrives, before the run ends: a local pid gets `{:sandbox_output, ref, chunk}`, or a one-argument function is called with each chunk in the waiting caller; uncapped, bytes as read; the result's `output` is unchanged"
+    ],
+    output_limit: [
+      type: quote(do: non_neg_integer() | :infinity),
+      default: :infinity,
+      ours: true,
+      doc:
+        "bytes the code may print; past them the run is stopped: `{:error, :output_limit, %{output: ...}}` (`:max_output` only cuts what is kept)"
+    ],
+    tmp_dir: [
+      type: quote(do: boolean()),
+      default: false,
+      ours: true,
+      doc:
+        "`true`: a fresh directory only the host's user can enter, the run's working directory and `TMPDIR`, removed with its contents once every process of the run is gone, after a timeout too, and when the caller dies mid-run; not with `:cd`"
+    ],
+    memory_limit: [
+      type: quote(do: non_neg_integer() | :infinity),
+      default: :infinity,
+      ours: true,
+      doc:
+        "bytes of memory for the VM and all it starts, together (the VM alone takes about 50 MB); past it: `{:error, :memory_limit, %{output: ...}}`"
+    ],
+    cpu_time: [
+      type: quote(do: non_neg_integer() | :infinity),
+      default: :infinity,
+      ours: true,
+      doc:
+        "ms of CPU (user + system, the VM and all it starts) for the setup and the code; past it: `{:error, :cpu_limit, %{output: ...}}`. Waiting costs none: `:timeout` bounds wall time"
+    ],
+    max_processes: [
+      type: quote(do: non_neg_integer() | :infinity),
+      default: :infinity,
+      ours: true,
+      doc:
+        "OS processes the code may have at once besides the VM's own; past it: `{:error, :process_limit, %{output: ...}}`"
+    ],
+    max_file_size: [
+      type: quote(do: non_neg_integer() | :infinity),
+      default: :infinity,
+      ours: true,
+      doc:
+        "bytes any file the run writes may grow to; a write past it fails (`{:error, :efbig}` in the VM; a program started by `:os.cmd/1` dies of `SIGXFSZ`, as under `ulimit -f`) and the run goes on"
+    ],
+    node: [
+      type: quote(do: node()),
+      default: nil,
+      shown: "this node",
+      ours: true,
+      doc: "a node of the BEAM cluster to run on, which runs this package; see \"Scaling out\""
+    ],
+    network: [
+      type: quote(do: boolean()),
+      default: true,
+      ours: true,
+      doc:
+        "`false`: the VM starts in a network namespace of its own with no interface up, so it reaches nothing, not even the host's loopback; it boots fresh (a pool's VMs have a network). Without `CAP_SYS_ADMIN` the namespace comes inside a user namespace of the run's own that maps only your user onto itself. Where the kernel refuses both, `Sandbox.BootError` says why: never a run with a network instead"
+    ]
+  ]
 
-  defstruct timeout: @default_timeout,
-            max_output: @default_max_output,
-            setup: [],
-            boot_timeout: @default_boot_timeout,
-            max_new_atoms: @default_max_new_atoms,
-            pool: :default,
-            env: [],
-            cd: nil,
-            tmp_dir: false,
-            stdin: nil,
-            on_output: nil,
-            output_limit: :infinity,
-            memory_limit: :infinity,
-            cpu_time: :infinity,
-            max_processes: :infinity,
-            max_file_size: :infinity,
-            network: true,
-            node: nil
+  @defaults for {key, spec} <- @schema, do: {key, Keyword.fetch!(spec, :default)}
+
+  defstruct Keyword.put(@defaults, :setup, [])
+
+  @typedoc "An option of `Sandbox.run/2`, `Sandbox.execute/2` and `Sandbox.start/2`."
+  @type option ::
+          unquote(
+            @schema
+            |> Enum.map(fn {key, spec} -> {key, Keyword.fetch!(spec, :type)} end)
+            |> Enum.reverse()
+            |> Enum.reduce(fn pair, union -> {:|, [], [pair, union]} end)
+          )
+
+  @doc """
+  The options as a Markdown table (option, default, meaning): in
+  `Sandbox.run/2`'s doc and, word for word, in the README.
+  """
+  @spec doc_table() :: String.t()
+  def doc_table do
+    rows =
+      for {key, spec} <- @schema do
+        shown = Keyword.get_lazy(spec, :shown, fn -> "`#{shown(spec[:default])}`" end)
+        ours = if spec[:ours], do: " (this package only)", else: ""
+        "| `#{inspect(key)}` | #{shown} | #{spec[:doc]}#{ours} |"
+      end
+
+    Enum.join(["| option | default | meaning |", "|---|---|---|" | rows], "\n") <> "\n"
+  end
+
+  # 60000 as 60_000, as the docs write numbers.
+  defp shown(value) when is_integer(value) and value >= 10_000 do
+    value
+    |> Integer.to_string()
+    |> String.reverse()
+    |> String.replace(~r/(\d{3})(?=\d)/, "\\1_")
+    |> String.reverse()
+  end
+
+  defp shown(value), do: inspect(value)
+
+  @default_timeout @defaults[:timeout]
+  @default_max_output @defaults[:max_output]
+  @default_boot_timeout @defaults[:boot_timeout]
+  @default_max_new_atoms @defaults[:max_new_atoms]
 
   @type t :: %__MODULE__{
           timeout: timeout(),

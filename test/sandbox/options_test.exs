@@ -82,4 +82,21 @@ defmodule Sandbox.OptionsTest do
       Sandbox.run("1", %{})
     end
   end
+
+  test "the README's option table is the one the options are documented with" do
+    readme = File.read!(Path.expand("../../README.md", __DIR__))
+
+    assert String.contains?(readme, Options.doc_table()),
+           "README.md's option table differs from Sandbox.Options.doc_table/0:\n" <>
+             Options.doc_table()
+  end
+
+  test "every option in the table has its default in the struct" do
+    defaults = Map.from_struct(%Options{})
+
+    for line <- String.split(Options.doc_table(), "\n"),
+        [_, key] <- [Regex.run(~r/^\| `:(\w+)` \|/, line)] do
+      assert Map.has_key?(defaults, String.to_atom(key)), "no :#{key} in %Sandbox.Options{}"
+    end
+  end
 end
