@@ -60,6 +60,13 @@ static void forget_owner(run_t *r) {
     r->monitoring = 0;
 }
 
+static void close_everything(run_t *r) {
+    forget_owner(r);
+    for (int k = 0; k < WATCH_COUNT; k++)
+        run_close(r, (watch_kind_t)k);
+    spawn_close_fds(&r->fds);
+}
+
 /* ---- the state machine's actions ------------------------------------- */
 
 static void act(run_t *r, run_action_t action, int64_t now) {
@@ -101,10 +108,7 @@ static void act(run_t *r, run_action_t action, int64_t now) {
             (void)pidfd_send_signal(r->fds.helper_pidfd, SIGKILL, NULL, 0);
         break;
     case ACT_FINISH:
-        forget_owner(r);
-        for (int k = 0; k < WATCH_COUNT; k++)
-            run_close(r, (watch_kind_t)k);
-        spawn_close_fds(&r->fds);
+        close_everything(r);
         answer_report(r);
         break;
     }
@@ -236,8 +240,5 @@ int run_ended(const run_t *r) { return r->fsm.state == RUN_ENDED; }
 
 void run_abandon(run_t *r) {
     r->fsm.state = RUN_ENDED;
-    forget_owner(r);
-    for (int k = 0; k < WATCH_COUNT; k++)
-        run_close(r, (watch_kind_t)k);
-    spawn_close_fds(&r->fds);
+    close_everything(r);
 }
