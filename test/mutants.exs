@@ -379,8 +379,8 @@ lifecycle_subreaper =
   %{
     id: "exit-status",
     file: "c_src/helper/sandbox_helper.c",
-    from: "    report(STATUS_EXIT, wait_status, 0, 0);",
-    to: "    report(STATUS_EXIT, 0, 0, 0);",
+    from: "    report(NOTICE_EXIT, wait_status, 0, 0);",
+    to: "    report(NOTICE_EXIT, 0, 0, 0);",
     breaks: "Guarantees: The end is known (exit status or signal)",
     tests: [
       "test/sandbox/execute_test.exs: execute/2 a VM that dies says how: exit status or signal",
@@ -411,7 +411,7 @@ lifecycle_subreaper =
   # ---- the atom limit --------------------------------------------------------
   %{
     id: "atom-limit",
-    file: "lib/sandbox/runner.ex",
+    file: "lib/sandbox/result.ex",
     from: "created > max_new_atoms do",
     to: "created > max_new_atoms * 1000 do",
     breaks: "Guarantees (atoms): past :max_new_atoms, AtomLimitError",
@@ -422,8 +422,8 @@ lifecycle_subreaper =
   %{
     id: "atom-limit-default",
     file: "lib/sandbox/options.ex",
-    from: "  @default_max_new_atoms 100_000",
-    to: "  @default_max_new_atoms :infinity",
+    from: "      default: 100_000,",
+    to: "      default: :infinity,",
     breaks: "API: :max_new_atoms (default 100,000)",
     tests: [
       "test/sandbox/results_test.exs: atoms created by decoding the result by default, past 100,000 raise"
