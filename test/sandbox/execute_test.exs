@@ -110,13 +110,16 @@ defmodule Sandbox.ExecuteTest do
           send(test, {:raised, catch_error(Sandbox.execute("1", pool: false))})
         end)
 
-      # Stop the VM as soon as it exists: it never says it has booted.
+      # Stop the VM as soon as it exists: it never says it has booted. Only
+      # a stop that took counts (a pid seen may be gone by the kill).
       peer =
         TestOS.eventually(
           fn ->
             with [helper | _] <- helpers() -- earlier_helpers,
-                 [%{pid: peer} | _] <- TestOS.children(helper) do
-              System.cmd("kill", ["-STOP", Integer.to_string(peer)])
+                 [%{pid: peer} | _] <- TestOS.children(helper),
+                 {_, 0} <-
+                   System.cmd("kill", ["-STOP", Integer.to_string(peer)], stderr_to_stdout: true),
+                 %{state: "T"} <- TestOS.stat(peer) do
               peer
             else
               _ -> nil
