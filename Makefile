@@ -25,6 +25,7 @@ BUILD := _build/native
 NIF := priv/sandbox_nif.so
 GUEST_NIF := priv/sandbox_guest_nif.so
 HELPER := priv/sandbox_helper
+CONFINE := priv/sandbox_confine
 
 # One folder a binary (c_src/nif, c_src/helper, c_src/guest), and what more
 # than one of them links (c_src/common, c_src/protocol.h).
@@ -32,6 +33,7 @@ COMMON_SRC := $(wildcard c_src/common/*.c)
 NIF_SRC := $(wildcard c_src/nif/*.c) $(COMMON_SRC)
 GUEST_NIF_SRC := $(wildcard c_src/guest/*.c) c_src/common/fdio.c
 HELPER_SRC := $(wildcard c_src/helper/*.c) $(COMMON_SRC)
+CONFINE_SRC := $(wildcard c_src/confine/*.c) c_src/common/fdio.c c_src/common/decimal.c
 # What the C unit tests and the fuzz targets link: everything but the
 # three entry points and the NIF's ERTS-bound files.
 TESTED_SRC := $(COMMON_SRC) $(filter-out c_src/helper/sandbox_helper.c,$(wildcard c_src/helper/*.c)) \
@@ -42,6 +44,7 @@ C_HEADERS := $(wildcard c_src/*.h c_src/*/*.h)
 NIF_OBJ := $(NIF_SRC:c_src/%.c=$(BUILD)/pic/%.o)
 GUEST_NIF_OBJ := $(GUEST_NIF_SRC:c_src/%.c=$(BUILD)/pic/%.o)
 HELPER_OBJ := $(HELPER_SRC:c_src/%.c=$(BUILD)/exe/%.o)
+CONFINE_OBJ := $(CONFINE_SRC:c_src/%.c=$(BUILD)/exe/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
 .PHONY: all priv deps run bench test test-slow c-test test-asan test-valgrind fuzz mutants check clean help
@@ -61,7 +64,7 @@ help:
 	@echo "make priv                       build priv/sandbox_nif.so and priv/sandbox_helper"
 	@echo "make clean                      remove C build products"
 
-priv: $(NIF) $(GUEST_NIF) $(HELPER)
+priv: $(NIF) $(GUEST_NIF) $(HELPER) $(CONFINE)
 
 # Linked aside and renamed into place: a running VM may have the old .so
 # loaded or the old helper executing, and must never see a half-written file.
@@ -77,6 +80,11 @@ $(HELPER): $(HELPER_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
 
+# Inside a strict run's box: Landlock and the seccomp filter (libseccomp).
+$(CONFINE): $(CONFINE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -o $@.tmp $^ $(LDFLAGS) -lseccomp && mv -f $@.tmp $@
+
 $(BUILD)/pic/%.o: c_src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ic_src -fPIC -fvisibility=hidden -isystem "$(ERTS_INCLUDE_DIR)" -MMD -MP -c $< -o $@
@@ -85,7 +93,7 @@ $(BUILD)/exe/%.o: c_src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ic_src -MMD -MP -c $< -o $@
 
--include $(NIF_OBJ:.o=.d) $(GUEST_NIF_OBJ:.o=.d) $(HELPER_OBJ:.o=.d)
+-include $(NIF_OBJ:.o=.d) $(GUEST_NIF_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) $(CONFINE_OBJ:.o=.d)
 
 # ---- set-up --------------------------------------------------------------
 
@@ -202,6 +210,6 @@ check: deps
 
 .PHONY: clean-native
 clean-native:
-	rm -rf $(BUILD) $(NIF) $(GUEST_NIF) $(HELPER)
+	rm -rf $(BUILD) $(NIF) $(GUEST_NIF) $(HELPER) $(CONFINE)
 
 clean: clean-native

@@ -262,6 +262,13 @@ defmodule Sandbox do
             max_file_size: :rlimit
           },
           network: :netns | :user_netns,
+          isolation: %{
+            available: boolean(),
+            missing: [String.t()],
+            mechanisms: [atom()],
+            user: {pos_integer(), pos_integer()} | :own,
+            bwrap: String.t() | nil
+          },
           erl: String.t(),
           helper: String.t()
         }
@@ -280,6 +287,7 @@ defmodule Sandbox do
         max_file_size: :rlimit
       },
       network: Sandbox.NetworkNamespace.mechanism(),
+      isolation: Sandbox.Isolation.info(),
       erl: Sandbox.Launcher.erl_path(),
       helper: Sandbox.Launcher.helper_path()
     }

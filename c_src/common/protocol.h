@@ -18,6 +18,10 @@
 #define SANDBOX_FD_ORDERS 5  /* the host's orders to the helper (read end) */
 #define SANDBOX_FD_NOTICES 6 /* the helper's notices to the host (write end) */
 #define SANDBOX_FD_FIRST_FREE 7
+/* In a strict run's box: the VM's own non-blocking open of the output
+ * pipe, made before Landlock closes /proc/self/fd to it (the VM passes it
+ * to its output device; elsewhere the device opens /proc/self/fd/1). */
+#define SANDBOX_FD_GUEST_OUTPUT 5
 
 /* ---- frames between host and peer: {packet, 4}, a tag byte first --------- */
 #define SANDBOX_TAG_BOOTED 'B'    /* peer: booted, followed by its OS pid */

@@ -4,6 +4,7 @@
 #include "common/fdio.h"
 #include "common/pids.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,6 +51,64 @@ char *cgroup_create(const char *parent, pid_t id) {
         return NULL;
     }
     return path;
+}
+
+int cgroup_delegate(const char *path, uid_t uid, gid_t gid) {
+    if (chown(path, uid, gid) < 0)
+        return -1;
+    DIR *dir = opendir(path);
+    if (!dir)
+        return -1;
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *entry = readdir(dir);
+        if (!entry) {
+            rc = errno ? -1 : 0;
+            break;
+        }
+        if (entry->d_name[0] == '.' || entry->d_type == DT_DIR)
+            continue;
+        if (fchownat(dirfd(dir), entry->d_name, uid, gid, 0) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    int saved = errno;
+    closedir(dir);
+    errno = saved;
+    return rc;
+}
+
+char *cgroup_delegated(const char *parent, const char *name, uid_t uid, gid_t gid) {
+    char *path = join(parent, name);
+    if (!path)
+        return NULL;
+    if ((mkdir(path, 0755) < 0 && errno != EEXIST) || cgroup_delegate(path, uid, gid) < 0) {
+        int saved = errno;
+        free(path);
+        errno = saved;
+        return NULL;
+    }
+    return path;
+}
+
+char *cgroup_for_run(const char *parent, pid_t id, int delegate, uid_t uid, gid_t gid) {
+    if (!delegate)
+        return cgroup_create(parent, id);
+    char name[64];
+    snprintf(name, sizeof name, "sandbox-strict-%d", (int)uid);
+    char *subtree = cgroup_delegated(parent, name, uid, gid);
+    char *cgroup = subtree ? cgroup_create(subtree, id) : NULL;
+    free(subtree);
+    if (cgroup && cgroup_delegate(cgroup, uid, gid) < 0) {
+        int saved = errno;
+        (void)cgroup_remove(cgroup);
+        free(cgroup);
+        errno = saved;
+        return NULL;
+    }
+    return cgroup;
 }
 
 int cgroup_enter(const char *path) { return cgroup_write(path, "cgroup.procs", "0"); }

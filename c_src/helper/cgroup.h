@@ -14,6 +14,23 @@
  * with errno. */
 char *cgroup_create(const char *parent, pid_t id);
 
+/* Gives the cgroup at path (the directory and every file in it) to
+ * uid:gid, as cgroup v2 delegates a subtree: the owner may then create,
+ * enter, kill and remove cgroups below it, and write their limits.
+ * Returns 0, or -1 with errno. */
+int cgroup_delegate(const char *path, uid_t uid, gid_t gid);
+
+/* The directory <parent>/<name>, made if missing and delegated to uid:gid.
+ * Returns its path (malloc'd), or NULL with errno. */
+char *cgroup_delegated(const char *parent, const char *name, uid_t uid, gid_t gid);
+
+/* The cgroup of the run of helper `id` under parent. With `delegate` (a
+ * root host's strict run), it is made in a subtree given to uid:gid, and
+ * given to them itself: the helper, once it is that user too, can still
+ * kill, measure, limit and remove it. Returns its path (malloc'd), or NULL
+ * with errno. */
+char *cgroup_for_run(const char *parent, pid_t id, int delegate, uid_t uid, gid_t gid);
+
 /* Moves the calling process into the cgroup at path. Returns 0 or -1. */
 int cgroup_enter(const char *path);
 

@@ -161,6 +161,8 @@ int limiter_check(limiter_t *l) {
     if (list_members(l) < 0)
         return 0; /* /proc unreadable for an instant: the next sample decides */
     measure_members(l, &u);
+    if (u.rss_bytes > l->peak_rss_bytes)
+        l->peak_rss_bytes = u.rss_bytes;
     if (l->memory == MECHANISM_SAMPLING && u.rss_bytes > l->limits.memory_bytes)
         return LIMIT_MEMORY;
     if (l->processes == MECHANISM_SAMPLING &&

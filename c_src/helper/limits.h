@@ -35,6 +35,10 @@ typedef struct {
     mechanism_t memory, cpu, processes, file_size;
     int active; /* something must be sampled */
     int64_t cpu_base_us, processes_base;
+    /* The most the tree's resident sets summed to at a sample: its peak
+     * memory where the kernel's accounting cannot see it (a strict run's
+     * PID namespace reaps what the helper would have counted). */
+    int64_t peak_rss_bytes;
     pids_t members; /* scratch: the tree's processes at the last sample */
 } limiter_t;
 

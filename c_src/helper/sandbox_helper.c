@@ -12,7 +12,7 @@
  * peer runs in a cgroup of its own, killed in one write to cgroup.kill
  * before the rest (process group, orphans) is done all the same.
  *
- *   usage: sandbox_helper <host pid> [--no-network] <cgroup parent | -> <erl path> [erl args...]
+ *   usage: see args.h
  *
  * --no-network: the peer gets a network namespace of its own, with nothing
  * in it (not even a loopback that is up), inside a user namespace of its
@@ -23,15 +23,18 @@
  * File descriptors on entry, as the NIF sets them up: see protocol.h. The
  * peer gets SANDBOX_FD_NULL to SANDBOX_FD_REPLY; the orders and notices
  * pipes are the helper's own. */
+#include "args.h"
 #include "cgroup.h"
 #include "common/fdio.h"
 #include "limits.h"
 #include "netns.h"
 #include "common/helper_line.h"
 #include "tree.h"
+#include "vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -103,43 +106,6 @@ static int watched_signals(sigset_t *set) {
     return 0;
 }
 
-/* Every signal back to SIG_DFL. Through the raw syscall: glibc's sigaction
- * refuses its internal signals (32, 33), which posix_spawn left ignored in
- * the helper, and an ignored signal stays ignored across exec. SIG_DFL is
- * 0, so a zeroed kernel sigaction means "default" whatever its layout. */
-static int reset_signal_dispositions(void) {
-    uint64_t kernel_sigaction[4] = {0};
-    for (int sig = 1; sig < 65; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP)
-            continue;
-        if (syscall(SYS_rt_sigaction, sig, kernel_sigaction, NULL, sizeof(uint64_t)) < 0 &&
-            errno != EINVAL)
-            return -1;
-    }
-    return 0;
-}
-
-/* In the forked child: become the peer. Never returns. Before anything else
- * can run, it moves into the run's cgroup (if any) and tells the helper over
- * `entered` whether that worked. */
-static void exec_peer(pid_t helper, const char *cgroup, int entered, char **argv) {
-    sigset_t none;
-    char in_cgroup = cgroup && cgroup_enter(cgroup) == 0 ? 'c' : 's';
-    if (fdio_write_all(entered, &in_cgroup, 1) < 0)
-        _exit(127);
-    if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-        _exit(127);
-    /* The helper may have died before PDEATHSIG was armed. */
-    if (getppid() != helper)
-        _exit(127);
-    if (reset_signal_dispositions() < 0 || sigemptyset(&none) < 0 ||
-        sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-        _exit(127);
-    execv(argv[0], argv);
-    dprintf(STDERR_FILENO, "sandbox_helper: cannot start %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-}
-
 /* Measures the tree now and reports a limit crossed, after `first` (if
  * any) in the same write. Returns 1 once a limit is crossed. */
 static int sample_now(helper_t *h, const helper_line_t *first, int64_t now) {
@@ -196,6 +162,27 @@ static int reap_ended(helper_t *h) {
     }
 }
 
+/* What the whole tree used, now that all of it is reaped: the CPU and
+ * peak memory of the children the helper reaped, with what they reaped.
+ * What that cannot see (the processes a strict run's PID namespace reaped
+ * itself), the cgroup's CPU counter and the limiter's samples can. */
+static void report_usage(const helper_t *h) {
+    struct rusage usage;
+    if (getrusage(RUSAGE_CHILDREN, &usage) < 0)
+        memset(&usage, 0, sizeof usage);
+    int64_t user_us = (int64_t)usage.ru_utime.tv_sec * 1000000 + usage.ru_utime.tv_usec;
+    int64_t system_us = (int64_t)usage.ru_stime.tv_sec * 1000000 + usage.ru_stime.tv_usec;
+    int64_t cgroup_us, max_rss_kb = usage.ru_maxrss;
+    if (h->cgroup && cgroup_read_value(h->cgroup, "cpu.stat", "usage_usec", &cgroup_us) == 0 &&
+        cgroup_us > user_us + system_us) {
+        user_us = cgroup_us;
+        system_us = 0;
+    }
+    if (h->limiter.peak_rss_bytes / 1024 > max_rss_kb)
+        max_rss_kb = h->limiter.peak_rss_bytes / 1024;
+    report(NOTICE_DONE, user_us, system_us, max_rss_kb);
+}
+
 /* Kills everything that is left and reaps it all, then reports the
  * resources the whole tree used and exits. */
 static void finish(helper_t *h) {
@@ -207,13 +194,9 @@ static void finish(helper_t *h) {
     /* Orphans reparented to us (setsid escapes among them). */
     if (tree_end_all(getpgrp()) < 0)
         fail(STAGE_SETUP);
+    report_usage(h);
     if (h->cgroup)
         (void)cgroup_remove(h->cgroup);
-    struct rusage usage;
-    if (getrusage(RUSAGE_CHILDREN, &usage) < 0)
-        memset(&usage, 0, sizeof usage);
-    report(NOTICE_DONE, (int64_t)usage.ru_utime.tv_sec * 1000000 + usage.ru_utime.tv_usec,
-           (int64_t)usage.ru_stime.tv_sec * 1000000 + usage.ru_stime.tv_usec, usage.ru_maxrss);
     exit(0);
 }
 
@@ -279,17 +262,23 @@ static int handle_orders(helper_t *h) {
     return 0;
 }
 
+/* A root host's strict run: once the VM is forked (it entered its cgroup
+ * as root), the helper gives up root as well. Killing, measuring and
+ * limiting the box's processes then work as their owner's, which needs no
+ * capability. Returns 1 if the host died meanwhile. */
+static int become_user(const helper_args_t *args) {
+    if (setgroups(0, NULL) < 0 || setgid(args->gid) < 0 || setuid(args->uid) < 0)
+        fail(STAGE_SETUP);
+    /* A change of identity disarms the parent-death signal. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+        fail(STAGE_SETUP);
+    return getppid() != args->host;
+}
+
 int main(int argc, char **argv) {
-    int no_network = argc > 2 && strcmp(argv[2], "--no-network") == 0;
-    if (argc < 4 + no_network) {
-        fprintf(stderr, "usage: sandbox_helper <host pid> [--no-network] <cgroup parent | -> "
-                        "<erl path> [erl args...]\n");
+    helper_args_t args;
+    if (helper_args_parse(argc, argv, &args) < 0)
         return 2;
-    }
-    pid_t host = (pid_t)strtol(argv[1], NULL, 10);
-    const char *cgroup_parent =
-        strcmp(argv[2 + no_network], "-") == 0 ? NULL : argv[2 + no_network];
-    char **peer_argv = argv + 3 + no_network;
     helper_t h = {0};
     helper_line_reader_init(&h.orders);
 
@@ -310,7 +299,7 @@ int main(int argc, char **argv) {
      * died before the signal was armed. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
         fail(STAGE_SETUP);
-    if (getppid() != host)
+    if (getppid() != args.host)
         return 1;
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         fail(STAGE_SETUP);
@@ -319,7 +308,7 @@ int main(int argc, char **argv) {
      * peer forked next is born in it. Without CAP_SYS_ADMIN both are in a
      * user namespace of their own too, which maps this user onto itself:
      * killing, limits and cgroup files still work on the same uid. */
-    if (no_network) {
+    if (args.no_network) {
         int kind = netns_isolate();
         if (kind < 0)
             fail(STAGE_NETWORK);
@@ -327,9 +316,9 @@ int main(int argc, char **argv) {
     }
 
     pid_t self = getpid();
-    /* No cgroup to be had (none given, not writable, not v2): the process
-     * group and the subreaper do it alone. */
-    h.cgroup = cgroup_parent ? cgroup_create(cgroup_parent, self) : NULL;
+    h.cgroup = args.cgroup_parent
+                   ? cgroup_for_run(args.cgroup_parent, self, args.drop, args.uid, args.gid)
+                   : NULL;
     int entered[2];
     if (pipe2(entered, O_CLOEXEC) < 0)
         fail(STAGE_SETUP);
@@ -337,7 +326,7 @@ int main(int argc, char **argv) {
     if (h.peer < 0)
         fail(STAGE_FORK);
     if (h.peer == 0)
-        exec_peer(self, h.cgroup, entered[1], peer_argv);
+        vm_exec(self, h.cgroup, entered[1], &args);
     /* Also from this side, so a kill of the group cannot race the child's
      * own setpgid. EACCES: it has already exec'd, after its own setpgid. */
     if (setpgid(h.peer, h.peer) < 0 && errno != EACCES && errno != ESRCH)
@@ -352,6 +341,8 @@ int main(int argc, char **argv) {
         h.cgroup = NULL;
     }
     limiter_init(&h.limiter, h.cgroup, self);
+    if (args.drop && become_user(&args))
+        finish(&h);
 
     /* The output and channel pipes are the peer's: holding them here would
      * keep the host from ever seeing EOF. */

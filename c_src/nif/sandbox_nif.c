@@ -286,6 +286,7 @@ static ERL_NIF_TERM constants_nif(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         {"fd_orders", SANDBOX_FD_ORDERS},
         {"fd_notices", SANDBOX_FD_NOTICES},
         {"fd_first_free", SANDBOX_FD_FIRST_FREE},
+        {"fd_guest_output", SANDBOX_FD_GUEST_OUTPUT},
         {"tag_booted", SANDBOX_TAG_BOOTED},
         {"tag_started", SANDBOX_TAG_STARTED},
         {"tag_capturing", SANDBOX_TAG_CAPTURING},

@@ -23,7 +23,8 @@ defmodule Sandbox.BootError do
             | :exited
             | :protocol
             | :busy
-            | {:spawn, String.t(), integer(), String.t()},
+            | {:spawn, String.t(), integer(), String.t()}
+            | {:isolation, String.t()},
           output: binary(),
           exit: term()
         }
@@ -50,6 +51,9 @@ defmodule Sandbox.BootError do
 
   defp describe(:busy, _exit),
     do: "its pool had :max_peers VMs live for all of :boot_timeout"
+
+  defp describe({:isolation, why}, _exit),
+    do: "isolation: :strict cannot be had here: #{why}; it never runs less confined"
 
   defp describe({:spawn, step, errno, text}, _exit),
     do: "starting its helper failed at #{step}: #{text} (errno #{errno})"

@@ -7,28 +7,37 @@ defmodule Sandbox.Launcher do
   # Used by `Sandbox.Runner` for cold runs and by `Sandbox.Pool` for warm
   # ones.
 
-  alias Sandbox.{Cgroup, Native}
+  alias Sandbox.{Cgroup, Isolation, Native, Options}
 
   @doc """
-  Spawns a VM whose outcome messages carry `ref` and go to the caller
-  until a submit hands the run on. With `network: false`, the VM is born
-  in a network namespace of its own, empty; if the kernel refuses one, the
-  run fails to boot (the helper reports it) rather than run with a network.
+  Spawns a VM for `options` (their `:boot_timeout`, `:network`,
+  `:isolation` and the paths of a strict box) whose outcome messages carry
+  `ref` and go to the caller until a submit hands the run on. With
+  `network: false`, the VM is born in a network namespace of its own,
+  empty; if the kernel refuses one, the run fails to boot (the helper
+  reports it) rather than run with a network. With `isolation: :strict` it
+  is born in a box (`Sandbox.Isolation`), or, where one cannot be had,
+  the error says why.
   """
-  @spec launch(reference(), non_neg_integer(), network: boolean()) ::
-          {:ok, Native.vm()} | {:error, {:spawn, String.t(), integer(), String.t()}}
-  def launch(ref, boot_timeout, opts \\ []) do
+  @spec launch(reference(), Options.t()) ::
+          {:ok, Native.vm()}
+          | {:error, {:spawn, String.t(), integer(), String.t()} | {:isolation, String.t()}}
+  def launch(ref, %Options{} = options) do
     %{argv: argv, env: env} = command()
-    helper_args = [Cgroup.parent() || "-" | argv]
 
-    helper_args =
-      if Keyword.get(opts, :network, true), do: helper_args, else: ["--no-network" | helper_args]
+    with {:ok, {flags, argv}} <- boxed(argv, options) do
+      helper_args = flags ++ [Cgroup.parent() || "-" | argv]
 
-    case Native.spawn(helper_path(), helper_args, env, ref, boot_timeout) do
-      {:ok, vm} -> {:ok, vm}
-      {:error, {step, errno, text}} -> {:error, {:spawn, step, errno, text}}
+      case Native.spawn(helper_path(), helper_args, env, ref, options.boot_timeout) do
+        {:ok, vm} -> {:ok, vm}
+        {:error, {step, errno, text}} -> {:error, {:spawn, step, errno, text}}
+      end
     end
   end
+
+  defp boxed(argv, %Options{isolation: :strict} = options), do: Isolation.wrap(argv, options)
+  defp boxed(argv, %Options{network: true}), do: {:ok, {[], argv}}
+  defp boxed(argv, %Options{network: false}), do: {:ok, {["--no-network"], argv}}
 
   @doc "The helper executable that owns each VM and its tree."
   @spec helper_path() :: String.t()

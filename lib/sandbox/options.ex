@@ -4,6 +4,16 @@ defmodule Sandbox.Options do
   the option, for anything `Sandbox.run/2` cannot honour.
   """
 
+  # The limits a :strict run gets unless it is given others: finite, so a
+  # bomb ends the run and not the machine.
+  @strict_limits [
+    memory_limit: 512_000_000,
+    max_processes: 64,
+    max_file_size: 64_000_000,
+    disk_limit: 64_000_000,
+    output_limit: 16_000_000
+  ]
+
   # Every option of run/2, execute/2 and start/2, documented once: the
   # table in run/2's doc, the README's (a test checks it is this one) and
   # the @type option are made from this list. `default` is the value taken
@@ -132,6 +142,34 @@ defmodule Sandbox.Options do
       ours: true,
       doc:
         "`false`: the VM starts in a network namespace of its own with no interface up, so it reaches nothing, not even the host's loopback; it boots fresh (a pool's VMs have a network). Without `CAP_SYS_ADMIN` the namespace comes inside a user namespace of the run's own that maps only your user onto itself. Where the kernel refuses both, `Sandbox.BootError` says why: never a run with a network instead"
+    ],
+    isolation: [
+      type: quote(do: :none | :strict),
+      default: :none,
+      shown: "`:none`, or `config :sandbox, isolation:`",
+      ours: true,
+      doc:
+        "`:strict`: the VM runs in a box (see \"Isolation\"): as an unprivileged user with no capabilities, its own PID, mount, network, IPC and UTS namespaces, a read-only view of the system and its code paths, a directory of its own as its only writable place, a seccomp filter and Landlock; and with finite limits unless given (`:memory_limit` #{div(@strict_limits[:memory_limit], 1_000_000)} MB, `:max_processes` #{@strict_limits[:max_processes]}, `:max_file_size` and `:disk_limit` #{div(@strict_limits[:max_file_size], 1_000_000)} MB, `:output_limit` #{div(@strict_limits[:output_limit], 1_000_000)} MB). Where it cannot be had, `Sandbox.BootError` says why: never a run less confined"
+    ],
+    read_paths: [
+      type: quote(do: [Path.t()]),
+      default: [],
+      ours: true,
+      doc: "host paths a `:strict` run may read, besides the system and its code paths"
+    ],
+    write_paths: [
+      type: quote(do: [Path.t()]),
+      default: [],
+      ours: true,
+      doc: "host paths a `:strict` run may read and write (they must exist)"
+    ],
+    disk_limit: [
+      type: quote(do: non_neg_integer() | :infinity),
+      default: :infinity,
+      shown: "`:infinity`; `:strict`: see `:isolation`",
+      ours: true,
+      doc:
+        "bytes a `:strict` run's own directory (its working directory, `HOME` and `TMPDIR`) may hold; a write past it fails with `:enospc`"
     ]
   ]
 
@@ -198,7 +236,11 @@ defmodule Sandbox.Options do
           max_processes: non_neg_integer() | :infinity,
           max_file_size: non_neg_integer() | :infinity,
           network: boolean(),
-          node: node() | nil
+          node: node() | nil,
+          isolation: :none | :strict,
+          read_paths: [String.t()],
+          write_paths: [String.t()],
+          disk_limit: non_neg_integer() | :infinity
         }
 
   # The C core takes limits up to 2^50 (ms of CPU become us there).
@@ -222,8 +264,25 @@ defmodule Sandbox.Options do
     # On another node, :cd names a directory there.
     local? = node == nil
 
+    isolation =
+      isolation!(
+        Keyword.get_lazy(opts, :isolation, fn ->
+          Application.get_env(:sandbox, :isolation, :none)
+        end)
+      )
+
+    strict? = isolation == :strict
+
+    limit_default = fn key ->
+      if strict?, do: Keyword.get(@strict_limits, key, :infinity), else: :infinity
+    end
+
     options = %__MODULE__{
       node: node,
+      isolation: isolation,
+      read_paths: paths!(opts, :read_paths, strict?),
+      write_paths: paths!(opts, :write_paths, strict?),
+      disk_limit: strict_only!(opts, :disk_limit, strict?, limit_default.(:disk_limit)),
       timeout: limit!(opts, :timeout, @default_timeout),
       max_output: limit!(opts, :max_output, @default_max_output),
       setup: setup!(Keyword.get(opts, :setup)),
@@ -235,13 +294,19 @@ defmodule Sandbox.Options do
       tmp_dir: tmp_dir!(Keyword.get(opts, :tmp_dir, false), Keyword.get(opts, :cd)),
       stdin: stdin!(Keyword.get(opts, :stdin)),
       on_output: on_output!(Keyword.get(opts, :on_output)),
-      output_limit: limit!(opts, :output_limit, :infinity),
-      memory_limit: resource_limit!(opts, :memory_limit),
-      cpu_time: resource_limit!(opts, :cpu_time),
-      max_processes: resource_limit!(opts, :max_processes),
-      max_file_size: resource_limit!(opts, :max_file_size),
+      output_limit: limit!(opts, :output_limit, limit_default.(:output_limit)),
+      memory_limit: resource_limit!(opts, :memory_limit, limit_default.(:memory_limit)),
+      cpu_time: resource_limit!(opts, :cpu_time, :infinity),
+      max_processes: resource_limit!(opts, :max_processes, limit_default.(:max_processes)),
+      max_file_size: resource_limit!(opts, :max_file_size, limit_default.(:max_file_size)),
       network: network!(Keyword.get(opts, :network, true))
     }
+
+    if strict? and (options.cd != nil or options.tmp_dir) do
+      raise ArgumentError,
+            "options :cd and :tmp_dir are not for isolation: :strict, whose run has a " <>
+              "directory of its own (give host directories in :write_paths)"
+    end
 
     if node && match?({:cluster, _}, options.pool) do
       raise ArgumentError, "options :node and pool: {:cluster, group} cannot be used together"
@@ -316,14 +381,51 @@ defmodule Sandbox.Options do
     end
   end
 
-  defp resource_limit!(opts, key) do
-    case Keyword.get(opts, key, :infinity) do
+  defp resource_limit!(opts, key, default) do
+    case Keyword.get(opts, key, default) do
       value when value == :infinity or (is_integer(value) and value in 0..@max_resource_limit) ->
         value
 
       other ->
         bad!(key, "an integer from 0 to 2^50, or :infinity", other)
     end
+  end
+
+  defp isolation!(isolation) when isolation in [:none, :strict], do: isolation
+  defp isolation!(other), do: bad!(:isolation, ":none or :strict", other)
+
+  # Host paths for a :strict run's view: absolute once expanded. Whether
+  # they exist is checked when the box is made (a BootError names one
+  # missing), where the run goes.
+  defp paths!(opts, key, strict?) do
+    case Keyword.get(opts, key, []) do
+      [] ->
+        []
+
+      paths when is_list(paths) ->
+        unless strict?, do: only_strict!(key)
+
+        Enum.map(paths, fn
+          path when is_binary(path) and path != "" ->
+            if String.contains?(path, <<0>>), do: bad!(key, "a list of paths", paths)
+            Path.expand(path)
+
+          _other ->
+            bad!(key, "a list of paths", paths)
+        end)
+
+      other ->
+        bad!(key, "a list of paths", other)
+    end
+  end
+
+  defp strict_only!(opts, key, strict?, default) do
+    if Keyword.get(opts, key, :infinity) != :infinity and not strict?, do: only_strict!(key)
+    resource_limit!(opts, key, default)
+  end
+
+  defp only_strict!(key) do
+    raise ArgumentError, "option #{inspect(key)} is only for isolation: :strict"
   end
 
   defp network!(network) when is_boolean(network), do: network

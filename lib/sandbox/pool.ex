@@ -26,6 +26,12 @@ defmodule Sandbox.Pool do
       when the pool was empty (default: `:infinity`).
     * `:boot_timeout` - how long one peer may take to boot (default:
       `#{Sandbox.Protocol.boot_timeout_ms()}`).
+    * `:isolation` - `:strict` boots every peer in a box (see
+      `Sandbox.run/2`'s `:isolation`), with `:read_paths`, `:write_paths`
+      and `:disk_limit` as given here: a strict run takes one of them only
+      if it asks for the same box, and boots its own otherwise, as does a
+      run that is not strict. The box's view of the code paths is made
+      when each peer boots.
 
   ## When the pool is empty, and `:max_peers`
 
@@ -47,7 +53,7 @@ defmodule Sandbox.Pool do
 
   use GenServer
 
-  alias Sandbox.{Launcher, Native}
+  alias Sandbox.{Launcher, Native, Options}
 
   require Logger
 
@@ -62,6 +68,10 @@ defmodule Sandbox.Pool do
   @type lease ::
           {:warm, reference(), Native.vm(), reference()}
           | {:cold, reference()}
+          | :mismatch
+
+  @typedoc "The box a pool's peers boot in: nil for none, else what makes it."
+  @type box :: nil | {[String.t()], [String.t()], non_neg_integer() | :infinity}
 
   @type option ::
           {:name, GenServer.name()}
@@ -109,9 +119,19 @@ defmodule Sandbox.Pool do
 
   @doc false
   # Takes a peer, or leave to boot one; waits up to wait_ms for a slot
-  # under :max_peers. The lease must be given back with checkin/2.
-  @spec checkout(pool(), non_neg_integer()) :: lease() | {:error, :busy}
-  def checkout(pool, wait_ms), do: GenServer.call(pool, {:checkout, wait_ms}, :infinity)
+  # under :max_peers. The lease must be given back with checkin/2. A run
+  # whose box is not the pool's gets :mismatch and boots its own.
+  @spec checkout(pool(), non_neg_integer(), box()) :: lease() | {:error, :busy}
+  def checkout(pool, wait_ms, box \\ nil),
+    do: GenServer.call(pool, {:checkout, wait_ms, box}, :infinity)
+
+  @doc false
+  # The box of runs with these options, as checkout/3 compares it.
+  @spec box(Options.t()) :: box()
+  def box(%Options{isolation: :none}), do: nil
+
+  def box(%Options{} = options),
+    do: {options.read_paths, options.write_paths, options.disk_limit}
 
   @doc false
   @spec checkin(pool(), reference()) :: :ok
@@ -135,7 +155,20 @@ defmodule Sandbox.Pool do
     unless is_integer(boot_timeout) and boot_timeout >= 0,
       do: bad!(:boot_timeout, "a non-negative integer", boot_timeout)
 
-    %{size: size, max_peers: max_peers, boot_timeout: boot_timeout}
+    # What each peer is launched with: the box options, checked as a run's.
+    launch =
+      Options.validate!(
+        "",
+        Keyword.take(opts, [:boot_timeout, :isolation, :read_paths, :write_paths, :disk_limit])
+      )
+
+    %{
+      size: size,
+      max_peers: max_peers,
+      boot_timeout: boot_timeout,
+      launch: launch,
+      box: box(launch)
+    }
   end
 
   defp bad!(key, expected, value) do
@@ -166,7 +199,10 @@ defmodule Sandbox.Pool do
   end
 
   @impl GenServer
-  def handle_call({:checkout, wait_ms}, {caller, _} = from, state) do
+  def handle_call({:checkout, _wait_ms, box}, _from, %{box: ours} = state) when box != ours,
+    do: {:reply, :mismatch, state}
+
+  def handle_call({:checkout, wait_ms, _box}, {caller, _} = from, state) do
     case next_lease(state, caller) do
       {reply, state} ->
         {:reply, reply, state, {:continue, :refill}}
@@ -320,7 +356,7 @@ defmodule Sandbox.Pool do
     if :queue.len(state.idle) + map_size(state.booting) < state.size and below_max?(state) do
       ref = make_ref()
 
-      case Launcher.launch(ref, state.boot_timeout) do
+      case Launcher.launch(ref, state.launch) do
         {:ok, vm} ->
           refill(%{state | booting: Map.put(state.booting, ref, vm)})
 

@@ -80,10 +80,11 @@ defmodule Sandbox.Runner do
     }
 
     # A pool's VMs were booted with a network; network: false needs a VM
-    # born in a namespace of its own.
+    # born in a namespace of its own. A strict run takes a pool's VM only if
+    # it was booted in the same box.
     case options.network && pool(options.pool) do
       pool when pool in [nil, false] -> launch(handle)
-      pool -> lease(handle, pool)
+      pool -> lease(handle, pool, Pool.box(options))
     end
   end
 
@@ -133,8 +134,8 @@ defmodule Sandbox.Runner do
   defp pool(:default), do: Process.whereis(Pool)
   defp pool(pool), do: pool
 
-  defp lease(handle, pool) do
-    case Pool.checkout(pool, handle.options.boot_timeout) do
+  defp lease(handle, pool, box) do
+    case Pool.checkout(pool, handle.options.boot_timeout, box) do
       {:error, :busy} ->
         release(handle)
         raise BootError, reason: :busy, output: "", exit: :unknown
@@ -144,13 +145,16 @@ defmodule Sandbox.Runner do
 
       {:cold, lease_id} ->
         launch(%{handle | pool: pool, lease: lease_id})
+
+      :mismatch ->
+        launch(handle)
     end
   end
 
   defp launch(handle) do
     ref = make_ref()
 
-    case Launcher.launch(ref, handle.options.boot_timeout, network: handle.options.network) do
+    case Launcher.launch(ref, handle.options) do
       {:ok, vm} ->
         submit(%{handle | vm: vm, ref: ref, warm?: false})
 

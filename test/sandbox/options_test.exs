@@ -87,7 +87,8 @@ defmodule Sandbox.OptionsTest do
     readme = File.read!(Path.expand("../../README.md", __DIR__))
 
     assert String.contains?(readme, Options.doc_table()),
-           "README.md's option table differs from Sandbox.Options.doc_table/0:\n" <>
+           "README.md's option table differs from Sandbox.Options.doc_table/0 " <>
+             "(MIX_ENV=test mix run scripts/readme_options.exs rewrites it):\n" <>
              Options.doc_table()
   end
 

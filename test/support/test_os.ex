@@ -1,6 +1,9 @@
 defmodule Sandbox.TestOS do
   @moduledoc "What the tests look at in /proc: processes, their state, fds and memory."
 
+  @doc "Whether this VM runs as root."
+  def root?, do: File.read!("/proc/self/status") =~ ~r/^Uid:\s+0\s/m
+
   @doc "Every process: os pid, parent, state letter."
   def processes do
     for name <- File.ls!("/proc"),

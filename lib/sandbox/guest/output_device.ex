@@ -43,11 +43,20 @@ defmodule Sandbox.Guest.OutputDevice do
   end
 
   defp init(:write) do
-    {:ok, fd} = Native.open()
+    {:ok, fd} = open()
     loop(%{fd: fd, encoding: :unicode, input: nil})
   end
 
   defp init(:discard), do: loop(%{fd: nil, encoding: :unicode, input: nil})
+
+  # A strict run's box hands the VM a descriptor of its own (see
+  # Sandbox.Protocol's fd_guest_output); elsewhere the VM opens one.
+  defp open do
+    case :init.get_argument(:sandbox_output_fd) do
+      {:ok, [[fd]]} -> {:ok, List.to_integer(fd)}
+      :error -> Native.open()
+    end
+  end
 
   defp loop(state) do
     receive do

@@ -1,0 +1,14 @@
+/* The helper's child becoming the VM (see vm.c). */
+#ifndef SANDBOX_VM_H
+#define SANDBOX_VM_H
+
+#include "args.h"
+
+#include <sys/types.h>
+
+/* In the forked child: become the VM. Never returns. Before anything else
+ * can run, it moves into the run's cgroup (if any) and tells the helper
+ * over `entered` whether that worked ('c' or 's'). */
+_Noreturn void vm_exec(pid_t helper, const char *cgroup, int entered, const helper_args_t *args);
+
+#endif

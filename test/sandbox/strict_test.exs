@@ -1,0 +1,313 @@
+defmodule Sandbox.StrictTest do
+  @moduledoc """
+  `isolation: :strict`: each attack a run could make on the host, shown to
+  work without isolation (where that does no harm: fresh paths of the
+  test's own, signal 0, mounts on a directory of its own, undone) and to
+  fail in the box. Changes the host's environment: not async.
+  """
+  use ExUnit.Case, async: false
+
+  alias Sandbox.{Result, TestOS}
+
+  @moduletag :tmp_dir
+  @moduletag timeout: 180_000
+
+  @strict [isolation: :strict]
+
+  defp result!(code, opts) do
+    assert {:ok, %{result: result}} = Sandbox.run(code, opts)
+    result
+  end
+
+  # A fresh path outside the project, cleaned up when the test ends.
+  defp fresh_path(prefix) do
+    path = Path.join(prefix, "sandbox-strict-#{System.unique_integer([:positive])}")
+    on_exit(fn -> File.rm_rf(path) end)
+    path
+  end
+
+  describe "1. identity" do
+    @status ~S"""
+    status = File.read!("/proc/self/status")
+    field = fn key -> Regex.run(~r/^#{key}:[ \t]*(.*)$/m, status) |> List.last() |> String.trim() end
+    {String.trim(elem(System.cmd("id", ["-u"]), 0)), field.("Groups"), field.("CapEff"),
+     field.("CapPrm"), field.("CapBnd"), field.("NoNewPrivs")}
+    """
+
+    test "never root, no groups, no capabilities, no_new_privs" do
+      if TestOS.root?() do
+        assert {"0", _, caps, _, _, "0"} = result!(@status, [])
+        assert caps != "0000000000000000"
+      end
+
+      assert {uid, "", "0000000000000000", "0000000000000000", "0000000000000000", "1"} =
+               result!(@status, @strict)
+
+      assert uid != "0"
+    end
+  end
+
+  describe "2. secrets" do
+    test "the host's environment is not inherited: a minimal one, plus :env" do
+      System.put_env("SANDBOX_TEST_SECRET", "api-key")
+      on_exit(fn -> System.delete_env("SANDBOX_TEST_SECRET") end)
+      code = ~S|{System.get_env("SANDBOX_TEST_SECRET"), System.get_env()}|
+
+      assert {"api-key", _} = result!(code, [])
+      assert {nil, env} = result!(code, @strict ++ [env: %{"GIVEN" => "yes"}])
+      assert env["GIVEN"] == "yes"
+      assert env["LANG"] == "C.UTF-8"
+      assert env["HOME"] == env["TMPDIR"]
+      # What erl and the shell add: nothing of the host's.
+      assert Map.keys(env) -- ~w(GIVEN LANG HOME TMPDIR PATH PWD BINDIR EMU PROGNAME ROOTDIR) ==
+               []
+    end
+  end
+
+  describe "3. files" do
+    test "a host file is not readable; code paths are, read-only", %{tmp_dir: dir} do
+      secret = Path.join(dir, "secret.txt")
+      File.write!(secret, "private")
+      File.chmod!(secret, 0o644)
+      code = ~s|File.read(#{inspect(secret)})|
+
+      assert {:ok, "private"} = result!(code, [])
+      assert {:error, _} = result!(code, @strict)
+
+      # The project's sources and home directories neither.
+      mix_exs = Path.expand("../../mix.exs", __DIR__)
+      assert {:error, _} = result!(~s|File.read(#{inspect(mix_exs)})|, @strict)
+      assert {:error, _} = result!(~S|File.ls("/root")|, @strict)
+
+      # The code paths: readable, not writable.
+      ebin = List.to_string(:code.lib_dir(:sandbox, :ebin))
+
+      code =
+        ~s|{File.exists?(#{inspect(Path.join(ebin, "Elixir.Sandbox.beam"))}), File.write(#{inspect(Path.join(ebin, "x"))}, "x")}|
+
+      assert {true, {:error, _}} = result!(code, @strict)
+    end
+
+    test "writes land only in the run's own directory", %{tmp_dir: dir} do
+      targets = [fresh_path("/tmp"), fresh_path("/var/tmp"), Path.join(dir, "written")]
+      code = ~s|for path <- #{inspect(targets)}, do: File.write(path, "x")|
+
+      assert Enum.all?(result!(code, []), &(&1 == :ok))
+      Enum.each(targets, &File.rm/1)
+
+      assert Enum.all?(result!(code, @strict), &match?({:error, _}, &1))
+      refute Enum.any?(targets, &File.exists?/1)
+
+      # Its own directory: working directory, HOME and TMPDIR, all one.
+      assert {:ok, dir_inside, dir_inside, dir_inside} =
+               result!(
+                 ~S|{File.write("mine", "x"), File.cwd!(), System.get_env("HOME"), System.get_env("TMPDIR")}|,
+                 @strict
+               )
+    end
+
+    test ":read_paths are readable, :write_paths writable, and nothing else", %{tmp_dir: dir} do
+      readable = Path.join(dir, "readable")
+      writable = Path.join(dir, "writable")
+      File.mkdir_p!(readable)
+      File.mkdir_p!(writable)
+      # The box's user (nobody, on a root host) must be let in, as with any
+      # directory one gives another user.
+      File.chmod!(writable, 0o777)
+      File.write!(Path.join(readable, "in"), "given")
+
+      code = """
+      {File.read(#{inspect(Path.join(readable, "in"))}),
+       File.write(#{inspect(Path.join(readable, "out"))}, "x"),
+       File.write(#{inspect(Path.join(writable, "out"))}, "written")}
+      """
+
+      assert {{:ok, "given"}, {:error, _}, :ok} =
+               result!(code, @strict ++ [read_paths: [readable], write_paths: [writable]])
+
+      assert File.read!(Path.join(writable, "out")) == "written"
+      refute File.exists?(Path.join(readable, "out"))
+    end
+
+    test "a :write_paths that does not exist is a BootError naming it, never a run" do
+      missing = "/nonexistent-#{System.unique_integer([:positive])}"
+
+      error =
+        assert_raise Sandbox.BootError, fn ->
+          Sandbox.run("1", @strict ++ [write_paths: [missing]])
+        end
+
+      assert Exception.message(error) =~ missing
+    end
+  end
+
+  describe "4. processes" do
+    test "no host process is visible or can be signalled; /proc agrees with System.pid()" do
+      host = System.pid()
+
+      code = """
+      {File.exists?("/proc/#{host}"), elem(System.cmd("kill", ["-0", "#{host}"], stderr_to_stdout: true), 1),
+       File.read("/proc/#{host}/environ") |> elem(0), System.pid() == File.read_link!("/proc/self")}
+      """
+
+      assert {true, 0, :ok, true} = result!(code, [])
+      assert {false, status, :error, true} = result!(code, @strict)
+      assert status != 0
+    end
+
+    test "a run cannot see another's processes" do
+      marker = "sandbox-strict-marker-#{System.unique_integer([:positive])}"
+
+      # Holds a marked process for as long as the test needs it.
+      holder =
+        Task.async(fn ->
+          Sandbox.run(
+            ~s|System.cmd("sh", ["-c", "sleep 30 # #{marker}"])|,
+            @strict ++ [timeout: 60_000]
+          )
+        end)
+
+      # Its owner gone, the run is killed.
+      on_exit(fn -> Process.exit(holder.pid, :kill) end)
+      assert TestOS.eventually(fn -> Sandbox.TestCode.marked_processes(marker) != [] end, 30_000)
+
+      code = """
+      Enum.any?(File.ls!("/proc"), fn pid ->
+        match?({:ok, text} when is_binary(text), File.read("/proc/\#{pid}/cmdline")) and
+          String.contains?(elem(File.read("/proc/\#{pid}/cmdline"), 1), #{inspect(marker)})
+      end)
+      """
+
+      assert result!(code, [])
+      refute result!(code, @strict)
+    end
+  end
+
+  describe "5. network and sockets" do
+    test "no network, no host unix socket (abstract or in the file system)" do
+      {:ok, tcp} = :gen_tcp.listen(0, ip: {127, 0, 0, 1}, active: false)
+      {:ok, port} = :inet.port(tcp)
+      abstract = <<0, "sandbox-strict-#{System.unique_integer([:positive])}">>
+      {:ok, abstract_socket} = :gen_tcp.listen(0, ifaddr: {:local, abstract}, active: false)
+      path = fresh_path("/tmp")
+      {:ok, path_socket} = :gen_tcp.listen(0, ifaddr: {:local, path}, active: false)
+
+      on_exit(fn ->
+        Enum.each([tcp, abstract_socket, path_socket], &:gen_tcp.close/1)
+      end)
+
+      code = """
+      for address <- [{{127, 0, 0, 1}, #{port}}, {{:local, #{inspect(abstract)}}, 0}, {{:local, #{inspect(path)}}, 0}] do
+        {host, port} = address
+        elem(:gen_tcp.connect(host, port, [], 2_000), 0)
+      end
+      """
+
+      assert [:ok, :ok, :ok] = result!(code, [])
+      assert [:error, :error, :error] = result!(code, @strict)
+    end
+
+    test "its own IPC, UTS, mount and cgroup namespaces too" do
+      kinds = ~w(ipc uts mnt net pid user)
+      host = for kind <- kinds, do: File.stat!("/proc/self/ns/#{kind}").inode
+      code = ~s|for kind <- #{inspect(kinds)}, do: File.stat!("/proc/self/ns/\#{kind}").inode|
+
+      assert result!(code, []) == host
+      boxed = result!(code, @strict)
+      assert Enum.zip(host, boxed) |> Enum.all?(fn {h, b} -> h != b end)
+    end
+  end
+
+  describe "6. kernel surface" do
+    test "a seccomp filter: no new user namespace, no mount", %{tmp_dir: dir} do
+      target = Path.join(dir, "mountpoint")
+      File.mkdir_p!(target)
+      on_exit(fn -> System.cmd("umount", [target], stderr_to_stdout: true) end)
+
+      code = """
+      unshare = elem(System.cmd("unshare", ["-U", "-r", "true"], stderr_to_stdout: true), 1)
+      mount = elem(System.cmd("mount", ["-t", "tmpfs", "none", #{inspect(target)}], stderr_to_stdout: true), 1)
+      seccomp = Regex.run(~r/^Seccomp:\\s*(\\d)/m, File.read!("/proc/self/status")) |> List.last()
+      {unshare, mount, seccomp}
+      """
+
+      if TestOS.root?() do
+        # Without isolation, root mounts on the host: on the test's own
+        # directory, undone at once.
+        assert {0, 0, "0"} = result!(code, [])
+        {_, 0} = System.cmd("umount", [target])
+      end
+
+      assert {unshare, mount, "2"} = result!(code, @strict)
+      assert unshare != 0 and mount != 0
+    end
+  end
+
+  describe "7. bombs end the run, not the machine" do
+    test "a fork bomb ends in :process_limit, a memory bomb in :memory_limit, a disk filler in a failed write" do
+      fork_bomb =
+        ~S|:os.cmd(~c"i=0; while [ $i -lt 300 ]; do sleep 100 & i=$((i + 1)); done; wait")|
+
+      assert %Result{status: :process_limit} = Sandbox.execute(fork_bomb, @strict)
+
+      memory_bomb = ~S|:binary.copy(<<1>>, 2_000_000_000)|
+      assert %Result{status: :memory_limit} = Sandbox.execute(memory_bomb, @strict)
+
+      filler = ~S"""
+      chunk = :binary.copy("x", 1_000_000)
+      Enum.reduce_while(1..1_000, :ok, fn i, :ok ->
+        case File.write("fill#{i}", chunk) do
+          :ok -> {:cont, :ok}
+          error -> {:halt, error}
+        end
+      end)
+      """
+
+      assert {:error, reason} = result!(filler, @strict)
+      assert reason in [:enospc, :efbig]
+    end
+  end
+
+  describe "the box" do
+    test "where it cannot be had, a BootError says what is missing, never a run" do
+      path = System.get_env("PATH")
+      System.put_env("PATH", "/nonexistent")
+      on_exit(fn -> System.put_env("PATH", path) end)
+
+      error = assert_raise Sandbox.BootError, fn -> Sandbox.run("1", @strict) end
+      assert Exception.message(error) =~ "bubblewrap"
+    end
+
+    test "sandbox_confine refuses to start anything outside a box" do
+      confine = Path.join(:code.priv_dir(:sandbox), "sandbox_confine")
+      user = File.stat!("/proc/self/ns/user").inode
+
+      {out, status} =
+        System.cmd(confine, ["--not-ns", "user:#{user}", "--", "/bin/echo", "started"],
+          stderr_to_stdout: true
+        )
+
+      assert status == 70
+      refute out =~ "started"
+    end
+
+    test "Sandbox.info/0 says what a strict run uses here" do
+      assert %{available: true, mechanisms: mechanisms} = Sandbox.info().isolation
+      assert :seccomp in mechanisms and :pid_namespace in mechanisms
+    end
+
+    test "a strict pool serves warm runs; a run of another box boots its own" do
+      pool = start_supervised!({Sandbox.Pool, size: 1, isolation: :strict}, id: make_ref())
+      assert TestOS.eventually(fn -> Sandbox.Pool.status(pool).idle == 1 end, 30_000)
+
+      assert %Result{status: :ok, value: "65534", boot_ms: +0.0} =
+               Sandbox.execute(
+                 ~S|String.trim(elem(System.cmd("id", ["-u"]), 0))|,
+                 @strict ++ [pool: pool]
+               )
+
+      assert %Result{status: :ok, boot_ms: boot} = Sandbox.execute("1", pool: pool)
+      assert boot > 0, "a run that is not strict took the strict pool's VM"
+    end
+  end
+end
