@@ -356,7 +356,7 @@ lifecycle_subreaper =
   },
   %{
     id: "signals-reset",
-    file: "c_src/helper/sandbox_helper.c",
+    file: "c_src/helper/vm.c",
     from: "    if (reset_signal_dispositions() < 0 || sigemptyset(&none) < 0 ||",
     to: "    if (sigemptyset(&none) < 0 ||",
     breaks: "Guarantees: A clean start (every signal at its default)",
@@ -495,8 +495,8 @@ lifecycle_subreaper =
   %{
     id: "network",
     file: "lib/sandbox/launcher.ex",
-    from: "if Keyword.get(opts, :network, true), do: helper_args",
-    to: "if true, do: helper_args",
+    from: ~S|{:ok, {["--no-network"], argv}}|,
+    to: ~S|{:ok, {[], argv}}|,
     breaks: "API: :network (false: no network)",
     tests: [
       "test/sandbox/limits_test.exs: :network false cuts the run off from a listener on the host's loopback"
@@ -544,8 +544,8 @@ lifecycle_subreaper =
   %{
     id: "validate-output-limit",
     file: "lib/sandbox/options.ex",
-    from: "      output_limit: limit!(opts, :output_limit, :infinity),",
-    to: "      output_limit: Keyword.get(opts, :output_limit, :infinity),",
+    from: "      output_limit: limit!(opts, :output_limit, limit_default.(:output_limit)),",
+    to: "      output_limit: Keyword.get(opts, :output_limit, limit_default.(:output_limit)),",
     breaks: "API: Raised (:output_limit)",
     tests: ["test/sandbox/output_limit_test.exs: an invalid :output_limit raises"]
   },
@@ -618,8 +618,8 @@ lifecycle_subreaper =
   %{
     id: "validate-resource-limits",
     file: "lib/sandbox/options.ex",
-    from: "  defp resource_limit!(opts, key) do",
-    to: "  defp resource_limit!(opts, key) when false do",
+    from: "  defp resource_limit!(opts, key, default) do",
+    to: "  defp resource_limit!(opts, key, default) when false do",
     breaks: "API: Raised (:memory_limit, :cpu_time, :max_processes, :max_file_size)",
     tests: ["test/sandbox/limits_test.exs: limits are checked like the other options"]
   },
@@ -685,6 +685,75 @@ lifecycle_subreaper =
     breaks: "API: Sandbox.Pool (failures: retries with a growing delay)",
     tests: [
       "test/sandbox/pool_test.exs: VMs that keep failing to boot are retried with a growing delay"
+    ]
+  },
+
+  # ---- isolation: :strict -------------------------------------------------------
+  %{
+    id: "strict-namespaces",
+    file: "lib/sandbox/isolation.ex",
+    from: ~S|        "--unshare-all",|,
+    to: ~S|        "--unshare-user",|,
+    breaks: "Isolation: 4. processes, 5. network and sockets",
+    tests: [
+      "test/sandbox/strict_test.exs: 4. processes no host process is visible or can be signalled; /proc agrees with System.pid()",
+      "test/sandbox/strict_test.exs: 5. network and sockets no network, no host unix socket (abstract or in the file system)"
+    ]
+  },
+  %{
+    id: "strict-environment",
+    file: "lib/sandbox/isolation.ex",
+    from: ~S|        "--clearenv"|,
+    to: ~S|        "--unshare-uts"|,
+    breaks: "Isolation: 2. secrets",
+    tests: [
+      "test/sandbox/strict_test.exs: 2. secrets the host's environment is not inherited: a minimal one, plus :env"
+    ]
+  },
+  %{
+    id: "strict-user",
+    file: "lib/sandbox/isolation.ex",
+    from: ~S|if(root?(), do: ["--user", "#{uid}:#{gid}"], else: [])|,
+    to: ~S|if(false, do: ["--user", "#{uid}:#{gid}"], else: [])|,
+    breaks: "Isolation: 1. identity (not root outside the box either)",
+    tests: [
+      "test/sandbox/strict_test.exs: 1. identity not root outside the box either: the host sees the box's processes as its user"
+    ]
+  },
+  %{
+    id: "strict-filter",
+    file: "c_src/confine/syscall_filter.c",
+    from: "            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);",
+    to: "            rc = 0 * nr;",
+    breaks: "Isolation: 6. kernel surface",
+    tests: ["c: confine/the_filter_refuses_each_listed_call"]
+  },
+  %{
+    id: "strict-landlock",
+    file: "c_src/confine/landlock.c",
+    from: "    if (rc == 0 && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)",
+    to: "    if (0)",
+    breaks: "Isolation: 3. files (Landlock, the second fence)",
+    tests: ["c: confine/landlock_allows_the_paths_given_and_nothing_else"]
+  },
+  %{
+    id: "strict-fails-closed",
+    file: "c_src/confine/sandbox_confine.c",
+    from: "    if ((int64_t)st.st_ino == inode) {",
+    to: "    if (0) {",
+    breaks: "Isolation: never runs less confined than asked",
+    tests: [
+      "test/sandbox/strict_test.exs: the box sandbox_confine refuses the host's namespaces even to an unprivileged user"
+    ]
+  },
+  %{
+    id: "strict-default-limits",
+    file: "lib/sandbox/options.ex",
+    from: "    max_processes: 64,",
+    to: "    max_processes: 1_000_000,",
+    breaks: "Isolation: 7. bombs end the run, not the machine",
+    tests: [
+      "test/sandbox/strict_test.exs: 7. bombs end the run, not the machine a fork bomb ends in :process_limit, a memory bomb in :memory_limit, a disk filler in a failed write"
     ]
   }
 ]

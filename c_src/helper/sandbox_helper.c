@@ -262,6 +262,15 @@ static int handle_orders(helper_t *h) {
     return 0;
 }
 
+/* SIGTERM, not SIGKILL: on host death the helper must live long enough
+ * to kill the tree. The check after it closes the race where the host
+ * died before the signal was armed. Returns 1 if it did. */
+static int arm_parent_death(pid_t host) {
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+        fail(STAGE_SETUP);
+    return getppid() != host;
+}
+
 /* A root host's strict run: once the VM is forked (it entered its cgroup
  * as root), the helper gives up root as well. Killing, measuring and
  * limiting the box's processes then work as their owner's, which needs no
@@ -270,9 +279,7 @@ static int become_user(const helper_args_t *args) {
     if (setgroups(0, NULL) < 0 || setgid(args->gid) < 0 || setuid(args->uid) < 0)
         fail(STAGE_SETUP);
     /* A change of identity disarms the parent-death signal. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-        fail(STAGE_SETUP);
-    return getppid() != args->host;
+    return arm_parent_death(args->host);
 }
 
 int main(int argc, char **argv) {
@@ -294,12 +301,7 @@ int main(int argc, char **argv) {
     h.signal_fd = signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
     if (h.signal_fd < 0)
         fail(STAGE_SETUP);
-    /* SIGTERM, not SIGKILL: on host death the helper must live long enough
-     * to kill the tree. The check after it closes the race where the host
-     * died before the signal was armed. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-        fail(STAGE_SETUP);
-    if (getppid() != args.host)
+    if (arm_parent_death(args.host))
         return 1;
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         fail(STAGE_SETUP);

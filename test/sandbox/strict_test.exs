@@ -45,6 +45,28 @@ defmodule Sandbox.StrictTest do
 
       assert uid != "0"
     end
+
+    @tag :root
+    test "not root outside the box either: the host sees the box's processes as its user" do
+      marker = "sandbox-strict-uid-#{System.unique_integer([:positive])}"
+
+      holder =
+        Task.async(fn ->
+          Sandbox.run(
+            ~s|System.cmd("sh", ["-c", "sleep 30 # #{marker}"])|,
+            @strict ++ [timeout: 60_000]
+          )
+        end)
+
+      on_exit(fn -> Process.exit(holder.pid, :kill) end)
+
+      found = fn -> Sandbox.TestCode.marked_processes(marker) end
+      assert TestOS.eventually(fn -> found.() != [] end, 30_000)
+      [%{pid: pid} | _] = found.()
+
+      [_, uids] = Regex.run(~r/^Uid:\s+(.*)$/m, File.read!("/proc/#{pid}/status"))
+      refute "0" in String.split(uids), "a box process is root on the host: Uid #{uids}"
+    end
   end
 
   describe "2. secrets" do
@@ -289,6 +311,44 @@ defmodule Sandbox.StrictTest do
 
       assert status == 70
       refute out =~ "started"
+    end
+
+    # Not root, no capability, the filter on: only the namespace check
+    # is left to refuse it.
+    @tag :root
+    test "sandbox_confine refuses the host's namespaces even to an unprivileged user" do
+      confine = Path.join(:code.priv_dir(:sandbox), "sandbox_confine")
+      user = File.stat!("/proc/self/ns/user").inode
+      dir = Path.join(System.tmp_dir!(), "sandbox-confine-#{System.unique_integer([:positive])}")
+      File.mkdir_p!(dir)
+      on_exit(fn -> File.rm_rf!(dir) end)
+      File.cp!(confine, Path.join(dir, "confine"))
+      File.chmod!(Path.join(dir, "confine"), 0o755)
+      File.chmod!(dir, 0o755)
+
+      # The descriptor the helper would have opened for the VM (fd 5).
+      with_output_fd =
+        ~S|sysopen(F, "/dev/null", O_WRONLY \| O_NONBLOCK) or die; POSIX::dup2(fileno(F), 5) or die; exec @ARGV|
+
+      {out, status} =
+        System.cmd(
+          "setpriv",
+          ~w(--reuid=65534 --regid=65534 --clear-groups --bounding-set=-all) ++
+            ~w(perl -MPOSIX -MFcntl -e) ++
+            [
+              with_output_fd,
+              Path.join(dir, "confine"),
+              "--ro",
+              "/proc",
+              "--not-ns",
+              "user:#{user}"
+            ] ++
+            ["--", "/bin/echo", "started"],
+          stderr_to_stdout: true
+        )
+
+      assert status == 70, out
+      assert out =~ "/proc/self/ns/user"
     end
 
     test "Sandbox.info/0 says what a strict run uses here" do
