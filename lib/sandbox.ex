@@ -36,11 +36,13 @@ defmodule Sandbox do
       `{:error, {:exit, reason, []}, %{output: ...}}` where the reference
       raised an exit in the caller.
 
-  It is best-effort isolation for trusted use (agents experimenting,
-  scratch computation), not a security boundary: the code runs with the
-  host's user and file system, and with its network unless given
-  `network: false`. Its resources can be bounded: see the limits among the
-  options of `run/2`.
+  Without `isolation: :strict` it is best-effort isolation for trusted use
+  (agents experimenting, scratch computation), not a security boundary:
+  the code runs with the host's user and file system, and with its network
+  unless given `network: false`. With `isolation: :strict` the VM runs in a
+  box meant to hold against hostile code: see the README's "Isolation" for
+  what it withstands and what it does not. Its resources can be bounded:
+  see the limits among the options of `run/2`.
 
   Runs can also go to other nodes of a BEAM cluster that run this package
   (`:node`, or a cluster pool: `pool: {:cluster, group}`); see
