@@ -71,6 +71,24 @@ defmodule Sandbox.ClusterTest do
       assert result.cpu_ms > 0 and result.max_rss_kb > 10_000
     end
 
+    test "a strict run there is boxed there", %{member: member} do
+      code = ~S|{String.trim(elem(System.cmd("id", ["-u"]), 0)), System.get_env("HOME")}|
+
+      assert {:ok, %{result: {"65534", home}}} =
+               Sandbox.run(code, node: member, isolation: :strict)
+
+      assert {:ok, %{result: {_, host_home}}} = Sandbox.run(code, node: member)
+      assert home != host_home
+
+      assert %Result{status: :process_limit} =
+               Sandbox.execute(
+                 ~S|for _ <- 1..100, do: Port.open({:spawn, "sleep 30"}, [])|,
+                 node: member,
+                 isolation: :strict,
+                 max_processes: 20
+               )
+    end
+
     test "the run uses the node's own files and pools", %{member: member} do
       # :cd names a directory there; here the check is left to that node.
       assert_raise ArgumentError, ~r/option :cd must be an existing directory/, fn ->

@@ -26,6 +26,14 @@ defmodule Sandbox.StrictTest do
     path
   end
 
+  defp received_chunks(acc \\ "") do
+    receive do
+      {:sandbox_output, _ref, chunk} -> received_chunks(acc <> chunk)
+    after
+      0 -> acc
+    end
+  end
+
   describe "1. identity" do
     @status ~S"""
     status = File.read!("/proc/self/status")
@@ -349,6 +357,33 @@ defmodule Sandbox.StrictTest do
 
       assert status == 70, out
       assert out =~ "/proc/self/ns/user"
+    end
+
+    test "everything inside the box keeps working: output, :setup, :stdin, :on_output, limits, the report" do
+      code = ~S"""
+      IO.puts("out")
+      IO.puts(:stderr, "err")
+      {Greeter.hello(), IO.gets("name? ")}
+      """
+
+      setup = "defmodule Greeter, do: def(hello, do: :hi)"
+
+      assert %Result{status: :ok, value: {:hi, "ada\n"}, output: output} =
+               result =
+               Sandbox.execute(code, @strict ++ [setup: setup, stdin: "ada\n", on_output: self()])
+
+      assert output =~ "out\n" and output =~ "err\n" and output =~ "name? "
+      assert received_chunks() == output
+      assert result.cpu_ms > 0 and result.max_rss_kb > 10_000
+
+      assert %Result{status: :timeout} =
+               Sandbox.execute("Process.sleep(:infinity)", @strict ++ [timeout: 300])
+
+      assert %Result{status: :output_limit} =
+               Sandbox.execute(
+                 ~S|IO.write(String.duplicate("z", 100))|,
+                 @strict ++ [output_limit: 10]
+               )
     end
 
     test "Sandbox.info/0 says what a strict run uses here" do
