@@ -11,6 +11,7 @@ defmodule Sandbox.Bench do
   @sleep_ms 1_500
   @concurrency 8
   @timeout_probe_ms 500
+  @strict [isolation: :strict]
 
   @doc "Runs every measurement; returns the report (Markdown)."
   def main(quick?) do
@@ -21,10 +22,15 @@ defmodule Sandbox.Bench do
     # about every one of them: keep the host's log to errors.
     :logger.set_primary_config(:level, :error)
     impls = [sandbox: &sandbox_run/2, baseline: &Baseline.run/2]
+    strict? = Sandbox.info().isolation.available
+    # Strict cold runs are measured in the same turns as the others, so
+    # that the ratio between the two compares the same stretch of machine.
+    cold_impls = if strict?, do: impls ++ [strict: &strict_run/2], else: impls
     # Throwaway runs first: loading modules on first use is not a run's
     # cost, and not what the long_schedule count is about.
     for {_, run} <- impls, do: {:ok, _} = run.("1 + 1", [])
-    _ = warm(1)
+    _ = warm(1, [])
+    if strict?, do: {:ok, _} = strict_run("1 + 1", [])
     Stream.run(Task.async_stream([1], & &1))
     # The context figures too: they load the host's compiler.
     bare = bare_erl(n)
@@ -33,13 +39,14 @@ defmodule Sandbox.Bench do
 
     try do
       cold =
-        alternate(impls, monitor, n, fn run ->
+        alternate(cold_impls, monitor, n, fn run ->
           Process.sleep(100)
           ms(fn -> {:ok, %{result: 2}} = run.("1 + 1", []) end)
         end)
         |> Map.new(fn {name, times} -> {name, percentiles(times)} end)
 
-      warm = phase(monitor, :sandbox, fn -> warm(n + 5) end)
+      warm = phase(monitor, :sandbox, fn -> warm(n + 5, []) end)
+      strict_warm = if strict?, do: phase(monitor, :sandbox, fn -> warm(n + 5, @strict) end)
 
       flood =
         for {name, run} <- impls,
@@ -63,6 +70,7 @@ defmodule Sandbox.Bench do
         flood_lines: flood_lines,
         cold: cold,
         warm: warm,
+        strict_warm: strict_warm,
         flood: flood,
         overshoot: overshoot,
         concurrent: concurrent,
@@ -79,6 +87,8 @@ defmodule Sandbox.Bench do
   end
 
   defp sandbox_run(code, opts), do: Sandbox.run(code, Keyword.put_new(opts, :pool, false))
+
+  defp strict_run(code, opts), do: sandbox_run(code, @strict ++ opts)
 
   # The baseline needs a distributed host (the package never does). EPMD
   # runs as this VM's child, not as a daemon: on machines whose PID 1 does
@@ -125,14 +135,14 @@ defmodule Sandbox.Bench do
   end
 
   # Calls 250 ms apart through a pool of 2, as an agent in a loop would.
-  defp warm(n) do
-    {:ok, pool} = Sandbox.Pool.start_link(size: 2)
+  defp warm(n, opts) do
+    {:ok, pool} = Sandbox.Pool.start_link([size: 2] ++ opts)
     wait_until(fn -> Sandbox.Pool.status(pool).idle == 2 end)
 
     times =
       for _ <- 1..n do
         Process.sleep(250)
-        ms(fn -> {:ok, %{result: 2}} = Sandbox.run("1 + 1", pool: pool) end)
+        ms(fn -> {:ok, %{result: 2}} = Sandbox.run("1 + 1", [pool: pool] ++ opts) end)
       end
 
     GenServer.stop(pool)
@@ -295,36 +305,40 @@ defmodule Sandbox.Bench do
     base_events = Enum.filter(r.events, &(&1.tag == :baseline))
     other_events = Enum.filter(r.events, &(&1.tag == nil))
 
-    rows = [
-      {"trivial run, cold, p50", fmt.(r.cold.sandbox.p50), fmt.(r.cold.baseline.p50),
-       "≤ 0.75 × baseline (#{Float.round(cold_ratio, 2)} ×)", cold_ratio <= 0.75},
-      {"trivial run, cold, p90", fmt.(r.cold.sandbox.p90), fmt.(r.cold.baseline.p90), "", nil},
-      {"trivial run, warm (pool of 2, 250 ms apart), p50", fmt.(r.warm.p50), "n/a", "≤ 3 ms",
-       r.warm.p50 <= 3.0},
-      {"trivial run, warm, p90", fmt.(r.warm.p90), "n/a", "", nil},
-      {"#{r.flood_lines} `IO.puts` lines, wall", fmt.(r.flood.sandbox.ms),
-       fmt.(r.flood.baseline.ms) <> if(r.flood.baseline.ok, do: "", else: " (failed)"),
-       "≤ 1/30 of baseline (1/#{round(flood_ratio)})", flood_ratio >= 30},
-      {"... host RSS peak above start", mb.(r.flood.sandbox.peak_kb),
-       mb.(r.flood.baseline.peak_kb), "≤ max_output + 2 MB (#{mb.(flood_peak_limit)})",
-       r.flood.sandbox.peak_kb <= flood_peak_limit},
-      {"`timeout: 500` overshoot (wall − 500 − cold p50 of the same stretch)",
-       fmt.(r.overshoot.sandbox.overshoot), fmt.(r.overshoot.baseline.overshoot), "≤ 30 ms",
-       r.overshoot.sandbox.overshoot <= 30},
-      {"#{@concurrency} concurrent #{@sleep_ms} ms runs, wall, p50",
-       fmt.(r.concurrent.sandbox.p50), fmt.(r.concurrent.baseline.p50), "≤ baseline",
-       r.concurrent.sandbox.p50 <= r.concurrent.baseline.p50},
-      {"long_schedule events > 2 ms in the host (during each one's phases)",
-       events_cell(pkg_events) <>
-         "; #{Enum.count(pkg_events, &package_event?/1)} in the package's code",
-       events_cell(base_events), "none caused by the package (in its code)",
-       not Enum.any?(pkg_events, &package_event?/1)},
-      {"peer RSS (VmRSS during a run)", mb.(r.rss.sandbox), mb.(r.rss.baseline), "", nil},
-      {"context: bare `erl -noshell -eval halt()`, p50", fmt.(r.bare.p50), "", "", nil},
-      {"context: bare `erl`'s RSS", mb.(r.bare.rss), "", "", nil},
-      {"context: the flood's code evaluated in the host VM, to a `StringIO`", fmt.(r.floor), "",
-       "", nil}
-    ]
+    rows =
+      [
+        {"trivial run, cold, p50", fmt.(r.cold.sandbox.p50), fmt.(r.cold.baseline.p50),
+         "≤ 0.75 × baseline (#{Float.round(cold_ratio, 2)} ×)", cold_ratio <= 0.75},
+        {"trivial run, cold, p90", fmt.(r.cold.sandbox.p90), fmt.(r.cold.baseline.p90), "", nil},
+        {"trivial run, warm (pool of 2, 250 ms apart), p50", fmt.(r.warm.p50), "n/a", "≤ 3 ms",
+         r.warm.p50 <= 3.0},
+        {"trivial run, warm, p90", fmt.(r.warm.p90), "n/a", "", nil}
+      ] ++
+        strict_rows(r, fmt) ++
+        [
+          {"#{r.flood_lines} `IO.puts` lines, wall", fmt.(r.flood.sandbox.ms),
+           fmt.(r.flood.baseline.ms) <> if(r.flood.baseline.ok, do: "", else: " (failed)"),
+           "≤ 1/30 of baseline (1/#{round(flood_ratio)})", flood_ratio >= 30},
+          {"... host RSS peak above start", mb.(r.flood.sandbox.peak_kb),
+           mb.(r.flood.baseline.peak_kb), "≤ max_output + 2 MB (#{mb.(flood_peak_limit)})",
+           r.flood.sandbox.peak_kb <= flood_peak_limit},
+          {"`timeout: 500` overshoot (wall − 500 − cold p50 of the same stretch)",
+           fmt.(r.overshoot.sandbox.overshoot), fmt.(r.overshoot.baseline.overshoot), "≤ 30 ms",
+           r.overshoot.sandbox.overshoot <= 30},
+          {"#{@concurrency} concurrent #{@sleep_ms} ms runs, wall, p50",
+           fmt.(r.concurrent.sandbox.p50), fmt.(r.concurrent.baseline.p50), "≤ baseline",
+           r.concurrent.sandbox.p50 <= r.concurrent.baseline.p50},
+          {"long_schedule events > 2 ms in the host (during each one's phases)",
+           events_cell(pkg_events) <>
+             "; #{Enum.count(pkg_events, &package_event?/1)} in the package's code",
+           events_cell(base_events), "none caused by the package (in its code)",
+           not Enum.any?(pkg_events, &package_event?/1)},
+          {"peer RSS (VmRSS during a run)", mb.(r.rss.sandbox), mb.(r.rss.baseline), "", nil},
+          {"context: bare `erl -noshell -eval halt()`, p50", fmt.(r.bare.p50), "", "", nil},
+          {"context: bare `erl`'s RSS", mb.(r.bare.rss), "", "", nil},
+          {"context: the flood's code evaluated in the host VM, to a `StringIO`", fmt.(r.floor),
+           "", "", nil}
+        ]
 
     header = "| measure | sandbox | baseline | target | met |\n|---|---|---|---|---|\n"
 
@@ -343,9 +357,30 @@ defmodule Sandbox.Bench do
     Samples: #{r.n} cold runs each, taken in turn; #{r.warm.n} warm runs; #{r.n}
     timed-out runs each (in turn with as many trivial ones); the concurrent runs
     #{length(r.concurrent.sandbox.all)} times each, in turn. The flood keeps
-    `max_output: 50_000`. Sandbox runs use `pool: false` except the warm rows.
+    `max_output: 50_000`. Sandbox runs use `pool: false` except the warm rows;
+    strict cold runs take their turn with the others, strict warm runs use a
+    strict pool of 2.
     #{missed_notes(r, rows)}#{event_details(pkg_events ++ other_events)}
     """
+  end
+
+  # The strict rows compare with the package's own runs without isolation:
+  # the baseline has no box at all.
+  defp strict_rows(%{strict_warm: nil}, _fmt) do
+    [{"`isolation: :strict`", "unavailable here", "", "", nil}]
+  end
+
+  defp strict_rows(r, fmt) do
+    ratio = r.cold.strict.p50 / r.cold.sandbox.p50
+
+    [
+      {"`isolation: :strict` trivial run, cold, p50 (baseline: the package without isolation)",
+       fmt.(r.cold.strict.p50), fmt.(r.cold.sandbox.p50),
+       "≤ 1.2 × without isolation (#{Float.round(ratio, 2)} ×)", ratio <= 1.2},
+      {"`isolation: :strict` trivial run, warm (strict pool of 2, 250 ms apart), p50",
+       fmt.(r.strict_warm.p50), "n/a", "≤ 3 ms", r.strict_warm.p50 <= 3.0},
+      {"`isolation: :strict` trivial run, warm, p90", fmt.(r.strict_warm.p90), "n/a", "", nil}
+    ]
   end
 
   # For each target missed, the reason as measured in this same run, and
