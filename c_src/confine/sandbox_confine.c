@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,16 +73,29 @@ static void expect(const char *status, const char *key, const char *want) {
     refuse(what);
 }
 
+/* Whether any of the field's ids (real, effective, saved, file system) is
+ * 0; a field that cannot be read counts as root. */
+static bool any_root_id(const char *status, const char *key) {
+    char ids[128];
+    if (!status_field(status, key, ids, sizeof ids))
+        return true;
+    for (char *save = NULL, *id = strtok_r(ids, " \t", &save); id;
+         id = strtok_r(NULL, " \t", &save))
+        if (strcmp(id, "0") == 0)
+            return true;
+    return false;
+}
+
 /* Never root, no capability of any kind, no_new_privs, the filter on. */
 static void check_identity(void) {
     char status[4096];
     ssize_t n = fdio_read_file("/proc/self/status", status, sizeof status - 1);
     if (n < 0)
         refuse("/proc/self/status");
-    status[n] = '\0';
-    char uid[128];
+    /* refuse() does not return; the cast keeps cppcheck from doubting it. */
+    status[n < 0 ? 0 : (size_t)n] = '\0';
     errno = 0;
-    if (!status_field(status, "Uid", uid, sizeof uid) || uid[0] == '0')
+    if (any_root_id(status, "Uid") || any_root_id(status, "Gid"))
         refuse("running as root");
     expect(status, "CapEff", NULL);
     expect(status, "CapPrm", NULL);
