@@ -755,5 +755,25 @@ lifecycle_subreaper =
     tests: [
       "test/sandbox/strict_test.exs: 7. bombs end the run, not the machine a fork bomb ends in :process_limit, a memory bomb in :memory_limit, a disk filler in a failed write"
     ]
+  },
+  %{
+    id: "strict-no-userns",
+    file: "lib/sandbox/isolation.ex",
+    from: "    if why = user_namespaces_refused(), do: unavailable!(why)",
+    to: "    if why = nil, do: unavailable!(why)",
+    breaks: "Isolation: a BootError names what is missing (no user namespaces)",
+    tests: [
+      "test/sandbox/strict_test.exs: the box without user namespaces: a BootError that names them, never a run"
+    ]
+  },
+  %{
+    id: "strict-refusal",
+    file: "lib/sandbox/result.ex",
+    from: "    reason = if why, do: {:isolation, why}, else: reason",
+    to: "    reason = if why, do: reason, else: reason",
+    breaks: "Isolation: a BootError names what is missing (the box's tools' words)",
+    tests: [
+      "test/sandbox/strict_test.exs: the box a box its tools refuse to make: a BootError with their words"
+    ]
   }
 ]

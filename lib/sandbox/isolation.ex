@@ -44,7 +44,8 @@ defmodule Sandbox.Isolation do
 
     missing =
       if(bwrap, do: [], else: ["bubblewrap (bwrap)"]) ++
-        if(File.exists?(confine), do: [], else: ["#{confine} (build it: make priv)"])
+        if(File.exists?(confine), do: [], else: ["#{confine} (build it: make priv)"]) ++
+        List.wrap(user_namespaces_refused())
 
     abi = landlock_abi(confine)
 
@@ -76,6 +77,7 @@ defmodule Sandbox.Isolation do
     bwrap = System.find_executable("bwrap") || unavailable!("bubblewrap (bwrap) is not installed")
     confine = confine_path()
     unless File.exists?(confine), do: unavailable!("#{confine} is missing (make priv)")
+    if why = user_namespaces_refused(), do: unavailable!(why)
 
     {uid, gid} = user()
     drop = ["--guest-output" | if(root?(), do: ["--user", "#{uid}:#{gid}"], else: [])]
@@ -218,4 +220,40 @@ defmodule Sandbox.Isolation do
   end
 
   defp unavailable!(why), do: throw({:unavailable, why})
+
+  # The box is made by an unprivileged user (a root host's helper drops
+  # first), so it needs the kernel to give users namespaces. These
+  # settings refuse them outright; a refusal they do not show (a
+  # container's seccomp profile, say) is bwrap's to report, see refusal/1.
+  @userns_settings [
+    {"/proc/sys/user/max_user_namespaces", "0",
+     "user namespaces are off (user.max_user_namespaces is 0)"},
+    {"/proc/sys/kernel/unprivileged_userns_clone", "0",
+     "user namespaces are off for users (kernel.unprivileged_userns_clone is 0)"},
+    {"/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1",
+     "AppArmor keeps users from user namespaces (kernel.apparmor_restrict_unprivileged_userns is 1)"}
+  ]
+
+  defp user_namespaces_refused do
+    Enum.find_value(@userns_settings, fn {path, refused, why} ->
+      with {:ok, text} <- File.read(path),
+           ^refused <- String.trim(text),
+           do: why,
+           else: (_ -> nil)
+    end)
+  end
+
+  @doc """
+  What the box's own tools said when they refused to make it (bwrap's
+  or sandbox_confine's line in the output of a VM that never started),
+  or `nil` when they said nothing: the VM failed for another reason.
+  """
+  @spec refusal(binary()) :: String.t() | nil
+  def refusal(output) do
+    output
+    |> String.split("\n")
+    |> Enum.find(
+      &(String.starts_with?(&1, "bwrap: ") or String.starts_with?(&1, "sandbox_confine: "))
+    )
+  end
 end

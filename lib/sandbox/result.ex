@@ -42,7 +42,7 @@ defmodule Sandbox.Result do
   Times are milliseconds, as floats with microsecond resolution.
   """
 
-  alias Sandbox.{AtomLimitError, BootError, Native}
+  alias Sandbox.{AtomLimitError, BootError, Isolation, Native}
 
   @typedoc "How a run ended."
   @type status ::
@@ -167,8 +167,11 @@ defmodule Sandbox.Result do
     end
   end
 
-  defp finish({:boot_failed, reason, output, exit}, _result, _options),
-    do: raise(BootError, reason: reason, output: output, exit: exit)
+  defp finish({:boot_failed, reason, output, exit}, _result, options) do
+    why = reason == :exited and options.isolation == :strict and Isolation.refusal(output)
+    reason = if why, do: {:isolation, why}, else: reason
+    raise BootError, reason: reason, output: output, exit: exit
+  end
 
   defp ms(nil), do: nil
   defp ms(us), do: us / 1000

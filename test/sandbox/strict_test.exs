@@ -308,6 +308,63 @@ defmodule Sandbox.StrictTest do
       assert Exception.message(error) =~ "bubblewrap"
     end
 
+    # A host VM in a user namespace of its own whose limit on user
+    # namespaces is 0 (a per-namespace limit: the machine's stays as it is).
+    test "without user namespaces: a BootError that names them, never a run" do
+      script = ~S"""
+      Application.put_env(:sandbox, :cgroup, false)
+      {:ok, _} = Application.ensure_all_started(:sandbox)
+
+      refused =
+        try do
+          Sandbox.run("1", isolation: :strict)
+        rescue
+          error in Sandbox.BootError -> {:raised, error.reason}
+        end
+
+      found = {Sandbox.info().isolation, refused, Sandbox.run("1")}
+      IO.write(Base.encode64(:erlang.term_to_binary(found)))
+      """
+
+      paths = Enum.flat_map(:code.get_path(), &["-pa", List.to_string(&1)])
+      no_userns = "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\""
+
+      {encoded, 0} =
+        System.cmd(
+          "unshare",
+          ["-U", "-r", "sh", "-c", no_userns, "sh", System.find_executable("elixir")] ++
+            paths ++ ["-e", script]
+        )
+
+      assert {info, {:raised, {:isolation, why}}, {:ok, %{result: 1}}} =
+               encoded |> Base.decode64!() |> :erlang.binary_to_term()
+
+      assert why =~ "max_user_namespaces is 0"
+      assert %{available: false, missing: [^why]} = info
+    end
+
+    # A refusal no setting shows (a container's seccomp profile, say) is
+    # bwrap's to report: a bwrap that refuses stands in for it.
+    test "a box its tools refuse to make: a BootError with their words" do
+      bin = fresh_path("/tmp")
+      File.mkdir_p!(bin)
+      File.chmod!(bin, 0o755)
+      fake = Path.join(bin, "bwrap")
+      path = System.get_env("PATH")
+      System.put_env("PATH", bin <> ":" <> path)
+      on_exit(fn -> System.put_env("PATH", path) end)
+
+      File.write!(fake, "#!/bin/sh\necho 'bwrap: refused for a test' >&2\nexit 1\n")
+      File.chmod!(fake, 0o755)
+      error = assert_raise Sandbox.BootError, fn -> Sandbox.run("1", @strict) end
+      assert error.reason == {:isolation, "bwrap: refused for a test"}
+
+      # A VM in the box that fails on its own is not blamed on the box.
+      File.write!(fake, "#!/bin/sh\necho 'erl: it broke' >&2\nexit 1\n")
+      error = assert_raise Sandbox.BootError, fn -> Sandbox.run("1", @strict) end
+      assert error.reason == :exited
+    end
+
     test "sandbox_confine refuses to start anything outside a box" do
       confine = Path.join(:code.priv_dir(:sandbox), "sandbox_confine")
       user = File.stat!("/proc/self/ns/user").inode
