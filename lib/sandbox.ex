@@ -252,6 +252,12 @@ defmodule Sandbox do
       `:netns` with `CAP_SYS_ADMIN`, else `:user_netns` (inside a user
       namespace of the run's own, mapping only this user onto itself). The
       kernel may still refuse it; the run then raises `Sandbox.BootError`.
+    * `:isolation` - what an `isolation: :strict` run gets here:
+      `:available` (false when something in `:missing` is: bubblewrap,
+      `sandbox_confine`, or user namespaces turned off by a setting that
+      is named), the `:mechanisms` it uses, the kernel's `:landlock_abi`
+      (0: none, and no Landlock), the `:user` a root host's runs become
+      (`:own` on a host that is not root) and the `:bwrap` it starts.
     * `:erl` and `:helper` - the executables a run starts.
   """
   @spec info() :: %{
@@ -268,6 +274,7 @@ defmodule Sandbox do
             available: boolean(),
             missing: [String.t()],
             mechanisms: [atom()],
+            landlock_abi: non_neg_integer(),
             user: {pos_integer(), pos_integer()} | :own,
             bwrap: String.t() | nil
           },
