@@ -226,9 +226,6 @@ defmodule Sandbox.LimitsTest do
     # machine's stay as they are): the kernel refuses both kinds.
     test "a kernel's refusal is an error that says why, never a run with a network" do
       script = ~S"""
-      Application.put_env(:sandbox, :cgroup, false)
-      {:ok, _} = Application.ensure_all_started(:sandbox)
-
       refused =
         try do
           Sandbox.run("1", network: false)
@@ -239,21 +236,8 @@ defmodule Sandbox.LimitsTest do
       IO.write(Base.encode64(:erlang.term_to_binary({Sandbox.run("1"), refused})))
       """
 
-      paths = Enum.flat_map(:code.get_path(), &["-pa", List.to_string(&1)])
-
-      limit_namespaces =
-        "echo 0 > /proc/sys/user/max_net_namespaces && " <>
-          "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\""
-
-      {encoded, 0} =
-        System.cmd(
-          "unshare",
-          ["-U", "-r", "sh", "-c", limit_namespaces, "sh", System.find_executable("elixir")] ++
-            paths ++ ["-e", script]
-        )
-
       assert {{:ok, %{result: 1}}, {:raised, message}} =
-               encoded |> Base.decode64!() |> :erlang.binary_to_term()
+               TestOS.in_user_namespace(~w(max_net_namespaces max_user_namespaces), script)
 
       assert message =~ "network: false"
       assert message =~ "ENOSPC"

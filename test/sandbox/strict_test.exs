@@ -26,6 +26,26 @@ defmodule Sandbox.StrictTest do
     path
   end
 
+  # A strict run that holds a marked `sleep` for as long as the test needs
+  # it (its owner gone when the test ends, the run is killed); returns the
+  # marker and the processes the host sees with it.
+  defp hold_marked_process do
+    marker = "sandbox-strict-marker-#{System.unique_integer([:positive])}"
+
+    holder =
+      Task.async(fn ->
+        Sandbox.run(
+          ~s|System.cmd("sh", ["-c", "sleep 30 # #{marker}"])|,
+          @strict ++ [timeout: 60_000]
+        )
+      end)
+
+    on_exit(fn -> Process.exit(holder.pid, :kill) end)
+    found = fn -> Sandbox.TestCode.marked_processes(marker) end
+    assert TestOS.eventually(fn -> found.() != [] end, 30_000)
+    {marker, found.()}
+  end
+
   defp received_chunks(acc \\ "") do
     receive do
       {:sandbox_output, _ref, chunk} -> received_chunks(acc <> chunk)
@@ -56,21 +76,7 @@ defmodule Sandbox.StrictTest do
 
     @tag :root
     test "not root outside the box either: the host sees the box's processes as its user" do
-      marker = "sandbox-strict-uid-#{System.unique_integer([:positive])}"
-
-      holder =
-        Task.async(fn ->
-          Sandbox.run(
-            ~s|System.cmd("sh", ["-c", "sleep 30 # #{marker}"])|,
-            @strict ++ [timeout: 60_000]
-          )
-        end)
-
-      on_exit(fn -> Process.exit(holder.pid, :kill) end)
-
-      found = fn -> Sandbox.TestCode.marked_processes(marker) end
-      assert TestOS.eventually(fn -> found.() != [] end, 30_000)
-      [%{pid: pid} | _] = found.()
+      {_marker, [%{pid: pid} | _]} = hold_marked_process()
 
       [_, uids] = Regex.run(~r/^Uid:\s+(.*)$/m, File.read!("/proc/#{pid}/status"))
       refute "0" in String.split(uids), "a box process is root on the host: Uid #{uids}"
@@ -186,20 +192,7 @@ defmodule Sandbox.StrictTest do
     end
 
     test "a run cannot see another's processes" do
-      marker = "sandbox-strict-marker-#{System.unique_integer([:positive])}"
-
-      # Holds a marked process for as long as the test needs it.
-      holder =
-        Task.async(fn ->
-          Sandbox.run(
-            ~s|System.cmd("sh", ["-c", "sleep 30 # #{marker}"])|,
-            @strict ++ [timeout: 60_000]
-          )
-        end)
-
-      # Its owner gone, the run is killed.
-      on_exit(fn -> Process.exit(holder.pid, :kill) end)
-      assert TestOS.eventually(fn -> Sandbox.TestCode.marked_processes(marker) != [] end, 30_000)
+      {marker, _processes} = hold_marked_process()
 
       code = """
       Enum.any?(File.ls!("/proc"), fn pid ->
@@ -312,9 +305,6 @@ defmodule Sandbox.StrictTest do
     # namespaces is 0 (a per-namespace limit: the machine's stays as it is).
     test "without user namespaces: a BootError that names them, never a run" do
       script = ~S"""
-      Application.put_env(:sandbox, :cgroup, false)
-      {:ok, _} = Application.ensure_all_started(:sandbox)
-
       refused =
         try do
           Sandbox.run("1", isolation: :strict)
@@ -326,18 +316,8 @@ defmodule Sandbox.StrictTest do
       IO.write(Base.encode64(:erlang.term_to_binary(found)))
       """
 
-      paths = Enum.flat_map(:code.get_path(), &["-pa", List.to_string(&1)])
-      no_userns = "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\""
-
-      {encoded, 0} =
-        System.cmd(
-          "unshare",
-          ["-U", "-r", "sh", "-c", no_userns, "sh", System.find_executable("elixir")] ++
-            paths ++ ["-e", script]
-        )
-
       assert {info, {:raised, {:isolation, why}}, {:ok, %{result: 1}}} =
-               encoded |> Base.decode64!() |> :erlang.binary_to_term()
+               TestOS.in_user_namespace(~w(max_user_namespaces), script)
 
       assert why =~ "max_user_namespaces is 0"
       assert %{available: false, missing: [^why]} = info

@@ -91,6 +91,33 @@ defmodule Sandbox.TestOS do
     poll(fun, deadline)
   end
 
+  @doc """
+  Runs `script` in a fresh host VM (this one's code paths, no cgroup) in a
+  user namespace of its own where each of `zero_limits` (names under
+  /proc/sys/user, such as "max_user_namespaces") is 0: those limits are
+  per user namespace, so the machine's stay as they are. The script writes
+  a term with `IO.write(Base.encode64(:erlang.term_to_binary(term)))`;
+  returns that term.
+  """
+  def in_user_namespace(zero_limits, script) do
+    limits = Enum.map_join(zero_limits, " && ", &"echo 0 > /proc/sys/user/#{&1}")
+    paths = Enum.flat_map(:code.get_path(), &["-pa", List.to_string(&1)])
+
+    prelude = ~S"""
+    Application.put_env(:sandbox, :cgroup, false)
+    {:ok, _} = Application.ensure_all_started(:sandbox)
+    """
+
+    {encoded, 0} =
+      System.cmd(
+        "unshare",
+        ["-U", "-r", "sh", "-c", limits <> " && exec \"$@\"", "sh"] ++
+          [System.find_executable("elixir")] ++ paths ++ ["-e", prelude <> script]
+      )
+
+    encoded |> Base.decode64!() |> :erlang.binary_to_term()
+  end
+
   defp poll(fun, deadline) do
     value = fun.()
 
