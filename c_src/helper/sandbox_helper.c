@@ -195,6 +195,7 @@ static void finish(helper_t *h) {
     if (tree_end_all(getpgrp()) < 0)
         fail(STAGE_SETUP);
     report_usage(h);
+    limiter_free(&h->limiter);
     if (h->cgroup)
         (void)cgroup_remove(h->cgroup);
     exit(0);
