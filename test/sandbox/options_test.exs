@@ -83,6 +83,45 @@ defmodule Sandbox.OptionsTest do
     end
   end
 
+  describe "isolation" do
+    test "a strict run's limits are finite unless given" do
+      strict = Options.validate!("1", isolation: :strict)
+
+      for key <- [:memory_limit, :max_processes, :max_file_size, :disk_limit, :output_limit] do
+        assert is_integer(Map.fetch!(strict, key)),
+               "#{key} is #{inspect(Map.fetch!(strict, key))}"
+      end
+
+      assert %Options{memory_limit: :infinity} =
+               Options.validate!("1", isolation: :strict, memory_limit: :infinity)
+
+      assert %Options{memory_limit: :infinity, disk_limit: :infinity} = Options.validate!("1", [])
+    end
+
+    test "its options are refused without it, and wrong values with it" do
+      for {key, value} <- [read_paths: ["/tmp"], write_paths: ["/tmp"], disk_limit: 1_000] do
+        assert_raise ArgumentError, ~r/option :#{key} is only for isolation: :strict/, fn ->
+          Sandbox.run("1", [{key, value}])
+        end
+      end
+
+      for {key, value} <- [read_paths: "/tmp", write_paths: [""], read_paths: ["a\0b"]] do
+        assert_raise ArgumentError, ~r/option :#{key} must be a list of paths/, fn ->
+          Sandbox.run("1", [{key, value}, isolation: :strict])
+        end
+      end
+
+      assert_raise ArgumentError, ~r/option :isolation must be :none or :strict/, fn ->
+        Sandbox.run("1", isolation: :full)
+      end
+
+      assert %Options{read_paths: [absolute]} =
+               Options.validate!("1", isolation: :strict, read_paths: ["data"])
+
+      assert absolute == Path.expand("data")
+    end
+  end
+
   test "the README's option table is the one the options are documented with" do
     readme = File.read!(Path.expand("../../README.md", __DIR__))
 

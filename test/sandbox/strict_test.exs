@@ -423,6 +423,16 @@ defmodule Sandbox.StrictTest do
                )
     end
 
+    # Changes the application's environment: this module is not async.
+    test "config :sandbox, isolation: :strict makes every run strict unless it says :none" do
+      # HOME is the box's own directory in the box, the host's outside.
+      code = ~S|System.get_env("HOME")|
+      Application.put_env(:sandbox, :isolation, :strict)
+      on_exit(fn -> Application.delete_env(:sandbox, :isolation) end)
+      assert result!(code, []) == "/sandbox"
+      assert result!(code, isolation: :none) == System.get_env("HOME")
+    end
+
     test "Sandbox.info/0 says what a strict run uses here" do
       assert %{available: true, mechanisms: mechanisms} = Sandbox.info().isolation
       assert :seccomp in mechanisms and :pid_namespace in mechanisms
