@@ -115,6 +115,16 @@ defmodule Sandbox.StrictTest do
       assert {:error, _} = result!(~s|File.read(#{inspect(mix_exs)})|, @strict)
       assert {:error, _} = result!(~S|File.ls("/root")|, @strict)
 
+      assert {:error, _} =
+               result!(~s|File.ls(#{inspect(Path.expand("../../lib", __DIR__))})|, @strict)
+
+      # Nor the host's /tmp: a file there is not even seen.
+      in_tmp = fresh_path("/tmp")
+      File.write!(in_tmp, "private")
+      File.chmod!(in_tmp, 0o644)
+      assert {:ok, "private"} = result!(~s|File.read(#{inspect(in_tmp)})|, [])
+      assert {:error, :enoent} = result!(~s|File.read(#{inspect(in_tmp)})|, @strict)
+
       # The code paths: readable, not writable.
       ebin = List.to_string(:code.lib_dir(:sandbox, :ebin))
 
