@@ -8,7 +8,7 @@
 
 static int usage(void) {
     fprintf(stderr, "usage: sandbox_helper <host pid> [--no-network] [--user UID:GID] "
-                    "[--guest-output] <cgroup parent | -> <command> [args...]\n");
+                    "[--guest-output] [--nice N] <cgroup parent | -> <command> [args...]\n");
     return -1;
 }
 
@@ -32,6 +32,15 @@ int helper_args_parse(int argc, char **argv, helper_args_t *out) {
         }
         if (strcmp(argv[i], "--guest-output") == 0) {
             out->guest_output = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--nice") == 0) {
+            if (++i >= argc)
+                return usage();
+            p = argv[i];
+            if (decimal_parse(&p, p + strlen(p), 19, &value) < 0 || *p)
+                return usage();
+            out->nice = (int)value;
             continue;
         }
         if (strcmp(argv[i], "--user") != 0 || ++i >= argc)

@@ -1,7 +1,7 @@
 /* The helper's child, from fork to the VM's exec: into the run's cgroup,
  * a process group of its own, a descriptor of the output pipe for a
- * strict VM, its identity, a parent-death signal, every signal at its
- * default, then the command. */
+ * strict VM, its identity, its niceness, a parent-death signal, every
+ * signal at its default, then the command. */
 #include "vm.h"
 
 #include "cgroup.h"
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,6 +59,14 @@ void vm_exec(pid_t helper, const char *cgroup, int entered, const helper_args_t 
         dprintf(STDERR_FILENO, "sandbox_helper: cannot become %d:%d: %s\n", (int)args->uid,
                 (int)args->gid, strerror(errno));
         _exit(127);
+    }
+    /* Relative to the helper's (the host's) niceness; the kernel caps it
+     * at 19. Threads and processes the VM starts inherit it. */
+    if (args->nice) {
+        errno = 0;
+        int current = getpriority(PRIO_PROCESS, 0);
+        if ((current == -1 && errno) || setpriority(PRIO_PROCESS, 0, current + args->nice) < 0)
+            _exit(127);
     }
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         _exit(127);
