@@ -19,16 +19,15 @@ end
 
 defmodule Sandbox.Handle.Local do
   @moduledoc false
-  # A run on this node: the VM (a pool's or its own), the request it was
-  # given, and what must be given back when it is over (a pool's lease,
+  # A run on this node: the VM (a pool's or its own), the code it runs, and what must be given back when it is over (a pool's lease,
   # a private directory).
 
-  @enforce_keys [:owner, :options, :report?, :request, :started_at]
+  @enforce_keys [:owner, :options, :report?, :code, :started_at]
   defstruct [
     :owner,
     :options,
     :report?,
-    :request,
+    :code,
     :started_at,
     :ref,
     :vm,
@@ -37,7 +36,9 @@ defmodule Sandbox.Handle.Local do
     :tmp_dir,
     # set in a proxy: the caller's {:sandbox_cancel, tag} cancels the run
     :cancel_tag,
-    warm?: false
+    warm?: false,
+    # a VM killed while it booted was replaced once already
+    rebooted?: false
   ]
 
   @opaque t :: %__MODULE__{}

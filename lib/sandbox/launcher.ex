@@ -26,7 +26,7 @@ defmodule Sandbox.Launcher do
     %{argv: argv, env: env} = command()
 
     with {:ok, {flags, argv}} <- boxed(argv, options) do
-      helper_args = flags ++ [Cgroup.parent() || "-" | argv]
+      helper_args = flags ++ nice_flags() ++ [Cgroup.parent() || "-" | argv]
 
       case Native.spawn(helper_path(), helper_args, env, ref, options.boot_timeout) do
         {:ok, vm} -> {:ok, vm}
@@ -39,6 +39,42 @@ defmodule Sandbox.Launcher do
   defp boxed(argv, %Options{network: true}), do: {:ok, {[], argv}}
   defp boxed(argv, %Options{network: false}), do: {:ok, {["--no-network"], argv}}
 
+  @default_nice 10
+
+  @doc """
+  How many steps of niceness (0 to 19) VMs run below the host:
+  `config :sandbox, nice: n`, default #{@default_nice}. A VM boots on
+  every core it can get; below the host's priority, the host's own
+  processes still get the CPU as soon as they wake. 0 runs VMs at the
+  host's priority.
+  """
+  @spec nice() :: 0..19
+  def nice do
+    case Application.get_env(:sandbox, :nice, @default_nice) do
+      n when is_integer(n) and n in 0..19 ->
+        n
+
+      other ->
+        raise ArgumentError,
+              "config :sandbox, :nice must be an integer from 0 to 19, got: #{inspect(other)}"
+    end
+  end
+
+  defp nice_flags do
+    case nice() do
+      0 -> []
+      n -> ["--nice", Integer.to_string(n)]
+    end
+  end
+
+  @doc """
+  What a VM launched now is launched with, apart from the run's own
+  options: a pool's VM launched otherwise (before the cgroup or priority
+  settings changed) is not given to a run.
+  """
+  @spec signature() :: term()
+  def signature, do: {Cgroup.parent(), nice()}
+
   @doc "The helper executable that owns each VM and its tree."
   @spec helper_path() :: String.t()
   def helper_path, do: Path.join(:code.priv_dir(:sandbox), "sandbox_helper")
@@ -49,7 +85,8 @@ defmodule Sandbox.Launcher do
 
   # The command for one fresh VM.
   defp command do
-    %{argv: [erl_path() | vm_args()], env: environment()}
+    env = Enum.map(environment(), fn {key, value} -> key <> "=" <> value end)
+    %{argv: [erl_path() | vm_args()], env: env}
   end
 
   @doc "The `erl` of the running VM's own installation."
@@ -65,6 +102,16 @@ defmodule Sandbox.Launcher do
 
   defp vm_args do
     [
+      # Schedulers that run out of work sleep at once rather than spin for
+      # more: a VM's boot is short bursts of work on each scheduler, and
+      # spinning after each costs CPU (a sixth of a bare VM's) that other
+      # VMs and the host could use.
+      "+sbwt",
+      "none",
+      "+sbwtdcpu",
+      "none",
+      "+sbwtdio",
+      "none",
       # No shell, nothing read from stdin (the peer's stdin is /dev/null).
       "-noshell",
       "-noinput",
@@ -90,11 +137,15 @@ defmodule Sandbox.Launcher do
       ]
   end
 
-  defp environment do
+  @doc """
+  The environment a VM launched now gets: the host's, without what would
+  change how the VM boots.
+  """
+  @spec environment() :: %{String.t() => String.t()}
+  def environment do
     System.get_env()
     |> Map.drop(@vm_flag_variables)
     |> Map.put("ERL_CRASH_DUMP_SECONDS", "0")
-    |> Enum.map(fn {key, value} -> key <> "=" <> value end)
   end
 
   # The host's code paths as they are now, minus OTP's own (the peer has

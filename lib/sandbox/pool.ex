@@ -20,7 +20,15 @@ defmodule Sandbox.Pool do
     * `:name` - the name to register the pool under (optional). A named
       pool also joins the cluster group of that name: see
       `Sandbox.Cluster`.
-    * `:size` - how many booted peers to keep waiting (default: `2`).
+    * `:size` - how many booted peers to keep waiting (default: `2`), or
+      `:auto`: none until the pool is first used, then as many as runs
+      have lately used at once, up to `:max_size`, and none again after
+      `:idle_timeout` without a run (see below).
+    * `:max_size` - with `size: :auto`, the most peers kept waiting
+      (default: the number of schedulers online).
+    * `:idle_timeout` - with `size: :auto`, how long (ms) the pool keeps
+      peers after its last run before it kills them all (default:
+      `60_000`).
     * `:max_peers` - the most live peers the pool may have at once:
       waiting, booting and in use, including those booted for callers
       when the pool was empty (default: `:infinity`).
@@ -32,6 +40,18 @@ defmodule Sandbox.Pool do
       if it asks for the same box, and boots its own otherwise, as does a
       run that is not strict. The box's view of the code paths is made
       when each peer boots.
+
+  ## `size: :auto`
+
+  What the application starts when nothing is configured (see
+  `Sandbox.Application`): a pool that costs nothing until a run uses it.
+  The first run boots its own peer, as with an empty pool, and the pool
+  then boots one in the background for the next. While runs keep coming,
+  the pool keeps as many peers waiting as runs have been in progress at
+  once (never more than `:max_size`); once `:idle_timeout` passes with no
+  run taking a peer, it kills its waiting peers and boots none until the
+  next run. An idle peer costs its memory (about 50 MB resident) and next
+  to no CPU.
 
   ## When the pool is empty, and `:max_peers`
 
@@ -58,6 +78,7 @@ defmodule Sandbox.Pool do
   require Logger
 
   @default_size 2
+  @default_idle_timeout 60_000
   @default_boot_timeout Sandbox.Protocol.boot_timeout_ms()
   @max_backoff_ms 5_000
 
@@ -75,14 +96,19 @@ defmodule Sandbox.Pool do
 
   @type option ::
           {:name, GenServer.name()}
-          | {:size, non_neg_integer()}
+          | {:size, non_neg_integer() | :auto}
+          | {:max_size, non_neg_integer()}
+          | {:idle_timeout, pos_integer()}
           | {:max_peers, pos_integer() | :infinity}
           | {:boot_timeout, non_neg_integer()}
 
   @doc "Starts a pool linked to the caller. See the module doc for the options."
   @spec start_link([option()]) :: GenServer.on_start()
   def start_link(opts) do
-    config = Map.put(config!(opts), :group, Keyword.get(opts, :name))
+    # (:join is internal: the application's automatic pool joins no
+    # cluster group.)
+    group = if Keyword.get(opts, :join, true), do: Keyword.get(opts, :name)
+    config = Map.put(config!(Keyword.delete(opts, :join)), :group, group)
 
     case Keyword.fetch(opts, :name) do
       {:ok, name} -> GenServer.start_link(__MODULE__, config, name: name)
@@ -112,7 +138,7 @@ defmodule Sandbox.Pool do
           leased: non_neg_integer(),
           waiting: non_neg_integer(),
           idle_os_pids: [pos_integer()],
-          size: non_neg_integer(),
+          size: non_neg_integer() | :auto,
           max_peers: pos_integer() | :infinity
         }
   def status(pool, timeout \\ 5_000), do: GenServer.call(pool, :status, timeout)
@@ -120,10 +146,14 @@ defmodule Sandbox.Pool do
   @doc false
   # Takes a peer, or leave to boot one; waits up to wait_ms for a slot
   # under :max_peers. The lease must be given back with checkin/2. A run
-  # whose box is not the pool's gets :mismatch and boots its own.
+  # whose box is not the pool's gets :mismatch and boots its own. A peer is
+  # given only if it booted within wait_ms (the run's :boot_timeout), as a
+  # VM of the run's own would have had to, and was launched as one would
+  # be now (Launcher.signature/0): a pool's peers are indistinguishable
+  # from the VM the run would otherwise have booted.
   @spec checkout(pool(), non_neg_integer(), box()) :: lease() | {:error, :busy}
   def checkout(pool, wait_ms, box \\ nil),
-    do: GenServer.call(pool, {:checkout, wait_ms, box}, :infinity)
+    do: GenServer.call(pool, {:checkout, wait_ms, box, Launcher.signature()}, :infinity)
 
   @doc false
   # The box of runs with these options, as checkout/3 compares it.
@@ -143,11 +173,24 @@ defmodule Sandbox.Pool do
     end
 
     size = Keyword.get(opts, :size, @default_size)
+    max_size = Keyword.get(opts, :max_size, System.schedulers_online())
+    idle_timeout = Keyword.get(opts, :idle_timeout, @default_idle_timeout)
     max_peers = Keyword.get(opts, :max_peers, :infinity)
     boot_timeout = Keyword.get(opts, :boot_timeout, @default_boot_timeout)
 
-    unless is_integer(size) and size >= 0,
-      do: bad!(:size, "a non-negative integer", size)
+    unless size == :auto or (is_integer(size) and size >= 0),
+      do: bad!(:size, "a non-negative integer or :auto", size)
+
+    unless is_integer(max_size) and max_size >= 0,
+      do: bad!(:max_size, "a non-negative integer", max_size)
+
+    unless is_integer(idle_timeout) and idle_timeout > 0,
+      do: bad!(:idle_timeout, "a positive integer", idle_timeout)
+
+    if size != :auto and
+         (Keyword.has_key?(opts, :max_size) or Keyword.has_key?(opts, :idle_timeout)) do
+      raise ArgumentError, "pool options :max_size and :idle_timeout apply only with size: :auto"
+    end
 
     unless max_peers == :infinity or (is_integer(max_peers) and max_peers > 0),
       do: bad!(:max_peers, "a positive integer or :infinity", max_peers)
@@ -164,6 +207,8 @@ defmodule Sandbox.Pool do
 
     %{
       size: size,
+      max_size: max_size,
+      idle_timeout: idle_timeout,
       max_peers: max_peers,
       boot_timeout: boot_timeout,
       launch: launch,
@@ -183,34 +228,45 @@ defmodule Sandbox.Pool do
 
     state =
       Map.merge(config, %{
-        # booted VMs, oldest first: {ref, vm, os_pid}
+        # booted VMs, oldest first: %{ref, vm, os_pid, boot_ms, signature}
         idle: :queue.new(),
-        # ref => vm
+        # ref => %{vm, started_at, signature}
         booting: %{},
         # lease id (the monitor of the run's process) => VM given, or nil
         leased: %{},
-        # runs waiting for a slot, first come first served: {from, monitor, timer}
+        # runs waiting for a slot, first come first served:
+        # {from, monitor, timer, boot_timeout}
         waiting: :queue.new(),
         failures: 0,
-        backoff: nil
+        backoff: nil,
+        # How many peers to keep idle or booting: the size, or with
+        # size: :auto what recent demand asks for.
+        target: if(config.size == :auto, do: 0, else: config.size),
+        # size: :auto: when a run last took a peer, and the idle check.
+        last_used: nil,
+        idle_timer: nil
       })
 
     {:ok, refill(state)}
   end
 
   @impl GenServer
-  def handle_call({:checkout, _wait_ms, box}, _from, %{box: ours} = state) when box != ours,
-    do: {:reply, :mismatch, state}
+  def handle_call({:checkout, _wait_ms, box, _signature}, _from, %{box: ours} = state)
+      when box != ours,
+      do: {:reply, :mismatch, state}
 
-  def handle_call({:checkout, wait_ms, _box}, {caller, _} = from, state) do
-    case next_lease(state, caller) do
+  def handle_call({:checkout, wait_ms, _box, signature}, {caller, _} = from, state) do
+    state = drop_stale(state, signature)
+
+    case next_lease(state, caller, wait_ms) do
       {reply, state} ->
         {:reply, reply, state, {:continue, :refill}}
 
       nil ->
         monitor = Process.monitor(caller)
         timer = Process.send_after(self(), {:wait_expired, monitor}, wait_ms)
-        {:noreply, %{state | waiting: :queue.in({from, monitor, timer}, state.waiting)}}
+        waiter = {from, monitor, timer, wait_ms}
+        {:noreply, %{state | waiting: :queue.in(waiter, state.waiting)}}
     end
   end
 
@@ -220,7 +276,7 @@ defmodule Sandbox.Pool do
       booting: map_size(state.booting),
       leased: map_size(state.leased),
       waiting: :queue.len(state.waiting),
-      idle_os_pids: for({_ref, _run, os_pid} <- :queue.to_list(state.idle), do: os_pid),
+      idle_os_pids: for(peer <- :queue.to_list(state.idle), do: peer.os_pid),
       size: state.size,
       max_peers: state.max_peers
     }
@@ -245,8 +301,10 @@ defmodule Sandbox.Pool do
       {nil, _} ->
         {:noreply, state}
 
-      {vm, booting} ->
-        idle = :queue.in({ref, vm, os_pid}, state.idle)
+      {booting_peer, booting} ->
+        boot_ms = System.convert_time_unit(now() - booting_peer.started_at, :native, :millisecond)
+        peer = Map.merge(booting_peer, %{ref: ref, os_pid: os_pid, boot_ms: boot_ms})
+        idle = :queue.in(peer, state.idle)
         state = %{state | booting: booting, idle: idle, failures: 0}
         {:noreply, state |> serve_waiting() |> refill()}
     end
@@ -262,7 +320,7 @@ defmodule Sandbox.Pool do
         {:noreply, state |> back_off() |> refill()}
 
       idle_ref?(state, ref) ->
-        idle = :queue.filter(fn {idle_ref, _, _} -> idle_ref != ref end, state.idle)
+        idle = :queue.filter(&(&1.ref != ref), state.idle)
         {:noreply, refill(%{state | idle: idle})}
 
       true ->
@@ -290,6 +348,8 @@ defmodule Sandbox.Pool do
 
   def handle_info(:retry, state), do: {:noreply, refill(%{state | backoff: nil})}
 
+  def handle_info(:idle_check, state), do: {:noreply, idle_check(%{state | idle_timer: nil})}
+
   def handle_info(_other, state), do: {:noreply, state}
 
   # ---- helpers --------------------------------------------------------------
@@ -306,13 +366,13 @@ defmodule Sandbox.Pool do
   defp below_max?(%{max_peers: :infinity}), do: true
   defp below_max?(state), do: live(state) < state.max_peers
 
-  defp idle_ref?(state, ref), do: Enum.any?(:queue.to_list(state.idle), &(elem(&1, 0) == ref))
+  defp idle_ref?(state, ref), do: Enum.any?(:queue.to_list(state.idle), &(&1.ref == ref))
 
   # Waiting runs come first: each takes a booted peer if there is one, or
   # leave to boot its own, while the bound allows.
   defp serve_waiting(state) do
-    with {:value, {{caller, _} = from, monitor, timer}} <- :queue.peek(state.waiting),
-         lease when lease != nil <- next_lease(state, caller) do
+    with {:value, {{caller, _} = from, monitor, timer, wait_ms}} <- :queue.peek(state.waiting),
+         lease when lease != nil <- next_lease(state, caller, wait_ms) do
       Process.demonitor(monitor, [:flush])
       Process.cancel_timer(timer)
       {reply, state} = lease
@@ -323,24 +383,34 @@ defmodule Sandbox.Pool do
     end
   end
 
-  defp next_lease(state, caller) do
-    case :queue.out(state.idle) do
-      {{:value, {ref, vm, _os_pid}}, idle} ->
-        {lease_id, state} = lease(%{state | idle: idle}, caller, vm)
-        {{:warm, lease_id, vm, ref}, state}
+  # The oldest idle peer that booted within the run's boot_timeout.
+  defp next_lease(state, caller, boot_timeout) do
+    case Enum.split_while(:queue.to_list(state.idle), &(&1.boot_ms > boot_timeout)) do
+      {slower, [peer | rest]} ->
+        state = %{state | idle: :queue.from_list(slower ++ rest)}
+        {lease_id, state} = lease(state, caller, peer.vm)
+        {{:warm, lease_id, peer.vm, peer.ref}, demanded(state)}
 
-      {:empty, _} ->
+      {_all, []} ->
         if below_max?(state) do
           {lease_id, state} = lease(state, caller, nil)
-          {{:cold, lease_id}, state}
+          {{:cold, lease_id}, demanded(state)}
         end
     end
+  end
+
+  # Peers launched otherwise than a VM would be now (the cgroup or
+  # priority settings have changed since) are killed: no run can take them.
+  defp drop_stale(state, signature) do
+    {stale, fresh} = Enum.split_with(:queue.to_list(state.idle), &(&1.signature != signature))
+    Enum.each(stale, &Native.cancel(&1.vm))
+    %{state | idle: :queue.from_list(fresh)}
   end
 
   defp drop_waiting(state, monitor, reply) do
     {gone, kept} = Enum.split_with(:queue.to_list(state.waiting), &(elem(&1, 1) == monitor))
 
-    for {from, _monitor, timer} <- gone do
+    for {from, _monitor, timer, _wait_ms} <- gone do
       Process.cancel_timer(timer)
       if reply, do: GenServer.reply(from, reply)
     end
@@ -348,17 +418,46 @@ defmodule Sandbox.Pool do
     %{state | waiting: :queue.from_list(kept)}
   end
 
-  # Boots peers until `size` are idle or booting, within :max_peers, unless
-  # backing off after failures.
+  # size: :auto: a run has taken a peer (or leave to boot one). Keep as
+  # many waiting as there are runs in progress now, if more than before.
+  defp demanded(%{size: :auto} = state) do
+    target = state.leased |> map_size() |> max(state.target) |> min(state.max_size)
+    timer = state.idle_timer || Process.send_after(self(), :idle_check, state.idle_timeout)
+    %{state | target: target, last_used: now_ms(), idle_timer: timer}
+  end
+
+  defp demanded(state), do: state
+
+  # No run has taken a peer for :idle_timeout: kill the waiting and booting
+  # ones (their outcomes then find them gone) and keep none until the next.
+  defp idle_check(state) do
+    quiet_ms = now_ms() - state.last_used
+
+    if quiet_ms >= state.idle_timeout do
+      for peer <- :queue.to_list(state.idle), do: Native.cancel(peer.vm)
+      for {_ref, peer} <- state.booting, do: Native.cancel(peer.vm)
+      %{state | target: 0, idle: :queue.new(), booting: %{}}
+    else
+      timer = Process.send_after(self(), :idle_check, state.idle_timeout - quiet_ms)
+      %{state | idle_timer: timer}
+    end
+  end
+
+  defp now_ms, do: System.monotonic_time(:millisecond)
+  defp now, do: System.monotonic_time()
+
+  # Boots peers until `target` are idle or booting, within :max_peers,
+  # unless backing off after failures.
   defp refill(%{backoff: backoff} = state) when backoff != nil, do: state
 
   defp refill(state) do
-    if :queue.len(state.idle) + map_size(state.booting) < state.size and below_max?(state) do
+    if :queue.len(state.idle) + map_size(state.booting) < state.target and below_max?(state) do
       ref = make_ref()
 
       case Launcher.launch(ref, state.launch) do
         {:ok, vm} ->
-          refill(%{state | booting: Map.put(state.booting, ref, vm)})
+          peer = %{vm: vm, started_at: now(), signature: Launcher.signature()}
+          refill(%{state | booting: Map.put(state.booting, ref, peer)})
 
         {:error, reason} ->
           log_failure({:spawn_failed, reason})

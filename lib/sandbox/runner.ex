@@ -73,7 +73,7 @@ defmodule Sandbox.Runner do
       # A private directory is removed once the whole tree is gone, which
       # the report says.
       report?: Keyword.get(opts, :report, false) or tmp_dir != nil,
-      request: request(code, options),
+      code: code,
       started_at: started_at,
       tmp_dir: tmp_dir,
       cancel_tag: Keyword.get(opts, :cancel_tag)
@@ -104,13 +104,21 @@ defmodule Sandbox.Runner do
       outcome ->
         report = if handle.report? and outcome != :gone, do: receive_report(handle.ref)
 
-        if handle.warm? and fell_through?(outcome) do
-          # A warm VM that died while it waited (or in the instant it was
-          # handed over) has not seen the code: run it on a fresh one.
-          handle |> launch() |> await(timeout)
-        else
-          release(handle)
-          {:ok, {outcome, report}}
+        cond do
+          handle.warm? and fell_through?(outcome) ->
+            # A warm VM that died while it waited (or in the instant it was
+            # handed over) has not seen the code: run it on a fresh one.
+            handle |> launch() |> await(timeout)
+
+          killed_booting?(outcome) and not handle.rebooted? ->
+            # Killed from outside before it booted (an OOM kill, an
+            # operator's kill): the code never ran, so one fresh VM may
+            # take its place. A VM that fails on its own fails again.
+            %{handle | rebooted?: true} |> launch() |> await(timeout)
+
+          true ->
+            release(handle)
+            {:ok, {outcome, report}}
         end
     end
   catch
@@ -128,10 +136,16 @@ defmodule Sandbox.Runner do
   defp fell_through?({:boot_failed, _reason, _output, _exit}), do: true
   defp fell_through?(_outcome), do: false
 
+  # A signal ended the VM, or its helper (whose exit then goes unreported),
+  # before the boot was over.
+  defp killed_booting?({:boot_failed, :exited, _output, {:signal, _}}), do: true
+  defp killed_booting?({:boot_failed, :exited, _output, :unknown}), do: true
+  defp killed_booting?(_outcome), do: false
+
   # `pool: false` boots a fresh peer; no :pool uses the application's
-  # default pool when it runs.
+  # default pool when it runs: a configured one, else the automatic one.
   defp pool(false), do: nil
-  defp pool(:default), do: Process.whereis(Pool)
+  defp pool(:default), do: Process.whereis(Pool) || Process.whereis(Sandbox.AutoPool)
   defp pool(pool), do: pool
 
   defp lease(handle, pool, box) do
@@ -177,7 +191,7 @@ defmodule Sandbox.Runner do
       limits: Options.resource_limits(options)
     }
 
-    :ok = Native.submit(handle.vm, handle.request, terms)
+    :ok = Native.submit(handle.vm, request(handle), terms)
     handle
   end
 
@@ -229,9 +243,17 @@ defmodule Sandbox.Runner do
 
   # Everything the peer needs, in one frame: the host's code paths as they
   # are now (the peer adds those it did not boot with), the setup and the
-  # code.
-  defp request(code, options) do
-    :erlang.term_to_binary(%{
+  # code. A pool's VM booted earlier: it also gets the environment and
+  # working directory a VM booted now would have (the host's of this
+  # moment), as a strict VM's is made of the run's options alone.
+  defp request(%Handle.Local{code: code, options: options} = handle) do
+    now =
+      if handle.warm? and options.isolation == :none,
+        do: %{host_env: Launcher.environment(), host_cwd: File.cwd!()},
+        else: %{}
+
+    now
+    |> Map.merge(%{
       paths: :code.get_path(),
       setup: options.setup,
       code: code,
@@ -240,5 +262,6 @@ defmodule Sandbox.Runner do
       stdin: options.stdin,
       ignore_file_size_signal: options.max_file_size != :infinity
     })
+    |> :erlang.term_to_binary()
   end
 end

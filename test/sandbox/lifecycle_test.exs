@@ -156,6 +156,7 @@ defmodule Sandbox.LifecycleTest do
   end
 
   test "many runs of every ending leave no fd, process or zombie behind" do
+    Sandbox.TestConfig.stop_auto_pool()
     # Loads the NIF, whose monitor keeps an epoll fd and an eventfd for good.
     Sandbox.run("1")
     pids = fn processes -> Enum.map(processes, & &1.pid) end

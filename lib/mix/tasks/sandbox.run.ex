@@ -33,7 +33,9 @@ defmodule Mix.Tasks.Sandbox.Run do
     code = read_code!(opts, args)
     Mix.Task.run("compile")
 
+    # One run and done: a warm VM booted for a next run would be wasted.
     run_opts = [
+      pool: false,
       timeout: limit!(opts, :timeout, 60_000),
       max_output: limit!(opts, :max_output, 50_000)
     ]

@@ -1,0 +1,109 @@
+defmodule Sandbox.BootRetryTest do
+  @moduledoc """
+  A VM killed from outside before it has booted (an OOM kill, an
+  operator's `kill`) is replaced once, transparently; a second one so
+  killed raises `Sandbox.BootError`. Not async: a killer takes the first
+  helpers the host starts, so no other run may start one meanwhile, the
+  automatic pool's included (stopped for these tests).
+  """
+  use ExUnit.Case, async: false
+
+  alias Sandbox.BootError
+
+  setup do: Sandbox.TestConfig.stop_auto_pool()
+
+  for target <- [:vm, :helper] do
+    test "a run whose #{target} is killed while booting gets a fresh VM" do
+      killer = kill_booting(unquote(target), 1)
+      assert {:ok, %{result: 2, output: ""}} = Sandbox.run("1 + 1", pool: false)
+      assert_receive {:killed, ^killer, [_pid]}
+    end
+  end
+
+  test "the second VM killed while booting raises BootError" do
+    killer = kill_booting(:vm, 2)
+    error = assert_raise BootError, fn -> Sandbox.run("1 + 1", pool: false) end
+    assert error.reason == :exited
+    assert error.exit == {:signal, 9}
+    assert_receive {:killed, ^killer, [_, _]}
+  end
+
+  test "a VM that fails on its own is not tried again" do
+    # The code halts the VM once it has booted: a VM lost, not replaced.
+    watcher = kill_booting(:none, 0)
+    assert {:error, :noconnection, _} = Sandbox.run("System.halt(3)", pool: false)
+    assert {:ok, %{result: 2}} = Sandbox.run("1 + 1", pool: false)
+    send(watcher, {:helpers, self()})
+    assert_receive {:helpers, ^watcher, helpers}
+    assert length(helpers) == 2
+  end
+
+  # Watches the host's children for new helpers and SIGKILLs the first
+  # `count` of them (`:helper`), or the VM each starts (`:vm`), at once,
+  # so before the boot is over; then sends {:killed, self, os_pids} to the
+  # test. Asked {:helpers, test}, it says which helpers it has seen.
+  defp kill_booting(target, count) do
+    test = self()
+    before = helpers()
+    spawn_link(fn -> watch(test, target, count, before, MapSet.new(), []) end)
+  end
+
+  defp watch(test, target, count, before, seen, killed) do
+    receive do
+      {:helpers, asker} -> send(asker, {:helpers, self(), MapSet.to_list(seen)})
+    after
+      0 ->
+        new = helpers() |> MapSet.difference(before) |> MapSet.difference(seen)
+
+        now_killed =
+          Enum.reduce(new, killed, fn helper, acc ->
+            if length(acc) < count, do: kill(target, helper, acc), else: acc
+          end)
+
+        if length(killed) < count and length(now_killed) == count,
+          do: send(test, {:killed, self(), Enum.reverse(now_killed)})
+
+        Process.sleep(1)
+        watch(test, target, count, before, MapSet.union(seen, new), now_killed)
+    end
+  end
+
+  defp kill(:helper, helper, killed) do
+    System.cmd("kill", ["-KILL", Integer.to_string(helper)])
+    [helper | killed]
+  end
+
+  defp kill(:vm, helper, killed) do
+    case children(helper) do
+      [vm | _] ->
+        System.cmd("kill", ["-KILL", Integer.to_string(vm)])
+        [vm | killed]
+
+      [] ->
+        Process.sleep(1)
+        kill(:vm, helper, killed)
+    end
+  end
+
+  defp helpers do
+    for pid <- children(String.to_integer(System.pid())),
+        File.read("/proc/#{pid}/comm") == {:ok, "sandbox_helper\n"},
+        into: MapSet.new(),
+        do: pid
+  end
+
+  defp children(pid) do
+    case File.ls("/proc/#{pid}/task") do
+      {:ok, tasks} ->
+        Enum.flat_map(tasks, fn task ->
+          case File.read("/proc/#{pid}/task/#{task}/children") do
+            {:ok, text} -> text |> String.split() |> Enum.map(&String.to_integer/1)
+            {:error, _} -> []
+          end
+        end)
+
+      {:error, _} ->
+        []
+    end
+  end
+end
