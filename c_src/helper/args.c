@@ -7,8 +7,9 @@
 #include <string.h>
 
 static int usage(void) {
-    fprintf(stderr, "usage: sandbox_helper <host pid> [--no-network] [--user UID:GID] "
-                    "[--guest-output] [--nice N] <cgroup parent | -> <command> [args...]\n");
+    fprintf(stderr,
+            "usage: sandbox_helper <host pid> [--no-network] [--user UID:GID] "
+            "[--guest-output] [--idle | --nice N] <cgroup parent | -> <command> [args...]\n");
     return -1;
 }
 
@@ -32,6 +33,10 @@ int helper_args_parse(int argc, char **argv, helper_args_t *out) {
         }
         if (strcmp(argv[i], "--guest-output") == 0) {
             out->guest_output = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--idle") == 0) {
+            out->idle = 1;
             continue;
         }
         if (strcmp(argv[i], "--nice") == 0) {

@@ -1,7 +1,7 @@
 /* The helper's command line:
  *
  *   sandbox_helper <host pid> [--no-network] [--user UID:GID] [--guest-output]
- *                  [--nice N] <cgroup parent | -> <command> [args...]
+ *                  [--idle | --nice N] <cgroup parent | -> <command> [args...]
  *
  * --no-network: the VM gets a network namespace of its own, empty (see
  * netns.h). --user: the VM runs as UID:GID with no supplementary groups
@@ -10,10 +10,11 @@
  * --guest-output: the child opens the output pipe anew, non-blocking, as
  * SANDBOX_FD_GUEST_OUTPUT for the VM's output device, before it gives up
  * its identity (the pipe is its owner's alone to open) and before the box
- * closes /proc to it. --nice: the VM runs N (0 to 19) steps of niceness
- * below the helper, so that VMs booting on every core leave the host's
- * own threads the CPU when they wake; the helper keeps the host's, to
- * keep deadlines and read output on time. */
+ * closes /proc to it. --idle: the VM runs under SCHED_IDLE, on CPU time
+ * nothing else wants; --nice: it runs N (0 to 19) steps of niceness below
+ * the helper. Either way VMs booting on every core leave the host's own
+ * threads the CPU when they wake; the helper keeps the host's priority,
+ * to keep deadlines and read output on time. */
 #ifndef SANDBOX_HELPER_ARGS_H
 #define SANDBOX_HELPER_ARGS_H
 
@@ -24,6 +25,7 @@ typedef struct {
     int no_network;
     int drop; /* run the command as uid:gid */
     int guest_output;
+    int idle; /* the VM under SCHED_IDLE */
     int nice; /* 0 to 19: added to the VM's niceness */
     uid_t uid;
     gid_t gid;

@@ -1,7 +1,7 @@
 /* The helper's child, from fork to the VM's exec: into the run's cgroup,
  * a process group of its own, a descriptor of the output pipe for a
- * strict VM, its identity, its niceness, a parent-death signal, every
- * signal at its default, then the command. */
+ * strict VM, no terminal, its identity, its priority, a parent-death
+ * signal, every signal at its default, then the command. */
 #include "vm.h"
 
 #include "cgroup.h"
@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -37,13 +39,26 @@ static int reset_signal_dispositions(void) {
     return 0;
 }
 
+/* The helper stays in the host's session, so that the VM's priority is
+ * weighed against the host's own threads (the kernel's autogroups are per
+ * session); but the VM must not reach the host's terminal, if it has one:
+ * it gives it up, for itself and all it starts. */
+static int drop_terminal(void) {
+    int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (tty < 0)
+        return 0; /* ENXIO: no terminal to give up */
+    int rc = ioctl(tty, TIOCNOTTY);
+    fdio_close(tty);
+    return rc;
+}
+
 void vm_exec(pid_t helper, const char *cgroup, int entered, const helper_args_t *args) {
     sigset_t none;
     char **argv = args->command;
     char in_cgroup = cgroup && cgroup_enter(cgroup) == 0 ? 'c' : 's';
     if (fdio_write_all(entered, &in_cgroup, 1) < 0)
         _exit(127);
-    if (setpgid(0, 0) < 0)
+    if (setpgid(0, 0) < 0 || drop_terminal() < 0)
         _exit(127);
     if (args->guest_output) {
         int fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK);
@@ -60,8 +75,12 @@ void vm_exec(pid_t helper, const char *cgroup, int entered, const helper_args_t 
                 (int)args->gid, strerror(errno));
         _exit(127);
     }
+    /* Threads and processes the VM starts inherit either. */
+    struct sched_param no_priority = {0};
+    if (args->idle && sched_setscheduler(0, SCHED_IDLE, &no_priority) < 0)
+        _exit(127);
     /* Relative to the helper's (the host's) niceness; the kernel caps it
-     * at 19. Threads and processes the VM starts inherit it. */
+     * at 19. */
     if (args->nice) {
         errno = 0;
         int current = getpriority(PRIO_PROCESS, 0);

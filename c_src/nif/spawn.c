@@ -85,8 +85,12 @@ static int spawn_attributes(posix_spawnattr_t *attr) {
     if (err == 0)
         err = posix_spawnattr_setsigdefault(attr, &all);
     if (err == 0)
+        err = posix_spawnattr_setpgroup(attr, 0);
+    /* A process group of its own, out of reach of the terminal's job
+     * control, but the host's session: see helper/vm.c. */
+    if (err == 0)
         err = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                                 POSIX_SPAWN_SETSID);
+                                                 POSIX_SPAWN_SETPGROUP);
     return err;
 }
 

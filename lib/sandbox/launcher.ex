@@ -26,7 +26,7 @@ defmodule Sandbox.Launcher do
     %{argv: argv, env: env} = command()
 
     with {:ok, {flags, argv}} <- boxed(argv, options) do
-      helper_args = flags ++ nice_flags() ++ [Cgroup.parent() || "-" | argv]
+      helper_args = flags ++ priority_flags() ++ [Cgroup.parent() || "-" | argv]
 
       case Native.spawn(helper_path(), helper_args, env, ref, options.boot_timeout) do
         {:ok, vm} -> {:ok, vm}
@@ -39,29 +39,39 @@ defmodule Sandbox.Launcher do
   defp boxed(argv, %Options{network: true}), do: {:ok, {[], argv}}
   defp boxed(argv, %Options{network: false}), do: {:ok, {["--no-network"], argv}}
 
-  @default_nice 10
-
   @doc """
-  How many steps of niceness (0 to 19) VMs run below the host:
-  `config :sandbox, nice: n`, default #{@default_nice}. A VM boots on
-  every core it can get; below the host's priority, the host's own
-  processes still get the CPU as soon as they wake. 0 runs VMs at the
-  host's priority.
+  The CPU priority VMs (and everything they start) run at, below the
+  host's: `config :sandbox, priority: setting`.
+
+    * `:idle` (default) - under `SCHED_IDLE`: a VM gets only the CPU time
+      that nothing else (the host among others) wants. Many VMs booting on
+      every core then leave the host's own processes the CPU the moment
+      they wake. On a host whose own work keeps every core busy, runs wait
+      for CPU (their deadlines still hold: the helper that keeps them runs
+      at the host's priority).
+    * `0..19` - that many steps of niceness below the host, under the
+      normal policy: VMs get a share of a busy CPU rather than none. `0`
+      runs them at the host's priority.
   """
-  @spec nice() :: 0..19
-  def nice do
-    case Application.get_env(:sandbox, :nice, @default_nice) do
+  @spec priority() :: :idle | 0..19
+  def priority do
+    case Application.get_env(:sandbox, :priority, :idle) do
+      :idle ->
+        :idle
+
       n when is_integer(n) and n in 0..19 ->
         n
 
       other ->
         raise ArgumentError,
-              "config :sandbox, :nice must be an integer from 0 to 19, got: #{inspect(other)}"
+              "config :sandbox, :priority must be :idle or an integer from 0 to 19, " <>
+                "got: #{inspect(other)}"
     end
   end
 
-  defp nice_flags do
-    case nice() do
+  defp priority_flags do
+    case priority() do
+      :idle -> ["--idle"]
       0 -> []
       n -> ["--nice", Integer.to_string(n)]
     end
@@ -73,7 +83,7 @@ defmodule Sandbox.Launcher do
   settings changed) is not given to a run.
   """
   @spec signature() :: term()
-  def signature, do: {Cgroup.parent(), nice()}
+  def signature, do: {Cgroup.parent(), priority()}
 
   @doc "The helper executable that owns each VM and its tree."
   @spec helper_path() :: String.t()

@@ -112,8 +112,8 @@ defmodule Sandbox.AutoPoolTest do
     assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
     [stale] = Pool.status(pool).idle_os_pids
 
-    Application.put_env(:sandbox, :nice, 3)
-    on_exit(fn -> Application.delete_env(:sandbox, :nice) end)
+    Application.put_env(:sandbox, :priority, 3)
+    on_exit(fn -> Application.delete_env(:sandbox, :priority) end)
 
     assert {:ok, %{result: pid}} = Sandbox.run("System.pid()", pool: pool)
     refute String.to_integer(pid) == stale

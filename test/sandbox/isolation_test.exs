@@ -149,6 +149,26 @@ defmodule Sandbox.IsolationTest do
     end
   end
 
+  test "the VM cannot reach the host's terminal" do
+    # A host with a controlling terminal: elixir started by script(1) on a
+    # pseudo-terminal. The host can open /dev/tty; the run must not.
+    ebin = Path.dirname(List.to_string(:code.which(Sandbox)))
+    # (Not the test's tmp_dir: its name, from the test's, has a quote.)
+    script = Path.join(System.tmp_dir!(), "sandbox-tty-#{System.unique_integer([:positive])}.exs")
+    on_exit(fn -> File.rm(script) end)
+
+    File.write!(script, ~S"""
+    tty = ~S|elem(File.open("/dev/tty", [:write]), 0)|
+    {host, _} = Code.eval_string(tty)
+    {:ok, %{result: in_run}} = Sandbox.run(tty, pool: false)
+    IO.puts("host: #{host} run: #{in_run}")
+    """)
+
+    command = "elixir -pa #{ebin} #{script} < /dev/null"
+    {output, 0} = System.cmd("script", ["-qec", command, "/dev/null"], stderr_to_stdout: true)
+    assert output =~ "host: ok run: error"
+  end
+
   test "a crashing peer writes no erl_crash.dump", %{tmp_dir: dir} do
     previous = File.cwd!()
     File.cd!(dir)

@@ -1,53 +1,65 @@
 defmodule Sandbox.PriorityTest do
   @moduledoc """
-  VMs and everything they start run below the host's priority (`config
-  :sandbox, nice: n`, default 10), so that the host's own processes get
-  the CPU when they wake. Not async: it changes the setting.
+  VMs and everything they start run below the host's CPU priority
+  (`config :sandbox, priority:`, default `:idle`, `SCHED_IDLE`), so that
+  the host's own processes get the CPU when they wake; and without the
+  host's terminal. Not async: it changes the setting.
   """
   use ExUnit.Case, async: false
 
-  # Field 19 of /proc/<pid>/stat, after the command name's closing paren.
-  @niceness ~S"""
-  read = fn path -> path |> File.read!() |> String.split(")") |> List.last() |> String.split() |> Enum.at(16) |> String.to_integer() end
-  child = :os.cmd(~c"cat /proc/self/stat") |> List.to_string() |> String.split(")") |> List.last() |> String.split() |> Enum.at(16) |> String.to_integer()
-  {read.("/proc/self/stat"), child}
+  @sched_other 0
+  @sched_idle 5
+
+  # {niceness, policy} of the VM and of a program it starts: fields 19
+  # and 41 of /proc/<pid>/stat (counted after the command's closing paren).
+  @priorities ~S"""
+  parse = fn text ->
+    fields = text |> String.split(")") |> List.last() |> String.split()
+    {String.to_integer(Enum.at(fields, 16)), String.to_integer(Enum.at(fields, 38))}
+  end
+  {parse.(File.read!("/proc/self/stat")), parse.(List.to_string(:os.cmd(~c"cat /proc/self/stat")))}
   """
 
   defp host_niceness do
-    "/proc/self/stat"
-    |> File.read!()
-    |> String.split(")")
-    |> List.last()
-    |> String.split()
-    |> Enum.at(16)
-    |> String.to_integer()
+    fields =
+      "/proc/self/stat" |> File.read!() |> String.split(")") |> List.last() |> String.split()
+
+    String.to_integer(Enum.at(fields, 16))
   end
 
-  defp put_nice(value) do
-    Application.put_env(:sandbox, :nice, value)
-    on_exit(fn -> Application.delete_env(:sandbox, :nice) end)
+  defp put_priority(value) do
+    Application.put_env(:sandbox, :priority, value)
+    on_exit(fn -> Application.delete_env(:sandbox, :priority) end)
   end
 
-  test "by default the VM and what it starts run 10 steps below the host" do
-    expected = min(host_niceness() + 10, 19)
-    assert {:ok, %{result: {^expected, ^expected}}} = Sandbox.run(@niceness, pool: false)
-  end
-
-  test "config :sandbox, nice: n sets the step; 0 runs VMs at the host's priority" do
-    put_nice(0)
+  test "by default the VM and what it starts run under SCHED_IDLE" do
     host = host_niceness()
-    assert {:ok, %{result: {^host, ^host}}} = Sandbox.run(@niceness, pool: false)
 
-    put_nice(4)
-    expected = min(host + 4, 19)
-    assert {:ok, %{result: {^expected, ^expected}}} = Sandbox.run(@niceness, pool: false)
+    assert {:ok, %{result: {{^host, @sched_idle}, {^host, @sched_idle}}}} =
+             Sandbox.run(@priorities, pool: false)
   end
 
-  test "a setting outside 0..19 is refused before anything starts" do
-    put_nice(20)
+  test "priority: n runs them n steps of niceness below the host; 0 at the host's priority" do
+    host = host_niceness()
+    put_priority(0)
 
-    assert_raise ArgumentError, ~r/:nice must be an integer from 0 to 19/, fn ->
-      Sandbox.run("1", pool: false)
+    assert {:ok, %{result: {{^host, @sched_other}, {^host, @sched_other}}}} =
+             Sandbox.run(@priorities, pool: false)
+
+    put_priority(4)
+    expected = min(host + 4, 19)
+
+    assert {:ok, %{result: {{^expected, @sched_other}, {^expected, @sched_other}}}} =
+             Sandbox.run(@priorities, pool: false)
+  end
+
+  test "a setting other than :idle or 0..19 is refused before anything starts" do
+    for bad <- [20, -1, :low] do
+      put_priority(bad)
+
+      assert_raise ArgumentError, ~r/:priority must be :idle or an integer from 0 to 19/, fn ->
+        Sandbox.run("1", pool: false)
+      end
     end
   end
 end
