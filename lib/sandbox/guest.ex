@@ -262,18 +262,8 @@ defmodule Sandbox.Guest do
 
   # The run's :env and :cd (a :tmp_dir comes as both), for setup, code and
   # every process they start. Applied here rather than at boot, so a pool's
-  # peer, booted before its run was known, gets them too; such a peer also
-  # takes the host's environment and directory as they are now.
+  # peer, booted before its run was known, gets them too.
   defp apply_environment(request) do
-    if host_env = Map.get(request, :host_env) do
-      for {name, _} <- System.get_env(),
-          not Map.has_key?(host_env, name),
-          do: System.delete_env(name)
-
-      System.put_env(host_env)
-      File.cd!(request.host_cwd)
-    end
-
     for {name, value} <- Map.get(request, :env, []) do
       if value, do: System.put_env(name, value), else: System.delete_env(name)
     end

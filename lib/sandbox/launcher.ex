@@ -79,11 +79,12 @@ defmodule Sandbox.Launcher do
 
   @doc """
   What a VM launched now is launched with, apart from the run's own
-  options: a pool's VM launched otherwise (before the cgroup or priority
-  settings changed) is not given to a run.
+  options: the host's environment and working directory (digested), and
+  the cgroup and priority settings. A pool's VM launched otherwise is not
+  given to a run: it is not the VM the run would have booted.
   """
   @spec signature() :: term()
-  def signature, do: {Cgroup.parent(), priority()}
+  def signature, do: {:erlang.phash2({environment(), File.cwd!()}), Cgroup.parent(), priority()}
 
   @doc "The helper executable that owns each VM and its tree."
   @spec helper_path() :: String.t()

@@ -243,17 +243,9 @@ defmodule Sandbox.Runner do
 
   # Everything the peer needs, in one frame: the host's code paths as they
   # are now (the peer adds those it did not boot with), the setup and the
-  # code. A pool's VM booted earlier: it also gets the environment and
-  # working directory a VM booted now would have (the host's of this
-  # moment), as a strict VM's is made of the run's options alone.
-  defp request(%Handle.Local{code: code, options: options} = handle) do
-    now =
-      if handle.warm? and options.isolation == :none,
-        do: %{host_env: Launcher.environment(), host_cwd: File.cwd!()},
-        else: %{}
-
-    now
-    |> Map.merge(%{
+  # code.
+  defp request(%Handle.Local{code: code, options: options}) do
+    :erlang.term_to_binary(%{
       paths: :code.get_path(),
       setup: options.setup,
       code: code,
@@ -262,6 +254,5 @@ defmodule Sandbox.Runner do
       stdin: options.stdin,
       ignore_file_size_signal: options.max_file_size != :infinity
     })
-    |> :erlang.term_to_binary()
   end
 end
