@@ -12,6 +12,10 @@ defmodule Sandbox.Bench do
   @concurrency 8
   @timeout_probe_ms 500
   @strict [isolation: :strict]
+  @loop_gap_ms 300
+  @sustained_callers 4
+  @sustained_ms 8_000
+  @loop_code "Enum.sum(1..10)"
 
   @doc "Runs every measurement; returns the report (Markdown)."
   def main(quick?) do
@@ -63,6 +67,24 @@ defmodule Sandbox.Bench do
         |> Map.new(fn {name, times} -> {name, %{p50: percentiles(times).p50, all: times}} end)
 
       rss = for {name, run} <- impls, into: %{}, do: {name, peer_rss(run)}
+
+      loop =
+        for {name, run} <- [sandbox: &default_run/2, baseline: &Baseline.run/2], into: %{} do
+          {name, phase(monitor, name, fn -> agent_loop(run, n + 5) end)}
+        end
+
+      sustained_ms = if quick?, do: div(@sustained_ms, 2), else: @sustained_ms
+
+      sustained =
+        for {name, run} <- [
+              sandbox: &default_run/2,
+              baseline: &Baseline.run/2,
+              floor: &floor_run/2
+            ],
+            into: %{} do
+          {name, phase(monitor, name, fn -> sustained(run, sustained_ms) end)}
+        end
+
       events = Monitor.stop(monitor)
 
       report(%{
@@ -75,6 +97,8 @@ defmodule Sandbox.Bench do
         overshoot: overshoot,
         concurrent: concurrent,
         rss: rss,
+        loop: loop,
+        sustained: sustained,
         bare: bare,
         floor: floor,
         events: events
@@ -89,6 +113,26 @@ defmodule Sandbox.Bench do
   defp sandbox_run(code, opts), do: Sandbox.run(code, Keyword.put_new(opts, :pool, false))
 
   defp strict_run(code, opts), do: sandbox_run(code, @strict ++ opts)
+
+  # As a new user calls it: default options, so the application's
+  # automatic pool (`Sandbox.AutoPool`).
+  defp default_run(code, opts), do: Sandbox.run(code, opts)
+
+  # The floor under any VM-per-run design: a bare `erl` with busy-waiting
+  # off that starts Elixir, evaluates the code and halts.
+  defp floor_run(code, _opts) do
+    ebin = List.to_string(:code.lib_dir(:elixir, :ebin))
+
+    eval =
+      "{ok, _} = application:ensure_all_started(elixir), " <>
+        "'Elixir.Code':eval_string(<<\"#{code}\">>), halt()."
+
+    args =
+      ~w(+sbwt none +sbwtdcpu none +sbwtdio none -noshell -noinput -pa) ++ [ebin, "-eval", eval]
+
+    {_, 0} = System.cmd(Sandbox.Launcher.erl_path(), args)
+    {:ok, %{output: "", result: nil}}
+  end
 
   # The baseline needs a distributed host (the package never does). EPMD
   # runs as this VM's child, not as a daemon: on machines whose PID 1 does
@@ -147,6 +191,89 @@ defmodule Sandbox.Bench do
 
     GenServer.stop(pool)
     percentiles(times)
+  end
+
+  # An agent's loop: a call, then the model's turn (#{@loop_gap_ms} ms, a
+  # short one), then the next call. The first call is the loop's cold
+  # start and not counted. The automatic pool is restarted first and after,
+  # so the loop starts from nothing booted and leaves nothing.
+  defp agent_loop(run, n) do
+    restart_auto_pool()
+    {:ok, _} = run.(@loop_code, [])
+
+    times =
+      for _ <- 1..n do
+        Process.sleep(@loop_gap_ms)
+        ms(fn -> {:ok, %{result: 55}} = run.(@loop_code, []) end)
+      end
+
+    restart_auto_pool()
+    percentiles(times)
+  end
+
+  defp restart_auto_pool do
+    :ok = Supervisor.terminate_child(Sandbox.Supervisor, Sandbox.AutoPool)
+    {:ok, _} = Supervisor.restart_child(Sandbox.Supervisor, Sandbox.AutoPool)
+  end
+
+  # #{@sustained_callers} callers back to back for a while: runs done per
+  # second, the machine's busy CPU (all of it, /proc/stat) per run, and how
+  # late a host process that sleeps 5 ms at a time wakes (p99).
+  defp sustained(run, duration_ms) do
+    restart_auto_pool()
+    deadline = System.monotonic_time(:millisecond) + duration_ms
+    sleeper = Task.async(fn -> lateness(deadline, []) end)
+    busy_before = busy_jiffies()
+    started = System.monotonic_time(:millisecond)
+
+    runs =
+      1..@sustained_callers
+      |> Task.async_stream(fn _ -> caller(run, deadline, 0) end,
+        max_concurrency: @sustained_callers,
+        timeout: :infinity
+      )
+      |> Enum.reduce(0, fn {:ok, count}, sum -> sum + count end)
+
+    elapsed_s = (System.monotonic_time(:millisecond) - started) / 1000
+    busy_s = (busy_jiffies() - busy_before) / 100
+    late = Task.await(sleeper, :infinity)
+    restart_auto_pool()
+
+    %{
+      runs_per_s: runs / elapsed_s,
+      cpu_per_run: busy_s / max(runs, 1),
+      late_p99: Enum.at(Enum.sort(late), round(0.99 * (length(late) - 1)))
+    }
+  end
+
+  defp caller(run, deadline, count) do
+    if System.monotonic_time(:millisecond) < deadline do
+      {:ok, %{}} = run.(@loop_code, [])
+      caller(run, deadline, count + 1)
+    else
+      count
+    end
+  end
+
+  defp lateness(deadline, late) do
+    if System.monotonic_time(:millisecond) < deadline do
+      t0 = System.monotonic_time(:microsecond)
+      Process.sleep(5)
+      lateness(deadline, [(System.monotonic_time(:microsecond) - t0) / 1000 - 5 | late])
+    else
+      late
+    end
+  end
+
+  # user + nice + system + irq + softirq + steal, in USER_HZ (100 a second).
+  defp busy_jiffies do
+    ["cpu" | fields] =
+      "/proc/stat" |> File.read!() |> String.split("\n") |> hd() |> String.split()
+
+    [user, nice, system, _idle, _iowait, irq, softirq, steal | _] =
+      Enum.map(fields, &String.to_integer/1)
+
+    user + nice + system + irq + softirq + steal
   end
 
   # The result is :ok, so what is measured is the output, not a result of
@@ -315,6 +442,7 @@ defmodule Sandbox.Bench do
         {"trivial run, warm, p90", fmt.(r.warm.p90), "n/a", "", nil}
       ] ++
         strict_rows(r, fmt) ++
+        speed_rows(r, fmt) ++
         [
           {"#{r.flood_lines} `IO.puts` lines, wall", fmt.(r.flood.sandbox.ms),
            fmt.(r.flood.baseline.ms) <> if(r.flood.baseline.ok, do: "", else: " (failed)"),
@@ -362,6 +490,34 @@ defmodule Sandbox.Bench do
     strict pool of 2.
     #{missed_notes(r, rows)}#{event_details(pkg_events ++ other_events)}
     """
+  end
+
+  # Issue 14's rows: an agent's loop and a sustained load, default options.
+  defp speed_rows(r, fmt) do
+    s = r.sustained
+    cpu = fn x -> :erlang.float_to_binary(x, decimals: 3) <> " s" end
+    rate = fn x -> :erlang.float_to_binary(x, decimals: 2) <> "/s" end
+    runs_ratio = s.sandbox.runs_per_s / s.baseline.runs_per_s
+    floor_ratio = s.sandbox.cpu_per_run / s.floor.cpu_per_run
+    base_ratio = s.sandbox.cpu_per_run / s.baseline.cpu_per_run
+
+    [
+      {"agent loop, default options (#{@loop_gap_ms} ms between calls), 2nd+ calls, p50",
+       fmt.(r.loop.sandbox.p50), fmt.(r.loop.baseline.p50), "≤ 5 ms", r.loop.sandbox.p50 <= 5.0},
+      {"agent loop, p90", fmt.(r.loop.sandbox.p90), fmt.(r.loop.baseline.p90), "", nil},
+      {"sustained: #{@sustained_callers} callers back to back, default options, runs/s",
+       rate.(s.sandbox.runs_per_s), rate.(s.baseline.runs_per_s),
+       "≥ 1.33 × baseline (#{Float.round(runs_ratio, 2)} ×)", runs_ratio >= 1.33},
+      {"... machine's busy CPU per run", cpu.(s.sandbox.cpu_per_run),
+       cpu.(s.baseline.cpu_per_run), "≤ 0.75 × baseline (#{Float.round(base_ratio, 2)} ×)",
+       base_ratio <= 0.75},
+      {"... against the floor: bare `erl` (busy-waiting off) starting Elixir, evaluating, halting",
+       cpu.(s.sandbox.cpu_per_run), cpu.(s.floor.cpu_per_run) <> " (floor)",
+       "≤ 1.15 × floor (#{Float.round(floor_ratio, 2)} ×)", floor_ratio <= 1.15},
+      {"... a host process sleeping 5 ms: wake-up lateness, p99", fmt.(s.sandbox.late_p99),
+       fmt.(s.baseline.late_p99) <> "; floor's load: " <> fmt.(s.floor.late_p99), "≤ 3 ms",
+       s.sandbox.late_p99 <= 3.0}
+    ]
   end
 
   # The strict rows compare with the package's own runs without isolation:
