@@ -18,7 +18,7 @@ defmodule Sandbox.Isolation do
   # even outside its namespaces. The helper itself stays outside, as ever:
   # it owns the tree (cgroup, subreaper, limits, reports).
 
-  alias Sandbox.{Options, Protocol}
+  alias Sandbox.{Launcher, Options, Protocol}
 
   # The box's own directory: its working directory, HOME and TMPDIR.
   @home "/sandbox"
@@ -171,12 +171,14 @@ defmodule Sandbox.Isolation do
   defp binds(pairs, flag), do: Enum.flat_map(pairs, fn {src, dest} -> [flag, src, dest] end)
 
   defp env do
+    {_exec, exec_env} = Launcher.vm_executable()
+
     [
       {"PATH", "/usr/local/bin:/usr/bin:/bin"},
       {"HOME", @home},
       {"TMPDIR", @home},
       {"LANG", "C.UTF-8"}
-    ]
+    ] ++ Enum.sort(exec_env)
   end
 
   defp disk_bytes(%Options{disk_limit: :infinity}), do: Protocol.max_resource_limit()

@@ -96,8 +96,29 @@ defmodule Sandbox.Launcher do
 
   # The command for one fresh VM.
   defp command do
-    env = Enum.map(environment(), fn {key, value} -> key <> "=" <> value end)
-    %{argv: [erl_path() | vm_args()], env: env}
+    {exec, exec_env} = vm_executable()
+
+    env =
+      Enum.map(environment() |> Map.merge(exec_env), fn {key, value} -> key <> "=" <> value end)
+
+    %{argv: [exec | vm_args()], env: env}
+  end
+
+  @doc """
+  What starts a VM: ERTS's `erlexec` with the variables `erl` would have
+  set, or `erl` itself where there is no `erlexec` beside the running
+  VM. (The `erl` script only finds those variables, with five programs
+  forked on the way: a millisecond of CPU each, on every run.)
+  """
+  @spec vm_executable() :: {String.t(), %{String.t() => String.t()}}
+  def vm_executable do
+    root = List.to_string(:code.root_dir())
+    bin = Path.join([root, "erts-#{:erlang.system_info(:version)}", "bin"])
+    erlexec = Path.join(bin, "erlexec")
+
+    if File.exists?(erlexec),
+      do: {erlexec, %{"ROOTDIR" => root, "BINDIR" => bin, "EMU" => "beam", "PROGNAME" => "erl"}},
+      else: {erl_path(), %{}}
   end
 
   @doc "The `erl` of the running VM's own installation."
