@@ -29,7 +29,9 @@ defmodule Sandbox.Bench do
     strict? = Sandbox.info().isolation.available
     # Strict cold runs are measured in the same turns as the others, so
     # that the ratio between the two compares the same stretch of machine.
-    cold_impls = if strict?, do: impls ++ [strict: &strict_run/2], else: impls
+    cold_impls =
+      impls ++ [floor: &floor_run/2] ++ if(strict?, do: [strict: &strict_run/2], else: [])
+
     # Throwaway runs first: loading modules on first use is not a run's
     # cost, and not what the long_schedule count is about.
     for {_, run} <- impls, do: {:ok, _} = run.("1 + 1", [])
@@ -68,6 +70,8 @@ defmodule Sandbox.Bench do
 
       rss = for {name, run} <- impls, into: %{}, do: {name, peer_rss(run)}
 
+      stages = phase(monitor, :sandbox, fn -> cpu_stages(n) end)
+
       loop =
         for {name, run} <- [sandbox: &default_run/2, baseline: &Baseline.run/2], into: %{} do
           {name, phase(monitor, name, fn -> agent_loop(run, n + 5) end)}
@@ -98,6 +102,7 @@ defmodule Sandbox.Bench do
         concurrent: concurrent,
         rss: rss,
         loop: loop,
+        stages: stages,
         sustained: sustained,
         bare: bare,
         floor: floor,
@@ -125,13 +130,43 @@ defmodule Sandbox.Bench do
 
     eval =
       "{ok, _} = application:ensure_all_started(elixir), " <>
-        "'Elixir.Code':eval_string(<<\"#{code}\">>), halt()."
+        "{Value, _} = 'Elixir.Code':eval_string(<<\"#{code}\">>), " <>
+        "io:format(\"~w.\", [Value]), halt()."
 
     args =
       ~w(+sbwt none +sbwtdcpu none +sbwtdio none -noshell -noinput -pa) ++ [ebin, "-eval", eval]
 
-    {_, 0} = System.cmd(Sandbox.Launcher.erl_path(), args)
-    {:ok, %{output: "", result: nil}}
+    {printed, 0} = System.cmd(Sandbox.Launcher.erl_path(), args)
+    {:ok, tokens, _} = :erl_scan.string(String.to_charlist(printed))
+    {:ok, value} = :erl_parse.parse_term(tokens)
+    {:ok, %{output: "", result: value}}
+  end
+
+  # Where a cold run's CPU goes, stage by stage (median of n runs): the
+  # VM's own CPU (user and system, all threads) at the end of each stage
+  # of its boot (Sandbox.Guest keeps them) and when the code runs, and the
+  # whole tree's once it is gone (`execute/2`'s cpu_ms: what is left is
+  # the VM's exit, its forker, and what it did after answering).
+  defp cpu_stages(n) do
+    code =
+      "{:persistent_term.get({Sandbox.Guest, :boot_cpu_ms}), " <>
+        "elem(Sandbox.Guest.Native.cpu_us(), 1) / 1000}"
+
+    samples =
+      for _ <- 1..n do
+        %Sandbox.Result{status: :ok, value: {boot, at_eval}, cpu_ms: tree} =
+          Sandbox.execute(code, pool: false)
+
+        stages = [{:start, 0} | boot] ++ [{:evaluation, at_eval}, {:after, tree}]
+
+        stages
+        |> Enum.chunk_every(2, 1, :discard)
+        |> Enum.map(fn [{_, from}, {name, to}] -> {name, to - from} end)
+      end
+
+    for {name, _} <- hd(samples) do
+      {name, percentiles(Enum.map(samples, &Keyword.fetch!(&1, name))).p50}
+    end
   end
 
   # The baseline needs a distributed host (the package never does). EPMD
@@ -224,6 +259,7 @@ defmodule Sandbox.Bench do
     deadline = System.monotonic_time(:millisecond) + duration_ms
     sleeper = Task.async(fn -> lateness(deadline, []) end)
     busy_before = busy_jiffies()
+    host_before = own_jiffies()
     started = System.monotonic_time(:millisecond)
 
     runs =
@@ -236,12 +272,14 @@ defmodule Sandbox.Bench do
 
     elapsed_s = (System.monotonic_time(:millisecond) - started) / 1000
     busy_s = (busy_jiffies() - busy_before) / 100
+    host_s = (own_jiffies() - host_before) / 100
     late = Task.await(sleeper, :infinity)
     restart_auto_pool()
 
     %{
       runs_per_s: runs / elapsed_s,
       cpu_per_run: busy_s / max(runs, 1),
+      host_cpu_per_run: host_s / max(runs, 1),
       late_p99: Enum.at(Enum.sort(late), round(0.99 * (length(late) - 1)))
     }
   end
@@ -263,6 +301,15 @@ defmodule Sandbox.Bench do
     else
       late
     end
+  end
+
+  # This VM's own user + system time (fields 14 and 15 of its stat), in
+  # USER_HZ.
+  defp own_jiffies do
+    fields =
+      "/proc/self/stat" |> File.read!() |> String.split(")") |> List.last() |> String.split()
+
+    String.to_integer(Enum.at(fields, 11)) + String.to_integer(Enum.at(fields, 12))
   end
 
   # user + nice + system + irq + softirq + steal, in USER_HZ (100 a second).
@@ -437,6 +484,8 @@ defmodule Sandbox.Bench do
         {"trivial run, cold, p50", fmt.(r.cold.sandbox.p50), fmt.(r.cold.baseline.p50),
          "≤ 0.75 × baseline (#{Float.round(cold_ratio, 2)} ×)", cold_ratio <= 0.75},
         {"trivial run, cold, p90", fmt.(r.cold.sandbox.p90), fmt.(r.cold.baseline.p90), "", nil},
+        {"context: the floor, cold: bare `erl` (busy-waiting off) starting Elixir, evaluating, halting, p50",
+         fmt.(r.cold.floor.p50), "", "", nil},
         {"trivial run, warm (pool of 2, 250 ms apart), p50", fmt.(r.warm.p50), "n/a", "≤ 3 ms",
          r.warm.p50 <= 3.0},
         {"trivial run, warm, p90", fmt.(r.warm.p90), "n/a", "", nil}
@@ -482,6 +531,8 @@ defmodule Sandbox.Bench do
 
     #{header}#{table}
 
+    #{stages_table(r)}
+
     Samples: #{r.n} cold runs each, taken in turn; #{r.warm.n} warm runs; #{r.n}
     timed-out runs each (in turn with as many trivial ones); the concurrent runs
     #{length(r.concurrent.sandbox.all)} times each, in turn. The flood keeps
@@ -489,6 +540,46 @@ defmodule Sandbox.Bench do
     strict cold runs take their turn with the others, strict warm runs use a
     strict pool of 2.
     #{missed_notes(r, rows)}#{event_details(pkg_events ++ other_events)}
+    """
+  end
+
+  # Where a run's CPU goes: a cold run's stages, and the sustained phase's
+  # shares per run.
+  defp stages_table(r) do
+    ms = fn x -> :erlang.float_to_binary(x / 1, decimals: 1) <> " ms" end
+    s = r.sustained.sandbox
+    tree = Enum.sum(Keyword.values(r.stages))
+
+    labels = [
+      vm: "`erlexec` and the VM's boot, to `Sandbox.Guest` (kernel, stdlib)",
+      distribution_and_preload:
+        "distribution, and Elixir's, Logger's and the evaluator's modules loaded on both cores",
+      elixir: "the Elixir application",
+      logger_and_warm_up:
+        "Logger and the output devices (and, for a pool's VM, a throwaway evaluation)",
+      evaluation: "the request, the setup and the evaluation, to the code's first line",
+      after:
+        "after the answer: the VM's exit, its forker (`erl_child_setup`), what it did after answering"
+    ]
+
+    rows =
+      Enum.map(r.stages, fn {name, cpu} -> "| #{labels[name]} | #{ms.(cpu)} |" end) ++
+        [
+          "| **the VM's tree, cold run (`execute/2`'s `cpu_ms`)** | **#{ms.(tree)}** |",
+          "| sustained phase, per run: the host VM (runner, pool, NIF, watcher, the bench's callers) | #{ms.(s.host_cpu_per_run * 1000)} |",
+          "| sustained phase, per run: the whole machine (the VM's tree, the host, the helper, the kernel) | #{ms.(s.cpu_per_run * 1000)} |",
+          "| sustained phase, per run: the floor, whole machine | #{ms.(r.sustained.floor.cpu_per_run * 1000)} |"
+        ]
+
+    """
+    ## Where a run's CPU goes
+
+    A cold run's VM, median of #{r.n} (its own CPU time at the end of each stage, which
+    `Sandbox.Guest` notes; the rest from the whole tree once it is gone):
+
+    | stage | CPU |
+    |---|---|
+    #{Enum.join(rows, "\n")}
     """
   end
 

@@ -79,15 +79,26 @@ defmodule Sandbox.Guest do
 
   defp serve do
     :ok = Native.reap_children_normally()
+    booted_vm = cpu_ms()
     preloading = spawn_monitor(fn -> :code.ensure_modules_loaded(@preload) end)
     channel = Port.open({:fd, @fd_request, @fd_reply}, [:binary, packet: 4])
     start_distribution()
     await_down(preloading)
+    distributed = cpu_ms()
     [stdout, _stderr] = devices = take_over_stdio()
     {:ok, _} = :application.ensure_all_started(:elixir)
+    elixir = cpu_ms()
     warmed = warm_up_unless_awaited(channel)
     start_logger()
     await_warm_up(warmed)
+
+    :persistent_term.put({__MODULE__, :boot_cpu_ms},
+      vm: booted_vm,
+      distribution_and_preload: distributed,
+      elixir: elixir,
+      logger_and_warm_up: cpu_ms()
+    )
+
     send_frame(channel, [@booted, System.pid()])
     request = receive_request(channel)
     add_new_paths(request.paths)
@@ -292,4 +303,13 @@ defmodule Sandbox.Guest do
   end
 
   defp send_frame(channel, frame), do: Port.command(channel, frame)
+
+  # The VM's CPU time so far (all its threads, user and system), at the
+  # end of each stage of its boot: kept in a persistent term,
+  # {Sandbox.Guest, :boot_cpu_ms}, for `mix sandbox.bench`'s account of
+  # where a run's CPU goes. One put, before any process of the run exists.
+  defp cpu_ms do
+    {:ok, us} = Native.cpu_us()
+    us / 1000
+  end
 end

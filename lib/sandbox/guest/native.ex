@@ -45,6 +45,13 @@ defmodule Sandbox.Guest.Native do
   @spec reap_children_normally() :: :ok | {:error, integer()}
   def reap_children_normally, do: :erlang.nif_error(:not_loaded)
 
+  @doc """
+  The VM's CPU time so far in microseconds: user and system, all its
+  threads (`:erlang.statistics(:runtime)` counts no system time).
+  """
+  @spec cpu_us() :: {:ok, non_neg_integer()} | {:error, integer()}
+  def cpu_us, do: :erlang.nif_error(:not_loaded)
+
   @doc "Writes all of `data`, waiting while the pipe is full (the host is draining it)."
   @spec write_all(non_neg_integer(), binary()) :: :ok | {:error, integer()}
   def write_all(_fd, <<>>), do: :ok
