@@ -652,16 +652,16 @@ lifecycle_subreaper =
   %{
     id: "pool-single-use",
     file: "lib/sandbox/pool.ex",
-    from: "{lease_id, state} = lease(%{state | idle: idle}, caller, vm)",
-    to: "{lease_id, state} = lease(state, caller, vm)",
+    from: "        state = %{state | idle: :queue.from_list(slower ++ rest)}",
+    to: "        state = %{state | idle: state.idle}",
     breaks: "API: Sandbox.Pool (single use)",
     tests: ["test/sandbox/pool_test.exs: a run takes a booted peer, which serves only that run"]
   },
   %{
     id: "pool-fifo",
     file: "lib/sandbox/pool.ex",
-    from: "waiting: :queue.in({from, monitor, timer}, state.waiting)",
-    to: "waiting: :queue.in_r({from, monitor, timer}, state.waiting)",
+    from: "waiting: :queue.in(waiter, state.waiting)",
+    to: "waiting: :queue.in_r(waiter, state.waiting)",
     breaks: "API: Sandbox.Pool (:max_peers, first come first served)",
     tests: [
       "test/sandbox/pool_test.exs: :max_peers queues runs first come, first served, and gives up after :boot_timeout"
@@ -775,5 +775,141 @@ lifecycle_subreaper =
     tests: [
       "test/sandbox/strict_test.exs: the box a box its tools refuse to make: a BootError with their words"
     ]
+  },
+  # ---- The default pool, priority, boot retry ---------------------------------
+  %{
+    id: "auto-pool-not-started",
+    file: "lib/sandbox/application.ex",
+    from: "    do: [{Sandbox.Pool, name: Sandbox.AutoPool, size: :auto, join: false}]",
+    to: "    do: []",
+    breaks: "Sandbox.Pool: the default pool needs no configuration",
+    tests: [
+      "test/sandbox/auto_pool_test.exs: the application's pool with nothing configured: Sandbox.AutoPool, idle until used, then used by runs without :pool"
+    ]
+  },
+  %{
+    id: "auto-pool-never-grows",
+    file: "lib/sandbox/pool.ex",
+    from: "    target = state.leased |> map_size() |> max(state.target) |> min(state.max_size)",
+    to: "    target = state.target",
+    breaks: "Sandbox.Pool: nothing before the first run, warm from the second",
+    tests: [
+      "test/sandbox/auto_pool_test.exs: nothing boots before the first run; the second run is warm",
+      "test/sandbox/auto_pool_test.exs: grows with runs in progress at once, up to :max_size"
+    ]
+  },
+  %{
+    id: "auto-pool-unbounded",
+    file: "lib/sandbox/pool.ex",
+    from: "    target = state.leased |> map_size() |> max(state.target) |> min(state.max_size)",
+    to: "    target = state.leased |> map_size() |> max(state.target)",
+    breaks: "Sandbox.Pool: as many as are used at once, up to :max_size",
+    tests: [
+      "test/sandbox/auto_pool_test.exs: grows with runs in progress at once, up to :max_size"
+    ]
+  },
+  %{
+    id: "auto-pool-never-shrinks",
+    file: "lib/sandbox/pool.ex",
+    from: "    if quiet_ms >= state.idle_timeout do",
+    to: "    if false do",
+    breaks: "Sandbox.Pool: gone when idle",
+    tests: ["test/sandbox/auto_pool_test.exs: after :idle_timeout without a run, no VM is left"]
+  },
+  %{
+    id: "pool-stale-vm-used",
+    file: "lib/sandbox/pool.ex",
+    from:
+      "    {stale, fresh} = Enum.split_with(:queue.to_list(state.idle), &(&1.signature != signature))",
+    to:
+      "    {stale, fresh} = Enum.split_with(:queue.to_list(state.idle), &(&1.signature == nil))",
+    breaks: "Sandbox.Pool: a warm VM is the VM the run would have booted",
+    tests: [
+      "test/sandbox/auto_pool_test.exs: a warm VM launched with other settings (priority) is not used",
+      "test/sandbox/auto_pool_test.exs: a VM booted before the host's environment or directory changed is not used"
+    ]
+  },
+  %{
+    id: "pool-signature-without-environment",
+    file: "lib/sandbox/launcher.ex",
+    from:
+      "  def signature, do: {:erlang.phash2({environment(), File.cwd!()}), Cgroup.parent(), priority()}",
+    to: "  def signature, do: {0, Cgroup.parent(), priority()}",
+    breaks:
+      "Sandbox.Pool: a warm VM is the VM the run would have booted (environment, directory)",
+    tests: [
+      "test/sandbox/auto_pool_test.exs: a VM booted before the host's environment or directory changed is not used"
+    ]
+  },
+  %{
+    id: "pool-ignores-boot-timeout",
+    file: "lib/sandbox/pool.ex",
+    from:
+      "    case Enum.split_while(:queue.to_list(state.idle), &(&1.boot_ms > boot_timeout)) do",
+    to: "    case Enum.split_while(:queue.to_list(state.idle), &(&1.boot_ms < 0)) do",
+    breaks: "Sandbox.Pool: a warm VM is the VM the run would have booted (its :boot_timeout)",
+    tests: [
+      "test/sandbox/auto_pool_test.exs: a warm VM that took longer to boot than the run's :boot_timeout is not used"
+    ]
+  },
+  %{
+    id: "boot-kill-not-retried",
+    file: "lib/sandbox/runner.ex",
+    from: "          killed_booting?(outcome) and not handle.rebooted? ->",
+    to: "          false ->",
+    breaks: "API: BootError (a VM killed before it has booted is replaced once)",
+    tests: [
+      "test/sandbox/boot_retry_test.exs: a run whose vm is killed while booting gets a fresh VM",
+      "test/sandbox/boot_retry_test.exs: a run whose helper is killed while booting gets a fresh VM"
+    ]
+  },
+  %{
+    id: "boot-kill-retried-forever",
+    file: "lib/sandbox/runner.ex",
+    from: "            %{handle | rebooted?: true} |> launch() |> await(timeout)",
+    to: "            %{handle | rebooted?: false} |> launch() |> await(timeout)",
+    breaks: "API: BootError (replaced once, not more)",
+    tests: [
+      "test/sandbox/boot_retry_test.exs: the second VM killed while booting raises BootError"
+    ]
+  },
+  %{
+    id: "boot-kill-of-helper-not-retried",
+    file: "lib/sandbox/runner.ex",
+    from: "  defp killed_booting?({:boot_failed, :exited, _output, :unknown}), do: true",
+    to: "  defp killed_booting?({:boot_failed, :exited, _output, :unknown}), do: false",
+    breaks: "API: BootError (a VM whose helper is killed before it has booted is replaced once)",
+    tests: [
+      "test/sandbox/boot_retry_test.exs: a run whose helper is killed while booting gets a fresh VM"
+    ]
+  },
+  %{
+    id: "priority-not-idle",
+    file: "c_src/helper/vm.c",
+    from: "    if (args->idle && sched_setscheduler(0, SCHED_IDLE, &no_priority) < 0)",
+    to: "    if (0 && sched_setscheduler(0, SCHED_IDLE, &no_priority) < 0)",
+    breaks: "Sandbox.Pool: VMs run below the host's priority (SCHED_IDLE)",
+    tests: [
+      "test/sandbox/priority_test.exs: by default the VM and what it starts run under SCHED_IDLE"
+    ]
+  },
+  %{
+    id: "priority-nice-ignored",
+    file: "c_src/helper/vm.c",
+    from:
+      "        if ((current == -1 && errno) || setpriority(PRIO_PROCESS, 0, current + args->nice) < 0)",
+    to: "        if ((current == -1 && errno) || setpriority(PRIO_PROCESS, 0, current) < 0)",
+    breaks: "Sandbox.Pool: VMs run below the host's priority (priority: n)",
+    tests: [
+      "test/sandbox/priority_test.exs: priority: n runs them n steps of niceness below the host; 0 at the host's priority"
+    ]
+  },
+  %{
+    id: "terminal-kept",
+    file: "c_src/helper/vm.c",
+    from: "    if (setpgid(0, 0) < 0 || drop_terminal() < 0)",
+    to: "    if (setpgid(0, 0) < 0 || (0 && drop_terminal() < 0))",
+    breaks: "How it works: the VM gives up the host's terminal",
+    tests: ["test/sandbox/isolation_test.exs: the VM cannot reach the host's terminal"]
   }
 ]
