@@ -771,7 +771,7 @@ defmodule Sandbox.Bench do
         "line of our code alone is #{round1(r.stages[:vm])} ms, as a bare VM's. What ours " <>
         "adds over the floor is distribution (a node name, so that pids never alias the " <>
         "host's), Logger (so that Logger calls print), the output devices, and, per run " <>
-        "in this phase, the host's work (#{round1(s.host_cpu_per_run * 1000)} ms, the bench's " <>
+        "in this phase, the host's work (#{round1(s.sandbox.host_cpu_per_run * 1000)} ms, the bench's " <>
         "own callers and sleeper included) and the automatic pool's VMs booted ahead and " <>
         "killed unused when the phase ends. Already cut: the `erl` script's five forked " <>
         "programs (ERTS's `erlexec` is started directly), scheduler busy-waiting in VMs. " <>
