@@ -855,7 +855,7 @@ lifecycle_subreaper =
   %{
     id: "boot-kill-not-retried",
     file: "lib/sandbox/runner.ex",
-    from: "          killed_booting?(outcome) and not handle.rebooted? ->",
+    from: "          killed_booting?(outcome, handle.options) and not handle.rebooted? ->",
     to: "          false ->",
     breaks: "API: BootError (a VM killed before it has booted is replaced once)",
     tests: [
@@ -876,12 +876,20 @@ lifecycle_subreaper =
   %{
     id: "boot-kill-of-helper-not-retried",
     file: "lib/sandbox/runner.ex",
-    from: "  defp killed_booting?({:boot_failed, :exited, _output, :unknown}), do: true",
-    to: "  defp killed_booting?({:boot_failed, :exited, _output, :unknown}), do: false",
+    from: "       when exit == :unknown or elem(exit, 0) == :signal,",
+    to: "       when elem(exit, 0) == :signal,",
     breaks: "API: BootError (a VM whose helper is killed before it has booted is replaced once)",
     tests: [
       "test/sandbox/boot_retry_test.exs: a run whose helper is killed while booting gets a fresh VM"
     ]
+  },
+  %{
+    id: "boot-refusal-retried",
+    file: "lib/sandbox/runner.ex",
+    from: "       do: not (options.isolation == :strict and Isolation.refusal(output) != nil)",
+    to: "       do: true",
+    breaks: "API: BootError (a VM that fails on its own is not tried again)",
+    tests: ["test/sandbox/boot_retry_test.exs: a box its tools refuse to make is not tried again"]
   },
   %{
     id: "priority-not-idle",

@@ -11,6 +11,7 @@ defmodule Sandbox.Runner do
     BootError,
     Cluster,
     Handle,
+    Isolation,
     Launcher,
     Native,
     Options,
@@ -110,7 +111,7 @@ defmodule Sandbox.Runner do
             # handed over) has not seen the code: run it on a fresh one.
             handle |> launch() |> await(timeout)
 
-          killed_booting?(outcome) and not handle.rebooted? ->
+          killed_booting?(outcome, handle.options) and not handle.rebooted? ->
             # Killed from outside before it booted (an OOM kill, an
             # operator's kill): the code never ran, so one fresh VM may
             # take its place. A VM that fails on its own fails again.
@@ -137,10 +138,13 @@ defmodule Sandbox.Runner do
   defp fell_through?(_outcome), do: false
 
   # A signal ended the VM, or its helper (whose exit then goes unreported),
-  # before the boot was over.
-  defp killed_booting?({:boot_failed, :exited, _output, {:signal, _}}), do: true
-  defp killed_booting?({:boot_failed, :exited, _output, :unknown}), do: true
-  defp killed_booting?(_outcome), do: false
+  # before the boot was over; and not a box's tools refusing to make the
+  # box (which would refuse again).
+  defp killed_booting?({:boot_failed, :exited, output, exit}, options)
+       when exit == :unknown or elem(exit, 0) == :signal,
+       do: not (options.isolation == :strict and Isolation.refusal(output) != nil)
+
+  defp killed_booting?(_outcome, _options), do: false
 
   # `pool: false` boots a fresh peer; no :pool uses the application's
   # default pool when it runs: a configured one, else the automatic one.

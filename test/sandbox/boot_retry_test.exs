@@ -38,6 +38,29 @@ defmodule Sandbox.BootRetryTest do
     assert length(helpers) == 2
   end
 
+  # As root, the box's user (nobody) cannot reach a directory only root
+  # can enter: bwrap refuses the box, and the refusal's exit is a signal
+  # like a kill's. It would refuse again: one helper, not two.
+  @tag :root
+  @tag :tmp_dir
+  test "a box its tools refuse to make is not tried again", %{tmp_dir: dir} do
+    private = Path.join(dir, "private")
+    File.mkdir_p!(private)
+    File.chmod!(private, 0o700)
+    File.chmod!(dir, 0o700)
+    watcher = kill_booting(:none, 0)
+
+    error =
+      assert_raise BootError, fn ->
+        Sandbox.run("1", pool: false, isolation: :strict, read_paths: [private])
+      end
+
+    assert {:isolation, "bwrap: " <> _} = error.reason
+    send(watcher, {:helpers, self()})
+    assert_receive {:helpers, ^watcher, helpers}
+    assert length(helpers) == 1
+  end
+
   # Watches the host's children for new helpers and SIGKILLs the first
   # `count` of them (`:helper`), or the VM each starts (`:vm`), at once,
   # so before the boot is over; then sends {:killed, self, os_pids} to the
