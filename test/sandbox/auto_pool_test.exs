@@ -18,6 +18,13 @@ defmodule Sandbox.AutoPoolTest do
 
   defp counts(pool), do: Map.take(Pool.status(pool), [:idle, :booting, :leased])
 
+  # `idle` VMs booted, and after a while still no more than that.
+  defp assert_settles(pool, idle) do
+    assert TestOS.eventually(fn -> Pool.status(pool).idle == idle end, 20_000)
+    Process.sleep(500)
+    assert counts(pool) == %{idle: idle, booting: 0, leased: 0}
+  end
+
   test "nothing boots before the first run; the second run is warm" do
     pool = auto_pool()
     Process.sleep(300)
@@ -41,18 +48,14 @@ defmodule Sandbox.AutoPoolTest do
       for _ <- 1..3, do: Task.async(fn -> Sandbox.run("Process.sleep(1_500)", pool: pool) end)
 
     Enum.each(runs, &assert({:ok, _} = Task.await(&1, 30_000)))
-    assert TestOS.eventually(fn -> Pool.status(pool).idle == 2 end, 20_000)
     # Three at once asked for three: :max_size keeps two.
-    Process.sleep(500)
-    assert counts(pool) == %{idle: 2, booting: 0, leased: 0}
+    assert_settles(pool, 2)
   end
 
   test "one run at a time keeps one VM waiting" do
     pool = auto_pool(max_size: 2)
     for _ <- 1..3, do: assert({:ok, _} = Sandbox.run("1", pool: pool))
-    assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
-    Process.sleep(500)
-    assert counts(pool) == %{idle: 1, booting: 0, leased: 0}
+    assert_settles(pool, 1)
   end
 
   test "after :idle_timeout without a run, no VM is left" do
