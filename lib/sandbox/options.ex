@@ -54,7 +54,7 @@ defmodule Sandbox.Options do
     pool: [
       type: quote(do: Sandbox.Pool.pool() | false | {:cluster, term()}),
       default: :default,
-      shown: "the default pool, if running",
+      shown: "the default pool (`Sandbox.AutoPool` unless one is configured)",
       ours: true,
       doc:
         "a `Sandbox.Pool` (pid or name) to take a booted VM from, or `false` to boot a fresh one; `{:cluster, group}`: a pool of that name somewhere in the cluster"
