@@ -515,8 +515,8 @@ lifecycle_subreaper =
   %{
     id: "validate-limits",
     file: "lib/sandbox/options.ex",
-    from: "  defp limit!(opts, key, default) do",
-    to: "  defp limit!(opts, key, default) when false do",
+    from: ~S|      other -> bad!(key, "a non-negative integer or :infinity", other)|,
+    to: "      other -> other",
     breaks: "API: Raised (:timeout, :max_output, :max_new_atoms, :output_limit)",
     tests: [
       "test/sandbox/options_test.exs: timeout -1 is refused",
@@ -618,8 +618,8 @@ lifecycle_subreaper =
   %{
     id: "validate-resource-limits",
     file: "lib/sandbox/options.ex",
-    from: "  defp resource_limit!(opts, key, default) do",
-    to: "  defp resource_limit!(opts, key, default) when false do",
+    from: ~S|        bad!(key, "an integer from 0 to 2^50, or :infinity", other)|,
+    to: "        other",
     breaks: "API: Raised (:memory_limit, :cpu_time, :max_processes, :max_file_size)",
     tests: ["test/sandbox/limits_test.exs: limits are checked like the other options"]
   },
