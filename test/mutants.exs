@@ -817,6 +817,26 @@ lifecycle_subreaper =
     tests: ["test/sandbox/auto_pool_test.exs: after :idle_timeout without a run, no VM is left"]
   },
   %{
+    id: "auto-pool-spare-beside-first-run",
+    file: "lib/sandbox/pool.ex",
+    from: "      {reply, state} when dormant? ->",
+    to: "      {reply, state} when false ->",
+    breaks: "Sandbox.Pool: nothing before the first run (its spare boots once it is over)",
+    tests: [
+      "test/sandbox/auto_pool_test.exs: the first run's spare boots once that run is over, not beside it"
+    ]
+  },
+  %{
+    id: "auto-pool-shrinks-under-a-run",
+    file: "lib/sandbox/pool.ex",
+    from: "    quiet_ms = if map_size(state.leased) > 0, do: 0, else: now_ms() - state.last_used",
+    to: "    quiet_ms = now_ms() - state.last_used",
+    breaks: "Sandbox.Pool: gone when idle (idle: no run in progress)",
+    tests: [
+      "test/sandbox/auto_pool_test.exs: a run longer than :idle_timeout does not empty the pool under it"
+    ]
+  },
+  %{
     id: "pool-stale-vm-used",
     file: "lib/sandbox/pool.ex",
     from:

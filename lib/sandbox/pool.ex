@@ -45,8 +45,8 @@ defmodule Sandbox.Pool do
 
   What the application starts when nothing is configured (see
   `Sandbox.Application`): a pool that costs nothing until a run uses it.
-  The first run boots its own peer, as with an empty pool, and the pool
-  then boots one in the background for the next. While runs keep coming,
+  The first run boots its own peer, as with an empty pool, and once it is
+  over the pool boots one in the background for the next. While runs keep coming,
   the pool keeps as many peers waiting as runs have been in progress at
   once (never more than `:max_size`); once `:idle_timeout` passes with no
   run taking a peer, it kills its waiting peers and boots none until the
@@ -242,7 +242,8 @@ defmodule Sandbox.Pool do
         # How many peers to keep idle or booting: the size, or with
         # size: :auto what recent demand asks for.
         target: if(config.size == :auto, do: 0, else: config.size),
-        # size: :auto: when a run last took a peer, and the idle check.
+        # size: :auto: when a run last took or gave back a peer, and the
+        # idle check.
         last_used: nil,
         idle_timer: nil
       })
@@ -257,8 +258,15 @@ defmodule Sandbox.Pool do
 
   def handle_call({:checkout, wait_ms, _box, signature}, {caller, _} = from, state) do
     state = drop_stale(state, signature)
+    # size: :auto, first run since the pool was empty: its spare boots
+    # once this run is over, not beside it (a one-shot program that exits
+    # after its run then has it killed before it has cost a boot).
+    dormant? = state.size == :auto and state.target == 0
 
     case next_lease(state, caller, wait_ms) do
+      {reply, state} when dormant? ->
+        {:reply, reply, state}
+
       {reply, state} ->
         {:reply, reply, state, {:continue, :refill}}
 
@@ -359,7 +367,8 @@ defmodule Sandbox.Pool do
     {lease_id, %{state | leased: Map.put(state.leased, lease_id, vm)}}
   end
 
-  defp release(state, lease_id), do: %{state | leased: Map.delete(state.leased, lease_id)}
+  defp release(state, lease_id),
+    do: %{state | leased: Map.delete(state.leased, lease_id), last_used: now_ms()}
 
   defp live(state), do: :queue.len(state.idle) + map_size(state.booting) + map_size(state.leased)
 
@@ -429,10 +438,11 @@ defmodule Sandbox.Pool do
 
   defp demanded(state), do: state
 
-  # No run has taken a peer for :idle_timeout: kill the waiting and booting
-  # ones (their outcomes then find them gone) and keep none until the next.
+  # No run has been in progress for :idle_timeout: kill the waiting and
+  # booting peers (their outcomes then find them gone) and keep none until
+  # the next run.
   defp idle_check(state) do
-    quiet_ms = now_ms() - state.last_used
+    quiet_ms = if map_size(state.leased) > 0, do: 0, else: now_ms() - state.last_used
 
     if quiet_ms >= state.idle_timeout do
       for peer <- :queue.to_list(state.idle), do: Native.cancel(peer.vm)

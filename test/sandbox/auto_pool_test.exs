@@ -41,6 +41,16 @@ defmodule Sandbox.AutoPoolTest do
     assert String.to_integer(pid) == idle
   end
 
+  test "the first run's spare boots once that run is over, not beside it" do
+    pool = auto_pool()
+    run = Task.async(fn -> Sandbox.run("Process.sleep(1_500)", pool: pool) end)
+    assert TestOS.eventually(fn -> Pool.status(pool).leased == 1 end, 20_000)
+    Process.sleep(1_000)
+    assert %{idle: 0, booting: 0, leased: 1} = counts(pool)
+    assert {:ok, _} = Task.await(run, 30_000)
+    assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
+  end
+
   test "grows with runs in progress at once, up to :max_size" do
     pool = auto_pool(max_size: 2)
 
@@ -59,12 +69,12 @@ defmodule Sandbox.AutoPoolTest do
   end
 
   test "after :idle_timeout without a run, no VM is left" do
-    pool = auto_pool(idle_timeout: 1_000)
+    pool = auto_pool(idle_timeout: 3_000)
     assert {:ok, _} = Sandbox.run("1", pool: pool)
     assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
     [idle] = Pool.status(pool).idle_os_pids
 
-    assert TestOS.eventually(fn -> counts(pool) == %{idle: 0, booting: 0, leased: 0} end, 5_000)
+    assert TestOS.eventually(fn -> counts(pool) == %{idle: 0, booting: 0, leased: 0} end, 10_000)
     assert TestOS.eventually(fn -> not TestOS.alive?(idle) end, 2_000)
     # And nothing boots until the next run.
     Process.sleep(300)
@@ -130,6 +140,19 @@ defmodule Sandbox.AutoPoolTest do
     assert {:ok, %{result: pid}} = Sandbox.run("System.pid()", pool: pool)
     refute String.to_integer(pid) == stale
     assert TestOS.eventually(fn -> not TestOS.alive?(stale) end, 2_000)
+  end
+
+  test "a run longer than :idle_timeout does not empty the pool under it" do
+    pool = auto_pool(idle_timeout: 1_000)
+    assert {:ok, _} = Sandbox.run("1", pool: pool)
+    assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
+    [spare] = Pool.status(pool).idle_os_pids
+
+    # Takes the spare; its replacement boots, and must still be there
+    # when the 2.5 s run ends, 1.5 s past the :idle_timeout.
+    assert {:ok, %{result: pid}} = Sandbox.run("Process.sleep(2_500); System.pid()", pool: pool)
+    assert String.to_integer(pid) == spare
+    assert %{idle: 1} = counts(pool)
   end
 
   test ":max_size and :idle_timeout are checked, and only go with size: :auto" do
