@@ -153,7 +153,7 @@ defmodule Sandbox.Runner do
   defp pool(pool), do: pool
 
   defp lease(handle, pool, box) do
-    case Pool.checkout(pool, handle.options.boot_timeout, box) do
+    case checkout(handle, pool, box) do
       {:error, :busy} ->
         release(handle)
         raise BootError, reason: :busy, output: "", exit: :unknown
@@ -167,6 +167,15 @@ defmodule Sandbox.Runner do
       :mismatch ->
         launch(handle)
     end
+  end
+
+  # A :pool that names no running pool is the caller's mistake: say which.
+  defp checkout(handle, pool, box) do
+    Pool.checkout(pool, handle.options.boot_timeout, box)
+  catch
+    :exit, {:noproc, _} ->
+      release(handle)
+      raise ArgumentError, "option :pool names no running Sandbox.Pool: #{inspect(pool)}"
   end
 
   defp launch(handle) do

@@ -261,6 +261,17 @@ defmodule Sandbox.PoolTest do
     assert_raise ArgumentError, ~r/:pool/, fn -> Sandbox.run("1", pool: "name") end
   end
 
+  test "a :pool that names no running pool raises ArgumentError naming it" do
+    dead = spawn(fn -> :ok end)
+    ref = Process.monitor(dead)
+    assert_receive {:DOWN, ^ref, :process, ^dead, _}
+
+    for pool <- [:"#{__MODULE__}.Nowhere", dead] do
+      error = assert_raise ArgumentError, fn -> Sandbox.run("1", pool: pool) end
+      assert error.message =~ "option :pool names no running Sandbox.Pool: #{inspect(pool)}"
+    end
+  end
+
   test "a cluster pool on a node that is not distributed is this node's pool; distribution stays off" do
     group = :"#{__MODULE__}.Local#{System.unique_integer([:positive])}"
     start_pool!(name: group, size: 1)
