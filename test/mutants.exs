@@ -912,6 +912,16 @@ lifecycle_subreaper =
     tests: ["test/sandbox/boot_retry_test.exs: a box its tools refuse to make is not tried again"]
   },
   %{
+    id: "pool-noproc-raw",
+    file: "lib/sandbox/runner.ex",
+    from: "    :exit, {:noproc, _} ->",
+    to: "    :exit, {:noproc_never, _} ->",
+    breaks: "API: ArgumentError (a :pool that names no running pool)",
+    tests: [
+      "test/sandbox/pool_test.exs: a :pool that names no running pool raises ArgumentError naming it"
+    ]
+  },
+  %{
     id: "priority-not-idle",
     file: "c_src/helper/vm.c",
     from: "    if (args->idle && sched_setscheduler(0, SCHED_IDLE, &no_priority) < 0)",
