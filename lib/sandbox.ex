@@ -69,7 +69,8 @@ defmodule Sandbox do
              | :output_limit
              | :memory_limit
              | :cpu_limit
-             | :process_limit, %{output: String.t()}}
+             | :process_limit
+             | :result_too_large, %{output: String.t()}}
           | {:error, {:error | :exit | :throw, term(), Exception.stacktrace()},
              %{output: String.t()}}
 
@@ -120,6 +121,9 @@ defmodule Sandbox do
       name set, the run crossed `:output_limit`, `:memory_limit`,
       `:cpu_limit` (`:cpu_time`) or `:process_limit` (`:max_processes`)
       and was stopped. These appear only when those options are used.
+    * `{:error, :result_too_large, %{output: output}}` - with
+      `:max_result_bytes` set, the code ended but its result (or error)
+      took more than that many bytes to encode; it was not decoded.
 
   The result is decoded with `:erlang.binary_to_term/1`, so a run can
   create atoms in the host, and atoms are never garbage collected: a result

@@ -922,6 +922,27 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "result-size-unchecked",
+    file: "lib/sandbox/result.ex",
+    from: "       when is_integer(max) and byte_size(encoded) > max,",
+    to: "       when false and byte_size(encoded) > max,",
+    breaks: "API: :max_result_bytes",
+    tests: [
+      "test/sandbox/results_test.exs: :max_result_bytes a result that takes more bytes than that is not decoded: :result_too_large, output kept",
+      "test/sandbox/results_test.exs: :max_result_bytes a result not decoded creates no atom in the host"
+    ]
+  },
+  %{
+    id: "result-size-boundary",
+    file: "lib/sandbox/result.ex",
+    from: "       when is_integer(max) and byte_size(encoded) > max,",
+    to: "       when is_integer(max) and byte_size(encoded) >= max,",
+    breaks: "API: :max_result_bytes (a result of exactly that size is returned)",
+    tests: [
+      "test/sandbox/results_test.exs: :max_result_bytes one of exactly that many bytes, or :infinity (the default), is returned"
+    ]
+  },
+  %{
     id: "priority-not-idle",
     file: "c_src/helper/vm.c",
     from: "    if (args->idle && sched_setscheduler(0, SCHED_IDLE, &no_priority) < 0)",

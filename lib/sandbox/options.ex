@@ -51,6 +51,13 @@ defmodule Sandbox.Options do
       ours: true,
       doc: "atoms decoding the result may create in the host, or `:infinity`"
     ],
+    max_result_bytes: [
+      type: quote(do: non_neg_integer() | :infinity),
+      default: :infinity,
+      ours: true,
+      doc:
+        "the largest result the host decodes, in bytes of its external term format; a larger one is not decoded and the run ends in `:result_too_large`"
+    ],
     pool: [
       type: quote(do: Sandbox.Pool.pool() | false | {:cluster, term()}),
       default: :default,
@@ -224,6 +231,7 @@ defmodule Sandbox.Options do
           setup: [String.t() | Macro.t()],
           boot_timeout: non_neg_integer(),
           max_new_atoms: non_neg_integer() | :infinity,
+          max_result_bytes: non_neg_integer() | :infinity,
           pool: :default | false | Sandbox.Pool.pool() | {:cluster, term()},
           env: [{String.t(), String.t() | nil}],
           cd: String.t() | nil,
@@ -288,6 +296,7 @@ defmodule Sandbox.Options do
       setup: setup!(Keyword.get(opts, :setup)),
       boot_timeout: non_neg_integer!(opts, :boot_timeout, @default_boot_timeout),
       max_new_atoms: limit!(opts, :max_new_atoms, @default_max_new_atoms),
+      max_result_bytes: limit!(opts, :max_result_bytes, :infinity),
       pool: pool!(Keyword.get(opts, :pool, :default)),
       env: env!(Keyword.get(opts, :env, [])),
       cd: cd!(Keyword.get(opts, :cd), local?),

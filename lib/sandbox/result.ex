@@ -14,6 +14,9 @@ defmodule Sandbox.Result do
         was stopped there.
       * `:memory_limit`, `:cpu_limit`, `:process_limit` - it crossed
         `:memory_limit`, `:cpu_time` or `:max_processes` and was stopped.
+      * `:result_too_large` - it ended, but its result (or error) took
+        more than `:max_result_bytes` to encode, so the host did not
+        decode it; `output` is kept.
     * `:value` - the raw value of the last expression (`:ok` only).
     * `:error` - `{kind, reason, stacktrace}` (`:error` only).
     * `:failed_in` - `:setup` or `:code` (`:error` only).
@@ -55,6 +58,7 @@ defmodule Sandbox.Result do
           | :memory_limit
           | :cpu_limit
           | :process_limit
+          | :result_too_large
 
   @typedoc "How a resource limit was enforced."
   @type mechanism :: :cgroup_v2 | :sampling | :rlimit
@@ -125,6 +129,12 @@ defmodule Sandbox.Result do
         enforced_by: report.enforced_by
     }
   end
+
+  # Not decoded at all: a result too large for the caller costs the host
+  # no memory beyond the frame it came in.
+  defp finish({:ok, encoded, output}, result, %{max_result_bytes: max} = _options)
+       when is_integer(max) and byte_size(encoded) > max,
+       do: %{result | status: :result_too_large, output: output}
 
   defp finish({:ok, encoded, output}, result, options) do
     result = %{result | output: output}

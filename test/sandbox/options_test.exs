@@ -53,6 +53,14 @@ defmodule Sandbox.OptionsTest do
     end
   end
 
+  test "a max_result_bytes that is not a non-negative integer or :infinity is refused" do
+    for bad <- [-1, 1.5, "big"] do
+      assert_raise ArgumentError, ~r/option :max_result_bytes must be/, fn ->
+        Sandbox.run("1", max_result_bytes: bad)
+      end
+    end
+  end
+
   test "a boot_timeout that is not a non-negative integer is refused" do
     assert_raise ArgumentError, ~r/option :boot_timeout/, fn ->
       Sandbox.run("1", boot_timeout: :infinity)

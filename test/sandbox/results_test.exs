@@ -167,6 +167,35 @@ defmodule Sandbox.ResultsTest do
     end
   end
 
+  describe ":max_result_bytes" do
+    # The peer encodes {:ok, value} as the host would.
+    @value_code ~S|IO.puts("before"); String.duplicate("x", 100_000)|
+    @encoded_size byte_size(:erlang.term_to_binary({:ok, String.duplicate("x", 100_000)}))
+
+    test "a result that takes more bytes than that is not decoded: :result_too_large, output kept" do
+      assert {:error, :result_too_large, %{output: "before\n"}} =
+               Sandbox.run(@value_code, max_result_bytes: @encoded_size - 1)
+
+      assert %Sandbox.Result{status: :result_too_large, output: "before\n", value: nil} =
+               Sandbox.execute(@value_code, max_result_bytes: @encoded_size - 1)
+    end
+
+    test "one of exactly that many bytes, or :infinity (the default), is returned" do
+      value = String.duplicate("x", 100_000)
+
+      assert {:ok, %{result: ^value}} = Sandbox.run(@value_code, max_result_bytes: @encoded_size)
+      assert {:ok, %{result: ^value}} = Sandbox.run(@value_code)
+    end
+
+    test "a result not decoded creates no atom in the host" do
+      name = "sandbox_too_large_#{System.unique_integer([:positive])}"
+      code = "{String.to_atom(#{inspect(name)}), String.duplicate(\"x\", 10_000)}"
+
+      assert {:error, :result_too_large, _} = Sandbox.run(code, max_result_bytes: 1_000)
+      assert_raise ArgumentError, fn -> String.to_existing_atom(name) end
+    end
+  end
+
   test "ensure_distributed!/0 returns :ok and leaves the host alone" do
     assert Sandbox.ensure_distributed!() == :ok
     refute Node.alive?()
