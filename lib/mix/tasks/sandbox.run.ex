@@ -61,9 +61,17 @@ defmodule Mix.Tasks.Sandbox.Run do
   defp read_code!(opts, args) do
     cond do
       opts[:file] && args != [] -> usage!("give the code as arguments or with --file, not both")
-      path = opts[:file] -> File.read!(path)
+      path = opts[:file] -> read_file!(path)
       args != [] -> Enum.join(args, " ")
       true -> IO.read(:stdio, :eof) |> eof_as_empty()
+    end
+  end
+
+  # A file that cannot be read is a usage error (status 2), not a crash.
+  defp read_file!(path) do
+    case File.read(path) do
+      {:ok, code} -> code
+      {:error, reason} -> usage!("cannot read #{path}: #{:file.format_error(reason)}")
     end
   end
 

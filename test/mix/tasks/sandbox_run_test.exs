@@ -60,7 +60,11 @@ defmodule Mix.Tasks.Sandbox.RunTest do
         assert catch_exit(Run.run(["--timeout", "soon", "1"])) == {:shutdown, 2}
         assert catch_exit(Run.run(["--file", "x.exs", "1"])) == {:shutdown, 2}
         assert catch_exit(Run.run(["--bogus"])) == {:shutdown, 2}
+        assert catch_exit(Run.run(["--file", "/nonexistent/missing.exs"])) == {:shutdown, 2}
       end)
+
+    assert stderr =~
+             "mix sandbox.run: cannot read /nonexistent/missing.exs: no such file or directory"
 
     assert stderr =~ "--timeout takes a number or infinity"
     assert stderr =~ "not both"
