@@ -943,6 +943,26 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "option-slips-silent",
+    file: "lib/sandbox/options.ex",
+    from: "    warn_near_misses(opts)",
+    to: "    _ = opts",
+    breaks: "API: ArgumentError (an option that looks like a slip is warned about)",
+    tests: [
+      "test/sandbox/options_test.exs: an unknown option that looks like a slip for one of ours is ignored with a warning naming it"
+    ]
+  },
+  %{
+    id: "option-status-slip-silent",
+    file: "lib/sandbox/options.ex",
+    from: "    cpu_limit: :cpu_time,",
+    to: "    cpu_limit_never: :cpu_time,",
+    breaks: "API: ArgumentError (a status given as an option is warned about)",
+    tests: [
+      "test/sandbox/options_test.exs: an unknown option that looks like a slip for one of ours is ignored with a warning naming it"
+    ]
+  },
+  %{
     id: "priority-not-idle",
     file: "c_src/helper/vm.c",
     from: "    if (args->idle && sched_setscheduler(0, SCHED_IDLE, &no_priority) < 0)",

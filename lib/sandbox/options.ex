@@ -4,6 +4,8 @@ defmodule Sandbox.Options do
   the option, for anything `Sandbox.run/2` cannot honour.
   """
 
+  require Logger
+
   # The limits a :strict run gets unless it is given others: finite, so a
   # bomb ends the run and not the machine.
   @strict_limits [
@@ -268,6 +270,8 @@ defmodule Sandbox.Options do
       raise ArgumentError, "options must be a keyword list, got: #{inspect(opts)}"
     end
 
+    warn_near_misses(opts)
+
     node = node!(Keyword.get(opts, :node))
     # On another node, :cd names a directory there.
     local? = node == nil
@@ -478,6 +482,56 @@ defmodule Sandbox.Options do
       :ok -> ast
       {:error, _} -> bad!(:setup, "a string, quoted AST, or a list of either", ast)
     end
+  end
+
+  # Options it does not know are ignored, as the reference ignores them;
+  # but one that looks like a slip for one of ours (a typo, or a status
+  # given as an option) would silently run without what was meant, so it
+  # gets a warning that names the option meant.
+  @known Keyword.keys(@schema)
+  @status_options %{
+    cpu_limit: :cpu_time,
+    process_limit: :max_processes,
+    result_too_large: :max_result_bytes
+  }
+
+  defp warn_near_misses(opts) do
+    for {key, _value} <- opts, is_atom(key), key not in @known, meant = near_miss(key) do
+      Logger.warning(
+        "Sandbox: option #{inspect(key)} is not an option and is ignored; did you mean #{inspect(meant)}?"
+      )
+    end
+  end
+
+  defp near_miss(key) do
+    Map.get_lazy(@status_options, key, fn ->
+      name = Atom.to_string(key)
+
+      Enum.find(@known, fn known ->
+        edit_distance(name, Atom.to_string(known)) <= max(1, div(String.length(name), 4))
+      end)
+    end)
+  end
+
+  # Levenshtein distance between two short names.
+  defp edit_distance(a, b) do
+    b = String.graphemes(b)
+
+    a
+    |> String.graphemes()
+    |> Enum.reduce(Enum.to_list(0..length(b)), fn char, [first | _] = previous ->
+      previous
+      |> Enum.zip(tl(previous))
+      |> Enum.zip(b)
+      |> Enum.reduce({[first + 1], first + 1}, fn {{diagonal, above}, other}, {row, left} ->
+        cost = if char == other, do: 0, else: 1
+        value = Enum.min([left + 1, above + 1, diagonal + cost])
+        {[value | row], value}
+      end)
+      |> elem(0)
+      |> Enum.reverse()
+    end)
+    |> List.last()
   end
 
   defp bad!(key, expected, value) do

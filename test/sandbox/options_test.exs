@@ -21,6 +21,28 @@ defmodule Sandbox.OptionsTest do
     assert %Options{} = Options.validate!("1", something_else: true)
   end
 
+  test "an unknown option that looks like a slip for one of ours is ignored with a warning naming it" do
+    for {slip, meant} <- [
+          timout: :timeout,
+          max_ouput: :max_output,
+          isolaton: :isolation,
+          cpu_limit: :cpu_time,
+          process_limit: :max_processes,
+          result_too_large: :max_result_bytes
+        ] do
+      log =
+        ExUnit.CaptureLog.capture_log(fn ->
+          assert %Options{} = Options.validate!("1", [{slip, 1}])
+        end)
+
+      assert log =~
+               "option #{inspect(slip)} is not an option and is ignored; did you mean #{inspect(meant)}?"
+    end
+
+    log = ExUnit.CaptureLog.capture_log(fn -> Options.validate!("1", something_else: 1) end)
+    refute log =~ "did you mean"
+  end
+
   for bad <- [-1, 1.5, "10", :forever, nil] do
     test "timeout #{inspect(bad)} is refused" do
       assert_raise ArgumentError,
