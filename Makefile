@@ -21,6 +21,16 @@ WARNINGS := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-proto
 CFLAGS ?= -O2
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) -fstack-protector-strong $(CFLAGS)
 
+# Quiet by default, in a consumer's `mix compile` too: one short line a
+# binary built. V=1 prints every command in full.
+ifeq ($(V),1)
+Q :=
+built := @true
+else
+Q := @
+built := @echo "  built"
+endif
+
 BUILD := _build/native
 NIF := priv/sandbox_nif.so
 GUEST_NIF := priv/sandbox_guest_nif.so
@@ -71,28 +81,32 @@ priv: $(NIF) $(GUEST_NIF) $(HELPER) $(CONFINE)
 # loaded or the old helper executing, and must never see a half-written file.
 $(NIF): $(NIF_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
+	$(Q)$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
+	$(built) $@
 
 $(GUEST_NIF): $(GUEST_NIF_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
+	$(Q)$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
+	$(built) $@
 
 $(HELPER): $(HELPER_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
+	$(Q)$(CC) -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
+	$(built) $@
 
 # Inside a strict run's box: Landlock and the seccomp filter (libseccomp).
 $(CONFINE): $(CONFINE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -o $@.tmp $^ $(LDFLAGS) -lseccomp && mv -f $@.tmp $@
+	$(Q)$(CC) -o $@.tmp $^ $(LDFLAGS) -lseccomp && mv -f $@.tmp $@
+	$(built) $@
 
 $(BUILD)/pic/%.o: c_src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Ic_src -fPIC -fvisibility=hidden -isystem "$(ERTS_INCLUDE_DIR)" -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Ic_src -fPIC -fvisibility=hidden -isystem "$(ERTS_INCLUDE_DIR)" -MMD -MP -c $< -o $@
 
 $(BUILD)/exe/%.o: c_src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Ic_src -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Ic_src -MMD -MP -c $< -o $@
 
 -include $(NIF_OBJ:.o=.d) $(GUEST_NIF_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) $(CONFINE_OBJ:.o=.d)
 

@@ -58,6 +58,8 @@ end
 defmodule Sandbox.MixProject do
   use Mix.Project
 
+  @source_url "https://github.com/sandbox-ex/sandbox"
+
   def project do
     [
       app: :sandbox,
@@ -68,7 +70,20 @@ defmodule Sandbox.MixProject do
       start_permanent: Mix.env() == :prod,
       deps: [],
       description: "Evaluate Elixir code in a fresh, isolated Erlang VM, on a C core.",
-      docs: [main: "Sandbox"]
+      source_url: @source_url,
+      package: package(),
+      docs: [main: "Sandbox", extras: ["README.md", "CHANGELOG.md"]]
+    ]
+  end
+
+  # What a Hex package holds: the sources and what builds them, never
+  # objects or binaries (each machine builds its own C core).
+  defp package do
+    [
+      licenses: ["Apache-2.0"],
+      links: %{"Source" => @source_url},
+      files: ~w(lib c_src/nif c_src/helper c_src/guest c_src/confine c_src/common
+                Makefile mix.exs README.md CHANGELOG.md LICENSE .formatter.exs)
     ]
   end
 

@@ -1,25 +1,24 @@
 defmodule Sandbox.Guest do
-  @moduledoc """
-  The entry point inside a peer VM (`-s Elixir.Sandbox.Guest start`).
-  Internal: it never runs in the host.
-
-  The host and the peer talk over two pipes with `{:packet, 4}` frames,
-  the peer reading its request on one and writing on the other (the fds
-  and the tags are in `c_src/common/protocol.h`, read by `Sandbox.Protocol`):
-
-    * booted (its OS pid follows) once booted and warmed up (the boot
-      deadline ends; a pool's peer then waits here for as long as it is
-      idle); then it reads its request,
-    * started when it has the request,
-    * capturing when setup is done and its output flushed; it then waits
-      for the host's capture-begun frame, sent once the host has dropped
-      the setup's output, before the code may print anything,
-    * result (`term_to_binary(result)` follows) at the end, after flushing
-      output.
-
-  Output goes to fd 1 and 2, which the helper points at the output pipe.
-  After the result the peer waits to be killed.
-  """
+  @moduledoc false
+  # The entry point inside a peer VM (`-s Elixir.Sandbox.Guest start`).
+  # Internal: it never runs in the host.
+  #
+  # The host and the peer talk over two pipes with `{:packet, 4}` frames,
+  # the peer reading its request on one and writing on the other (the fds
+  # and the tags are in `c_src/common/protocol.h`, read by `Sandbox.Protocol`):
+  #
+  #   * booted (its OS pid follows) once booted and warmed up (the boot
+  #     deadline ends; a pool's peer then waits here for as long as it is
+  #     idle); then it reads its request,
+  #   * started when it has the request,
+  #   * capturing when setup is done and its output flushed; it then waits
+  #     for the host's capture-begun frame, sent once the host has dropped
+  #     the setup's output, before the code may print anything,
+  #   * result (`term_to_binary(result)` follows) at the end, after flushing
+  #     output.
+  #
+  # Output goes to fd 1 and 2, which the helper points at the output pipe.
+  # After the result the peer waits to be killed.
 
   alias Sandbox.Guest.{Native, OutputDevice}
   alias Sandbox.Protocol

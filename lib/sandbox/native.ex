@@ -1,29 +1,28 @@
 defmodule Sandbox.Native do
-  @moduledoc """
-  The C core (`priv/sandbox_nif.so`). Internal: use `Sandbox`.
-
-  A VM is a resource: `spawn/5` starts the helper with the given arguments
-  (after the host's pid: the cgroup parent or `"-"`, then the VM's argv)
-  and returns it; it serves one run. Once the peer has booted, a run not yet submitted sends
-  its owner (the caller of `spawn/5`) `{:sandbox, ref, {:ready, os_pid}}`.
-  `submit/4` hands over the request and makes the caller the owner; the
-  outcome arrives as a message `{:sandbox, ref, outcome}` to the owner:
-
-    * `{:ok, result_etf, output}`
-    * `{:timeout, output}`
-    * `{:noconnection, output, exit}`
-    * `{:boot_failed, :timeout | :exited | :protocol, output, exit}`
-    * `{:cancelled, output}` (after `cancel/1`)
-    * `{:output_limit, output}`, and `{:memory_limit | :cpu_limit |
-      :process_limit, output}` when the helper stopped the run for
-      crossing a resource limit
-    * `:gone`, to a new owner, when the run had already ended (and told
-      its previous owner) before it was submitted
-
-  where `exit` is `{:exit_status, code}`, `{:signal, number}`,
-  `{:helper_failed, stage, errno}` or `:unknown`. If the owner dies, the
-  run is killed and nothing is sent.
-  """
+  @moduledoc false
+  # The C core (`priv/sandbox_nif.so`). Internal: use `Sandbox`.
+  #
+  # A VM is a resource: `spawn/5` starts the helper with the given arguments
+  # (after the host's pid: the cgroup parent or `"-"`, then the VM's argv)
+  # and returns it; it serves one run. Once the peer has booted, a run not yet submitted sends
+  # its owner (the caller of `spawn/5`) `{:sandbox, ref, {:ready, os_pid}}`.
+  # `submit/4` hands over the request and makes the caller the owner; the
+  # outcome arrives as a message `{:sandbox, ref, outcome}` to the owner:
+  #
+  #   * `{:ok, result_etf, output}`
+  #   * `{:timeout, output}`
+  #   * `{:noconnection, output, exit}`
+  #   * `{:boot_failed, :timeout | :exited | :protocol, output, exit}`
+  #   * `{:cancelled, output}` (after `cancel/1`)
+  #   * `{:output_limit, output}`, and `{:memory_limit | :cpu_limit |
+  #     :process_limit, output}` when the helper stopped the run for
+  #     crossing a resource limit
+  #   * `:gone`, to a new owner, when the run had already ended (and told
+  #     its previous owner) before it was submitted
+  #
+  # where `exit` is `{:exit_status, code}`, `{:signal, number}`,
+  # `{:helper_failed, stage, errno}` or `:unknown`. If the owner dies, the
+  # run is killed and nothing is sent.
 
   @on_load :load
 

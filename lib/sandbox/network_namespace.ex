@@ -1,18 +1,17 @@
 defmodule Sandbox.NetworkNamespace do
-  @moduledoc """
-  How `network: false` gets a run's VM a network namespace of its own on
-  this host. Internal: used by `Sandbox.info/0`; the helper makes the
-  same choice itself, for each run.
-
-    * `:netns` - with `CAP_SYS_ADMIN` (root, or a container that grants
-      it): `unshare(CLONE_NEWNET)`.
-    * `:user_netns` - without it: the same inside a user namespace of the
-      run's own, which maps only this user's uid and gid, onto themselves.
-      Files, signals and limits work as for any process of this user.
-      Kernels may forbid users such namespaces (`user.max_user_namespaces`
-      0, some distributions' policies); a run then raises
-      `Sandbox.BootError`.
-  """
+  @moduledoc false
+  # How `network: false` gets a run's VM a network namespace of its own on
+  # this host. Internal: used by `Sandbox.info/0`; the helper makes the
+  # same choice itself, for each run.
+  #
+  #   * `:netns` - with `CAP_SYS_ADMIN` (root, or a container that grants
+  #     it): `unshare(CLONE_NEWNET)`.
+  #   * `:user_netns` - without it: the same inside a user namespace of the
+  #     run's own, which maps only this user's uid and gid, onto themselves.
+  #     Files, signals and limits work as for any process of this user.
+  #     Kernels may forbid users such namespaces (`user.max_user_namespaces`
+  #     0, some distributions' policies); a run then raises
+  #     `Sandbox.BootError`.
 
   import Bitwise
 

@@ -1,8 +1,8 @@
 defmodule Sandbox.Options do
-  @moduledoc """
-  The checked options of a run. `validate!/2` raises `ArgumentError`, naming
-  the option, for anything `Sandbox.run/2` cannot honour.
-  """
+  @moduledoc false
+  # Internal: not part of the public API.
+  # The checked options of a run. `validate!/2` raises `ArgumentError`, naming
+  # the option, for anything `Sandbox.run/2` cannot honour.
 
   require Logger
 

@@ -1,23 +1,22 @@
 defmodule Sandbox.Remote do
-  @moduledoc """
-  A run on another node of a BEAM cluster (`node:` or a cluster pool's
-  choice). Internal: used by `Sandbox.Runner`.
-
-  The caller starts a *proxy* process on that node over `:erpc`. The proxy
-  owns the run there exactly as a local caller would (its pool, its code
-  paths, its file system) and sends the caller the run's output as it
-  comes and, at the end, its outcome and report, which the caller turns
-  into a result as for a local run. Each side watches the other:
-
-    * the caller monitors the proxy: if the node goes down (or the proxy
-      dies), the run ends in the caller as `:noconnection`, with the output
-      that had reached it;
-    * a watcher next to the proxy monitors the caller: if the caller dies,
-      the proxy cancels the run, so nothing is left running there.
-
-  Nothing here starts distribution: it is used only on a node that is
-  already part of a cluster.
-  """
+  @moduledoc false
+  # A run on another node of a BEAM cluster (`node:` or a cluster pool's
+  # choice). Internal: used by `Sandbox.Runner`.
+  #
+  # The caller starts a *proxy* process on that node over `:erpc`. The proxy
+  # owns the run there exactly as a local caller would (its pool, its code
+  # paths, its file system) and sends the caller the run's output as it
+  # comes and, at the end, its outcome and report, which the caller turns
+  # into a result as for a local run. Each side watches the other:
+  #
+  #   * the caller monitors the proxy: if the node goes down (or the proxy
+  #     dies), the run ends in the caller as `:noconnection`, with the output
+  #     that had reached it;
+  #   * a watcher next to the proxy monitors the caller: if the caller dies,
+  #     the proxy cancels the run, so nothing is left running there.
+  #
+  # Nothing here starts distribution: it is used only on a node that is
+  # already part of a cluster.
 
   alias Sandbox.{Handle, Options, Runner}
 

@@ -1,11 +1,11 @@
 defmodule Sandbox.Runner do
-  @moduledoc """
-  The host's side of one run: takes a warm VM from a pool or starts one
-  through the C core, hands it the request, and waits for the outcome in
-  `receive` (so no scheduler is held while the run goes on); `Sandbox.Result`
-  turns the outcome into a result. A run for another node (`:node`, or
-  where a cluster pool places it) is handed to `Sandbox.Remote`.
-  """
+  @moduledoc false
+  # Internal: not part of the public API.
+  # The host's side of one run: takes a warm VM from a pool or starts one
+  # through the C core, hands it the request, and waits for the outcome in
+  # `receive` (so no scheduler is held while the run goes on); `Sandbox.Result`
+  # turns the outcome into a result. A run for another node (`:node`, or
+  # where a cluster pool places it) is handed to `Sandbox.Remote`.
 
   alias Sandbox.{
     BootError,

@@ -1,13 +1,12 @@
 defmodule Sandbox.TmpDir do
-  @moduledoc """
-  The private directory of a run with `tmp_dir: true`. Internal: used by
-  `Sandbox.Runner`.
-
-  Its owner removes it once the run's tree is gone. A small janitor
-  process removes it instead if the owner dies first: the run is then
-  killed by the C core, and the janitor retries until its processes have
-  stopped writing there (for at most the C core's teardown grace).
-  """
+  @moduledoc false
+  # The private directory of a run with `tmp_dir: true`. Internal: used by
+  # `Sandbox.Runner`.
+  #
+  # Its owner removes it once the run's tree is gone. A small janitor
+  # process removes it instead if the owner dies first: the run is then
+  # killed by the C core, and the janitor retries until its processes have
+  # stopped writing there (for at most the C core's teardown grace).
 
   # As long as the C core gives a helper to report the tree gone.
   @retry_for_ms Sandbox.Protocol.teardown_grace_ms()

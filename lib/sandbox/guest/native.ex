@@ -1,17 +1,16 @@
 defmodule Sandbox.Guest.Native do
-  @moduledoc """
-  What a peer asks of the OS directly, through a small NIF
-  (`priv/sandbox_guest_nif.so`). Internal: loaded only in a peer.
-
-  Its own descriptor of the output pipe, written synchronously: OTP's fd
-  driver writes to pipes from an async thread, so a port cannot say when
-  printed bytes are in the pipe. Here a write has happened when it
-  returns, so output printed before a crash or a deadline is never lost.
-
-  And SIGXFSZ ignored, for a run with `:max_file_size`: a write past the
-  limit then fails with `:efbig` instead of killing the whole VM; and
-  SIGCHLD at its default, so the run's report counts what the VM started.
-  """
+  @moduledoc false
+  # What a peer asks of the OS directly, through a small NIF
+  # (`priv/sandbox_guest_nif.so`). Internal: loaded only in a peer.
+  #
+  # Its own descriptor of the output pipe, written synchronously: OTP's fd
+  # driver writes to pipes from an async thread, so a port cannot say when
+  # printed bytes are in the pipe. Here a write has happened when it
+  # returns, so output printed before a crash or a deadline is never lost.
+  #
+  # And SIGXFSZ ignored, for a run with `:max_file_size`: a write past the
+  # limit then fails with `:efbig` instead of killing the whole VM; and
+  # SIGCHLD at its default, so the run's report counts what the VM started.
 
   @on_load :load
 

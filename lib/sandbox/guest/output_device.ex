@@ -1,17 +1,16 @@
 defmodule Sandbox.Guest.OutputDevice do
-  @moduledoc """
-  The I/O server behind everything a peer prints: the group leader of the
-  evaluated code, and `:user` and `:standard_error`. It writes to the
-  output pipe (see `Sandbox.Guest.Native`), or discards (the setup's
-  group leader). Internal: it runs in the peer.
-
-  Requests that are waiting together are written with one `write(2)`, and
-  each is answered only once its bytes are in the pipe, so what the code
-  printed before it crashed, halted or ran out of time is never lost.
-  Reading returns `:eof`, unless an input device was given (`set_input/2`,
-  a run's `:stdin`): reads then go to it, their prompts to the output.
-  Encodings follow `StringIO`'s rules.
-  """
+  @moduledoc false
+  # The I/O server behind everything a peer prints: the group leader of the
+  # evaluated code, and `:user` and `:standard_error`. It writes to the
+  # output pipe (see `Sandbox.Guest.Native`), or discards (the setup's
+  # group leader). Internal: it runs in the peer.
+  #
+  # Requests that are waiting together are written with one `write(2)`, and
+  # each is answered only once its bytes are in the pipe, so what the code
+  # printed before it crashed, halted or ran out of time is never lost.
+  # Reading returns `:eof`, unless an input device was given (`set_input/2`,
+  # a run's `:stdin`): reads then go to it, their prompts to the output.
+  # Encodings follow `StringIO`'s rules.
 
   @max_batch 256
 
