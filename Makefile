@@ -58,7 +58,7 @@ HELPER_OBJ := $(HELPER_SRC:c_src/%.c=$(BUILD)/exe/%.o)
 CONFINE_OBJ := $(CONFINE_SRC:c_src/%.c=$(BUILD)/exe/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
-.PHONY: all priv deps run bench test test-slow c-test test-asan test-valgrind fuzz mutants check clean help
+.PHONY: all priv deps run bench test test-slow c-test test-asan test-valgrind fuzz mutants check dialyzer clean help
 
 all: priv
 
@@ -67,7 +67,7 @@ help:
 	@echo "make test                       C unit tests and the ExUnit suite (installs, builds)"
 	@echo "make test-slow                  the ExUnit tests tagged :slow (minutes)"
 	@echo "make bench [BENCH_ARGS=--quick] package vs pure-Elixir baseline; writes bench/RESULTS.md"
-	@echo "make check                      formatting, warnings, clang-format, cppcheck, clang build"
+	@echo "make check                      formatting, warnings, clang-format, cppcheck, clang build, dialyzer"
 	@echo "make test-asan                  C unit tests under AddressSanitizer and UBSan"
 	@echo "make test-valgrind              C unit tests under valgrind memcheck"
 	@echo "make fuzz [FUZZ_SECONDS=10]     libFuzzer on every parser of peer input and on output capping"
@@ -225,6 +225,22 @@ check: deps
 	$(MAKE) --no-print-directory priv CC=clang
 	$(MAKE) --no-print-directory clean-native
 	$(MAKE) --no-print-directory priv
+	$(MAKE) --no-print-directory dialyzer
+
+# Dialyzer (Debian's erlang-dialyzer) on the package as users build it.
+# The PLT of OTP and Elixir takes a minute to build: it is kept under
+# _build, one per OTP and Elixir version.
+ELIXIR_LIB = $(shell elixir -e 'IO.puts(:code.lib_dir(:elixir) |> Path.dirname() |> Path.expand())')
+PLT = _build/dialyzer/otp-$(shell erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().')-elixir-$(shell elixir -e 'IO.write(System.version())').plt
+
+.PHONY: dialyzer
+dialyzer:
+	$(MIX) compile --warnings-as-errors
+	@mkdir -p _build/dialyzer
+	@[[ -f $(PLT) ]] || dialyzer -pa $(ELIXIR_LIB)/elixir/ebin --build_plt --output_plt $(PLT) \
+	  --apps erts kernel stdlib compiler crypto \
+	  $(ELIXIR_LIB)/elixir/ebin $(ELIXIR_LIB)/logger/ebin $(ELIXIR_LIB)/mix/ebin
+	dialyzer -pa $(ELIXIR_LIB)/elixir/ebin --plt $(PLT) --no_check_plt _build/dev/lib/sandbox/ebin
 
 .PHONY: clean-native
 clean-native:

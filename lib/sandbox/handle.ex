@@ -41,7 +41,7 @@ defmodule Sandbox.Handle.Local do
     rebooted?: false
   ]
 
-  @opaque t :: %__MODULE__{}
+  @type t :: %__MODULE__{}
 end
 
 defmodule Sandbox.Handle.Remote do
@@ -52,5 +52,5 @@ defmodule Sandbox.Handle.Remote do
   @enforce_keys [:owner, :options, :report?, :started_at, :ref, :node]
   defstruct [:owner, :options, :report?, :started_at, :ref, :node, :proxy, :proxy_monitor]
 
-  @opaque t :: %__MODULE__{}
+  @type t :: %__MODULE__{}
 end
