@@ -18,6 +18,14 @@ defmodule Sandbox.AutoPoolTest do
 
   defp counts(pool), do: Map.take(Pool.status(pool), [:idle, :booting, :leased])
 
+  # A first run, then the spare the pool boots after it: its OS pid.
+  defp first_run_and_spare(pool) do
+    assert {:ok, _} = Sandbox.run("1", pool: pool)
+    assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
+    [spare] = Pool.status(pool).idle_os_pids
+    spare
+  end
+
   # `idle` VMs booted, and after a while still no more than that.
   defp assert_settles(pool, idle) do
     assert TestOS.eventually(fn -> Pool.status(pool).idle == idle end, 20_000)
@@ -70,9 +78,7 @@ defmodule Sandbox.AutoPoolTest do
 
   test "after :idle_timeout without a run, no VM is left" do
     pool = auto_pool(idle_timeout: 3_000)
-    assert {:ok, _} = Sandbox.run("1", pool: pool)
-    assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
-    [idle] = Pool.status(pool).idle_os_pids
+    idle = first_run_and_spare(pool)
 
     assert TestOS.eventually(fn -> counts(pool) == %{idle: 0, booting: 0, leased: 0} end, 10_000)
     assert TestOS.eventually(fn -> not TestOS.alive?(idle) end, 2_000)
@@ -121,8 +127,7 @@ defmodule Sandbox.AutoPoolTest do
 
   test "a warm VM that took longer to boot than the run's :boot_timeout is not used" do
     pool = auto_pool()
-    assert {:ok, _} = Sandbox.run("1", pool: pool)
-    assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
+    _spare = first_run_and_spare(pool)
 
     assert_raise BootError, fn -> Sandbox.run("1", pool: pool, boot_timeout: 0) end
     assert %{idle: 1} = Pool.status(pool)
@@ -130,9 +135,7 @@ defmodule Sandbox.AutoPoolTest do
 
   test "a warm VM launched with other settings (priority) is not used" do
     pool = auto_pool()
-    assert {:ok, _} = Sandbox.run("1", pool: pool)
-    assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
-    [stale] = Pool.status(pool).idle_os_pids
+    stale = first_run_and_spare(pool)
 
     Application.put_env(:sandbox, :priority, 3)
     on_exit(fn -> Application.delete_env(:sandbox, :priority) end)
@@ -144,9 +147,7 @@ defmodule Sandbox.AutoPoolTest do
 
   test "a run longer than :idle_timeout does not empty the pool under it" do
     pool = auto_pool(idle_timeout: 1_000)
-    assert {:ok, _} = Sandbox.run("1", pool: pool)
-    assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
-    [spare] = Pool.status(pool).idle_os_pids
+    spare = first_run_and_spare(pool)
 
     # Takes the spare; its replacement boots, and must still be there
     # when the 2.5 s run ends, 1.5 s past the :idle_timeout.
