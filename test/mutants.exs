@@ -845,20 +845,19 @@ lifecycle_subreaper =
       "    {stale, fresh} = Enum.split_with(:queue.to_list(state.idle), &(&1.signature == nil))",
     breaks: "Sandbox.Pool: a warm VM is the VM the run would have booted",
     tests: [
-      "test/sandbox/auto_pool_test.exs: a warm VM launched with other settings (priority) is not used",
-      "test/sandbox/auto_pool_test.exs: a VM booted before the host's environment or directory changed is not used"
+      "test/sandbox/auto_pool_test.exs: a warm VM launched with other settings (priority) is not used"
     ]
   },
   %{
-    id: "pool-signature-without-environment",
-    file: "lib/sandbox/launcher.ex",
+    id: "warm-vm-keeps-launch-environment",
+    file: "lib/sandbox/runner.ex",
     from:
-      "  def signature, do: {:erlang.phash2({environment(), File.cwd!()}), Cgroup.parent(), priority()}",
-    to: "  def signature, do: {0, Cgroup.parent(), priority()}",
+      "    host = if handle.warm? and options.isolation == :none, do: Launcher.host_context()",
+    to: "    host = nil",
     breaks:
       "Sandbox.Pool: a warm VM is the VM the run would have booted (environment, directory)",
     tests: [
-      "test/sandbox/auto_pool_test.exs: a VM booted before the host's environment or directory changed is not used"
+      "test/sandbox/auto_pool_test.exs: a warm VM has the host's environment and directory of its run, not of its boot"
     ]
   },
   %{

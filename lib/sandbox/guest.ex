@@ -99,7 +99,7 @@ defmodule Sandbox.Guest do
     )
 
     send_frame(channel, [@booted, System.pid()])
-    request = receive_request(channel)
+    request = Map.put(receive_request(channel), :launch_context, launch_context())
     add_new_paths(request.paths)
     if Map.get(request, :ignore_file_size_signal), do: :ok = Native.ignore_file_size_signal()
     give_stdin(stdout, Map.get(request, :stdin))
@@ -205,6 +205,27 @@ defmodule Sandbox.Guest do
     end
   end
 
+  # The digest of the environment and directory this VM was launched with.
+  defp launch_context do
+    case :init.get_argument(:sandbox_context) do
+      {:ok, [[digest]]} -> List.to_integer(digest)
+      _ -> nil
+    end
+  end
+
+  # A warm VM launched when the host's environment or directory were not
+  # what they are at its run takes the run's: variables the host no longer
+  # has go, the rest are set, and the directory changes. (`:file`, not
+  # `File`, which a warm VM has not loaded: a millisecond a run.)
+  defp adopt_host_context(%{digest: digest}, digest), do: :ok
+  defp adopt_host_context(nil, _launched), do: :ok
+
+  defp adopt_host_context(%{env: env, cwd: cwd}, _launched) do
+    for {name, _} <- System.get_env(), not Map.has_key?(env, name), do: System.delete_env(name)
+    System.put_env(env)
+    :ok = :file.set_cwd(cwd)
+  end
+
   # Paths the host added after this peer booted (a pool's peer may have
   # waited a while), in the host's order, ahead of the rest.
   defp add_new_paths(paths) do
@@ -285,6 +306,8 @@ defmodule Sandbox.Guest do
   # every process they start. Applied here rather than at boot, so a pool's
   # peer, booted before its run was known, gets them too.
   defp apply_environment(request) do
+    adopt_host_context(Map.get(request, :host), request.launch_context)
+
     for {name, value} <- Map.get(request, :env, []) do
       if value, do: System.put_env(name, value), else: System.delete_env(name)
     end

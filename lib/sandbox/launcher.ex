@@ -79,12 +79,27 @@ defmodule Sandbox.Launcher do
 
   @doc """
   What a VM launched now is launched with, apart from the run's own
-  options: the host's environment and working directory (digested), and
-  the cgroup and priority settings. A pool's VM launched otherwise is not
-  given to a run: it is not the VM the run would have booted.
+  options: the cgroup and priority settings. A pool's VM launched
+  otherwise is not given to a run: it is not the VM the run would have
+  booted. (The host's environment and working directory change more
+  often, and a warm VM takes them on with its run: see `host_context/0`.)
   """
   @spec signature() :: term()
-  def signature, do: {:erlang.phash2({environment(), File.cwd!()}), Cgroup.parent(), priority()}
+  def signature, do: {Cgroup.parent(), priority()}
+
+  @doc """
+  The environment and working directory a VM launched now starts with,
+  and their digest, which each VM is launched with (`-sandbox_context`):
+  a warm VM whose digest is not the one of its run's moment takes the
+  run's environment and directory before the code runs (`Sandbox.Guest`).
+  """
+  @spec host_context() :: %{digest: integer(), env: %{String.t() => String.t()}, cwd: String.t()}
+  def host_context do
+    {_exec, exec_env} = vm_executable()
+    env = Map.merge(environment(), exec_env)
+    cwd = File.cwd!()
+    %{digest: :erlang.phash2({env, cwd}), env: env, cwd: cwd}
+  end
 
   @doc "The helper executable that owns each VM and its tree."
   @spec helper_path() :: String.t()
@@ -96,12 +111,10 @@ defmodule Sandbox.Launcher do
 
   # The command for one fresh VM.
   defp command do
-    {exec, exec_env} = vm_executable()
-
-    env =
-      Enum.map(environment() |> Map.merge(exec_env), fn {key, value} -> key <> "=" <> value end)
-
-    %{argv: [exec | vm_args()], env: env}
+    {exec, _exec_env} = vm_executable()
+    context = host_context()
+    env = Enum.map(context.env, fn {key, value} -> key <> "=" <> value end)
+    %{argv: [exec | vm_args(context.digest)], env: env}
   end
 
   @doc """
@@ -132,7 +145,7 @@ defmodule Sandbox.Launcher do
       else: Path.join([root, "erts-#{:erlang.system_info(:version)}", "bin", "erl"])
   end
 
-  defp vm_args do
+  defp vm_args(digest) do
     [
       # Schedulers that run out of work sleep at once rather than spin for
       # more: a VM's boot is short bursts of work on each scheduler, and
@@ -159,6 +172,8 @@ defmodule Sandbox.Launcher do
       random_token(),
       "-sandbox_node",
       node_name(),
+      "-sandbox_context",
+      Integer.to_string(digest),
       "-pa"
     ] ++
       host_paths() ++

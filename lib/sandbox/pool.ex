@@ -408,9 +408,9 @@ defmodule Sandbox.Pool do
     end
   end
 
-  # Peers launched otherwise than a VM would be now (the host's
-  # environment or directory, or the cgroup or priority settings, have
-  # changed since) are killed: no run can take them.
+  # Peers launched otherwise than a VM would be now (the cgroup or
+  # priority settings have changed since) are killed: no run can take
+  # them.
   defp drop_stale(state, signature) do
     {stale, fresh} = Enum.split_with(:queue.to_list(state.idle), &(&1.signature != signature))
     Enum.each(stale, &Native.cancel(&1.vm))

@@ -255,10 +255,15 @@ defmodule Sandbox.Runner do
   end
 
   # Everything the peer needs, in one frame: the host's code paths as they
-  # are now (the peer adds those it did not boot with), the setup and the
-  # code.
-  defp request(%Handle.Local{code: code, options: options}) do
+  # are now (the peer adds those it did not boot with), the host's
+  # environment for a warm VM, the setup and the code.
+  defp request(%Handle.Local{code: code, options: options} = handle) do
+    # A warm VM's environment and directory are those of its launch: it
+    # gets those of this moment, as a VM launched now would have.
+    host = if handle.warm? and options.isolation == :none, do: Launcher.host_context()
+
     :erlang.term_to_binary(%{
+      host: host,
       paths: :code.get_path(),
       setup: options.setup,
       code: code,
