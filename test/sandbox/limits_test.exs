@@ -181,15 +181,7 @@ defmodule Sandbox.LimitsTest do
     # without CAP_SYS_ADMIN.
     @tag :root
     test "without CAP_SYS_ADMIN, false gives a user namespace that keeps the user" do
-      # What nobody runs: a copy of the package it can read, outside a
-      # checkout that may be private to root.
-      dir = Path.join(System.tmp_dir!(), "sandbox-nobody-#{System.unique_integer([:positive])}")
-      File.mkdir_p!(dir)
-      {_, 0} = System.cmd("cp", ["-rL", to_string(:code.lib_dir(:sandbox)), dir])
-      {_, 0} = System.cmd("chmod", ["-R", "a+rX", dir])
-
       script = ~S'''
-      {:ok, _} = Application.ensure_all_started(:sandbox)
       {:ok, listener} = :gen_tcp.listen(0, ip: {127, 0, 0, 1}, active: false)
       {:ok, port} = :inet.port(listener)
 
@@ -207,18 +199,8 @@ defmodule Sandbox.LimitsTest do
       IO.write(found |> :erlang.term_to_binary() |> Base.encode64())
       '''
 
-      args =
-        ~w(--reuid=65534 --regid=65534 --clear-groups) ++
-          [System.find_executable("elixir"), "-pa", Path.join(dir, "sandbox/ebin"), "-e", script]
-
-      {encoded, status} =
-        System.cmd("setpriv", args, env: [{"HOME", dir}], stderr_to_stdout: true)
-
-      File.rm_rf!(dir)
-      assert status == 0, encoded
-
       assert {:user_netns, {:ok, %{result: {"65534", :ok}}}, {:ok, %{result: {"65534", :error}}},
-              %{network: :user_netns}} = encoded |> Base.decode64!() |> :erlang.binary_to_term()
+              %{network: :user_netns}} = TestOS.as_nobody(fn _dir -> script end)
     end
 
     # A host VM in a user namespace of its own whose limits on network and

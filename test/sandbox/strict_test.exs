@@ -468,14 +468,6 @@ defmodule Sandbox.StrictTest do
     # all, and the box comes from user namespaces alone.
     @tag :root
     test "a host VM that is not root gets the same box" do
-      dir = Path.join(System.tmp_dir!(), "sandbox-nobody-#{System.unique_integer([:positive])}")
-      File.mkdir_p!(dir)
-      on_exit(fn -> File.rm_rf!(dir) end)
-      {_, 0} = System.cmd("cp", ["-rL", to_string(:code.lib_dir(:sandbox)), dir])
-      secret = Path.join(dir, "secret")
-      File.write!(secret, "nobody's own")
-      {_, 0} = System.cmd("chmod", ["-R", "a+rX", dir])
-
       # Inside the box: capabilities, no_new_privs, the filter, the host's
       # environment, a file the host user can read, the host VM's process,
       # the host's loopback, a user namespace.
@@ -490,29 +482,21 @@ defmodule Sandbox.StrictTest do
        elem(System.cmd("unshare", ["-U", "-r", "true"], stderr_to_stdout: true), 1) != 0}
       """
 
-      script = """
-      {:ok, _} = Application.ensure_all_started(:sandbox)
-      System.put_env("SANDBOX_TEST_SECRET", "api-key")
-      {:ok, listener} = :gen_tcp.listen(0, ip: {127, 0, 0, 1}, active: false)
-      {:ok, port} = :inet.port(listener)
-      args = inspect([#{inspect(secret)}, System.pid(), Integer.to_string(port)])
-      code = String.replace(#{inspect(code)}, "ARGS", args)
-      found = {Sandbox.info().isolation.user, Sandbox.run(code, isolation: :strict)}
-      IO.write(found |> :erlang.term_to_binary() |> Base.encode64())
-      """
-
-      args =
-        ~w(--reuid=65534 --regid=65534 --clear-groups) ++
-          [System.find_executable("elixir"), "-pa", Path.join(dir, "sandbox/ebin"), "-e", script]
-
-      {encoded, status} =
-        System.cmd("setpriv", args, env: [{"HOME", dir}], stderr_to_stdout: true)
-
-      assert status == 0, encoded
+      script = fn dir ->
+        """
+        System.put_env("SANDBOX_TEST_SECRET", "api-key")
+        {:ok, listener} = :gen_tcp.listen(0, ip: {127, 0, 0, 1}, active: false)
+        {:ok, port} = :inet.port(listener)
+        args = inspect([#{inspect(Path.join(dir, "secret"))}, System.pid(), Integer.to_string(port)])
+        code = String.replace(#{inspect(code)}, "ARGS", args)
+        found = {Sandbox.info().isolation.user, Sandbox.run(code, isolation: :strict)}
+        IO.write(found |> :erlang.term_to_binary() |> Base.encode64())
+        """
+      end
 
       assert {:own,
               {:ok, %{result: {"0000000000000000", "1", "2", nil, :error, false, :error, true}}}} =
-               encoded |> Base.decode64!() |> :erlang.binary_to_term()
+               TestOS.as_nobody(%{"secret" => "nobody's own"}, script)
     end
   end
 end

@@ -1,6 +1,8 @@
 defmodule Sandbox.TestOS do
   @moduledoc "What the tests look at in /proc: processes, their state, fds and memory."
 
+  require ExUnit.Assertions
+
   @doc "Whether this VM runs as root."
   def root?, do: File.read!("/proc/self/status") =~ ~r/^Uid:\s+0\s/m
 
@@ -116,6 +118,39 @@ defmodule Sandbox.TestOS do
       )
 
     encoded |> Base.decode64!() |> :erlang.binary_to_term()
+  end
+
+  @doc """
+  Runs a script in a fresh host VM as nobody (uid and gid 65534, no
+  groups), the application started, from a copy of the built package that
+  nobody can read, outside a checkout that may be private to root. The
+  copy's directory (with `files` written in it first, name => text) is
+  given to `script` and removed after. The script writes a term as for
+  `in_user_namespace/2`; returns that term.
+  """
+  def as_nobody(files \\ %{}, script) do
+    dir = Path.join(System.tmp_dir!(), "sandbox-nobody-#{System.unique_integer([:positive])}")
+    File.mkdir_p!(dir)
+
+    try do
+      {_, 0} = System.cmd("cp", ["-rL", to_string(:code.lib_dir(:sandbox)), dir])
+      for {name, text} <- files, do: File.write!(Path.join(dir, name), text)
+      {_, 0} = System.cmd("chmod", ["-R", "a+rX", dir])
+      prelude = "{:ok, _} = Application.ensure_all_started(:sandbox)\n"
+
+      args =
+        ~w(--reuid=65534 --regid=65534 --clear-groups) ++
+          [System.find_executable("elixir"), "-pa", Path.join(dir, "sandbox/ebin")] ++
+          ["-e", prelude <> script.(dir)]
+
+      {encoded, status} =
+        System.cmd("setpriv", args, env: [{"HOME", dir}], stderr_to_stdout: true)
+
+      ExUnit.Assertions.assert(status == 0, encoded)
+      encoded |> Base.decode64!() |> :erlang.binary_to_term()
+    after
+      File.rm_rf!(dir)
+    end
   end
 
   defp poll(fun, deadline) do
