@@ -125,6 +125,20 @@ defmodule Sandbox.Launcher do
   """
   @spec vm_executable() :: {String.t(), %{String.t() => String.t()}}
   def vm_executable do
+    # Found once: the running VM's installation does not move, and every
+    # launch and every warm run (host_context/0) asks.
+    case :persistent_term.get({__MODULE__, :vm_executable}, nil) do
+      nil ->
+        found = find_vm_executable()
+        :persistent_term.put({__MODULE__, :vm_executable}, found)
+        found
+
+      found ->
+        found
+    end
+  end
+
+  defp find_vm_executable do
     root = List.to_string(:code.root_dir())
     bin = Path.join([root, "erts-#{:erlang.system_info(:version)}", "bin"])
     erlexec = Path.join(bin, "erlexec")
