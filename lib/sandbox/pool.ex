@@ -49,8 +49,8 @@ defmodule Sandbox.Pool do
   over the pool boots one in the background for the next. While runs keep coming,
   the pool keeps as many peers waiting as runs have been in progress at
   once (never more than `:max_size`); once `:idle_timeout` passes with no
-  run taking a peer, it kills its waiting peers and boots none until the
-  next run. An idle peer costs its memory (about 50 MB resident) and next
+  run in progress (counted from the last run's end), it kills its waiting
+  peers and boots none until the next run. An idle peer costs its memory (about 50 MB resident) and next
   to no CPU.
 
   ## When the pool is empty, and `:max_peers`
@@ -310,7 +310,7 @@ defmodule Sandbox.Pool do
         {:noreply, state}
 
       {booting_peer, booting} ->
-        boot_ms = System.convert_time_unit(now() - booting_peer.started_at, :native, :millisecond)
+        boot_ms = now_ms() - booting_peer.started_at
         peer = Map.merge(booting_peer, %{ref: ref, os_pid: os_pid, boot_ms: boot_ms})
         idle = :queue.in(peer, state.idle)
         state = %{state | booting: booting, idle: idle, failures: 0}
@@ -455,7 +455,6 @@ defmodule Sandbox.Pool do
   end
 
   defp now_ms, do: System.monotonic_time(:millisecond)
-  defp now, do: System.monotonic_time()
 
   # Boots peers until `target` are idle or booting, within :max_peers,
   # unless backing off after failures.
@@ -467,7 +466,7 @@ defmodule Sandbox.Pool do
 
       case Launcher.launch(ref, state.launch) do
         {:ok, vm} ->
-          peer = %{vm: vm, started_at: now(), signature: Launcher.signature()}
+          peer = %{vm: vm, started_at: now_ms(), signature: Launcher.signature()}
 
           refill(%{state | booting: Map.put(state.booting, ref, peer)})
 
