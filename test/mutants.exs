@@ -94,6 +94,25 @@ lifecycle_subreaper =
 
   # ---- Guarantees: nothing is left behind; how the tree is killed -----------
   %{
+    id: "cgroup-leftover-same-pid",
+    file: "c_src/helper/cgroup.c",
+    from:
+      "    if (mkdir(path, 0755) < 0 && (errno != EEXIST || rmdir(path) < 0 || mkdir(path, 0755) < 0)) {",
+    to: "    if (mkdir(path, 0755) < 0) {",
+    breaks: "Guarantees: how the tree is killed, step 1 (a leftover cgroup of the same pid)",
+    tests: ["c: cgroup/takes_the_place_of_an_empty_leftover_of_the_same_pid"]
+  },
+  %{
+    id: "cgroup-leftovers-removed",
+    file: "lib/sandbox/cgroup.ex",
+    from: "      File.rmdir(run)",
+    to: "      _ = run",
+    breaks: "Guarantees: how the tree is killed, step 1 (leftover cgroups removed)",
+    tests: [
+      "test/sandbox/cgroup_test.exs: the cgroups of helpers no longer alive are removed, those in use are not"
+    ]
+  },
+  %{
     id: "kill-cgroup",
     file: "c_src/helper/sandbox_helper.c",
     from: "        (void)cgroup_kill(h->cgroup);",

@@ -44,7 +44,11 @@ char *cgroup_create(const char *parent, pid_t id) {
     char *path = join(parent, name);
     if (!path)
         return NULL;
-    if (mkdir(path, 0755) < 0) {
+    /* EEXIST: a helper that had this pid before was killed before it could
+     * remove its cgroup (pids are reused, and pid_max may be 32768). No live
+     * helper has this pid, so the cgroup is a leftover: rmdir takes it if
+     * it is empty, and fails (EBUSY) if it is not. */
+    if (mkdir(path, 0755) < 0 && (errno != EEXIST || rmdir(path) < 0 || mkdir(path, 0755) < 0)) {
         int saved = errno;
         free(path);
         errno = saved;

@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Creates <parent>/sandbox-run-<id>. Returns its path (malloc'd), or NULL
+/* Creates <parent>/sandbox-run-<id>, taking the place of an empty one a
+ * killed helper of the same pid left. Returns its path (malloc'd), or NULL
  * with errno. */
 char *cgroup_create(const char *parent, pid_t id);
 

@@ -88,6 +88,21 @@ static void fail(helper_stage_t stage) {
     exit(1);
 }
 
+/* fail() once there may be a tree and a cgroup: neither outlives the
+ * helper, however it ends. Best effort: the host hears of the failure
+ * whatever happens here. */
+static void fail_run(helper_t *h, helper_stage_t stage) {
+    report(NOTICE_FAIL, stage, errno, 0);
+    if (h->cgroup && cgroup_kill(h->cgroup) < 0 && errno == ENOENT)
+        h->cgroup = NULL; /* nothing left to remove */
+    if (h->peer > 0 && !h->peer_reaped)
+        (void)kill(-h->peer, SIGKILL);
+    (void)tree_end_all(getpgrp());
+    if (h->cgroup)
+        (void)cgroup_remove(h->cgroup);
+    exit(1);
+}
+
 static void close_inherited_fds(void) {
     if (close_range(SANDBOX_FD_FIRST_FREE, ~0U, 0) == 0)
         return;
@@ -133,7 +148,7 @@ static void peer_ended(helper_t *h, int wait_status) {
 static void reap_peer(helper_t *h) {
     int wait_status;
     if (tree_kill_group(h->peer, &wait_status) < 0)
-        fail(STAGE_SETUP);
+        fail_run(h, STAGE_SETUP);
     peer_ended(h, wait_status);
 }
 
@@ -149,7 +164,7 @@ static int reap_ended(helper_t *h) {
                 continue;
             if (errno == ECHILD)
                 return h->peer_reaped;
-            fail(STAGE_SETUP);
+            fail_run(h, STAGE_SETUP);
         }
         if (info.si_pid == 0)
             return h->peer_reaped;
@@ -193,7 +208,7 @@ static void finish(helper_t *h) {
         reap_peer(h);
     /* Orphans reparented to us (setsid escapes among them). */
     if (tree_end_all(getpgrp()) < 0)
-        fail(STAGE_SETUP);
+        fail_run(h, STAGE_SETUP);
     report_usage(h);
     limiter_free(&h->limiter);
     if (h->cgroup)
@@ -208,7 +223,7 @@ static int handle_signals(helper_t *h) {
     if (n < 0 && errno == EAGAIN)
         return 0;
     if (n < 0)
-        fail(STAGE_SETUP);
+        fail_run(h, STAGE_SETUP);
     int over = 0;
     for (size_t i = 0; i < (size_t)n / sizeof infos[0]; i++)
         over |= infos[i].ssi_signo != SIGCHLD; /* host death, or told to stop */
@@ -276,9 +291,9 @@ static int arm_parent_death(pid_t host) {
  * as root), the helper gives up root as well. Killing, measuring and
  * limiting the box's processes then work as their owner's, which needs no
  * capability. Returns 1 if the host died meanwhile. */
-static int become_user(const helper_args_t *args) {
+static int become_user(helper_t *h, const helper_args_t *args) {
     if (setgroups(0, NULL) < 0 || setgid(args->gid) < 0 || setuid(args->uid) < 0)
-        fail(STAGE_SETUP);
+        fail_run(h, STAGE_SETUP);
     /* A change of identity disarms the parent-death signal. */
     return arm_parent_death(args->host);
 }
@@ -324,34 +339,34 @@ int main(int argc, char **argv) {
                    : NULL;
     int entered[2];
     if (pipe2(entered, O_CLOEXEC) < 0)
-        fail(STAGE_SETUP);
+        fail_run(&h, STAGE_SETUP);
     h.peer = fork();
     if (h.peer < 0)
-        fail(STAGE_FORK);
+        fail_run(&h, STAGE_FORK);
     if (h.peer == 0)
         vm_exec(self, h.cgroup, entered[1], &args);
     /* Also from this side, so a kill of the group cannot race the child's
      * own setpgid. EACCES: it has already exec'd, after its own setpgid. */
     if (setpgid(h.peer, h.peer) < 0 && errno != EACCES && errno != ESRCH)
-        fail(STAGE_SETUP);
+        fail_run(&h, STAGE_SETUP);
 
     char in_cgroup = 's';
     if (close(entered[1]) < 0 || fdio_read(entered[0], &in_cgroup, 1) < 0 || close(entered[0]) < 0)
-        fail(STAGE_SETUP);
+        fail_run(&h, STAGE_SETUP);
     if (in_cgroup != 'c' && h.cgroup) {
         (void)cgroup_remove(h.cgroup);
         free(h.cgroup);
         h.cgroup = NULL;
     }
     limiter_init(&h.limiter, h.cgroup, self);
-    if (args.drop && become_user(&args))
+    if (args.drop && become_user(&h, &args))
         finish(&h);
 
     /* The output and channel pipes are the peer's: holding them here would
      * keep the host from ever seeing EOF. */
     if (dup2(SANDBOX_FD_NULL, STDOUT_FILENO) < 0 || dup2(SANDBOX_FD_NULL, STDERR_FILENO) < 0 ||
         close(SANDBOX_FD_REQUEST) < 0 || close(SANDBOX_FD_REPLY) < 0)
-        fail(STAGE_SETUP);
+        fail_run(&h, STAGE_SETUP);
 
     for (;;) {
         struct pollfd fds[2] = {{.fd = h.signal_fd, .events = POLLIN},
@@ -359,7 +374,7 @@ int main(int argc, char **argv) {
         if (poll(fds, 2, h.limiter.active ? LIMITS_SAMPLE_MS : -1) < 0) {
             if (errno == EINTR)
                 continue;
-            fail(STAGE_SETUP);
+            fail_run(&h, STAGE_SETUP);
         }
         int over = 0;
         if (fds[0].revents)

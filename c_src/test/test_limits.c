@@ -11,6 +11,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,6 +112,40 @@ Test(cgroup, parses_single_and_keyed_values) {
     cr_assert_eq(v, 12);
     cr_assert_eq(cgroup_parse_value(events, strlen(events), "absent", &v), -1);
     cr_assert_eq(cgroup_parse_value("x\n", 2, NULL, &v), -1);
+}
+
+/* mkdir and rmdir treat a plain directory as they treat a cgroup: an empty
+ * one can be removed, one with something in it cannot (EBUSY there,
+ * ENOTEMPTY here). */
+Test(cgroup, takes_the_place_of_an_empty_leftover_of_the_same_pid) {
+    char parent[] = "/tmp/sandbox-cgroup-test-XXXXXX";
+    cr_assert_not_null(mkdtemp(parent));
+    char leftover[128];
+    snprintf(leftover, sizeof leftover, "%s/sandbox-run-4242", parent);
+    cr_assert_eq(mkdir(leftover, 0755), 0);
+
+    char *path = cgroup_create(parent, 4242);
+    cr_assert_not_null(path, "a leftover made the run go without a cgroup");
+    cr_assert_str_eq(path, leftover);
+    free(path);
+    cr_assert_eq(rmdir(leftover), 0);
+    cr_assert_eq(rmdir(parent), 0);
+}
+
+Test(cgroup, never_takes_the_place_of_one_still_in_use) {
+    char parent[] = "/tmp/sandbox-cgroup-test-XXXXXX";
+    cr_assert_not_null(mkdtemp(parent));
+    char in_use[128], inside[160];
+    snprintf(in_use, sizeof in_use, "%s/sandbox-run-4243", parent);
+    snprintf(inside, sizeof inside, "%s/child", in_use);
+    cr_assert_eq(mkdir(in_use, 0755), 0);
+    cr_assert_eq(mkdir(inside, 0755), 0);
+
+    cr_assert_null(cgroup_create(parent, 4243));
+    cr_assert_eq(access(inside, F_OK), 0);
+    cr_assert_eq(rmdir(inside), 0);
+    cr_assert_eq(rmdir(in_use), 0);
+    cr_assert_eq(rmdir(parent), 0);
 }
 
 /* ---- the limiter, against a directory that looks like a cgroup ------------ */

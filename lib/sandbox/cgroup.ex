@@ -93,10 +93,27 @@ defmodule Sandbox.Cgroup do
       :ok ->
         killable = File.exists?(Path.join(probe, "cgroup.kill"))
         File.rmdir(probe)
-        if killable, do: dir
+        if killable, do: remove_leftovers(dir)
 
       {:error, _} ->
         nil
     end
+  end
+
+  # A helper removes its run's cgroup (sandbox-run-<its pid>) as it exits;
+  # one killed by SIGKILL cannot. Those of helpers no longer alive are
+  # removed here, once per host and setting: rmdir takes a cgroup only when
+  # nothing is left in it, so one still in use, whoever owns it, stays.
+  defp remove_leftovers(dir) do
+    strict_subtrees = Path.wildcard(Path.join(dir, "sandbox-strict-*"))
+
+    for parent <- [dir | strict_subtrees],
+        run <- Path.wildcard(Path.join(parent, "sandbox-run-*")),
+        [_, pid] <- [Regex.run(~r/^sandbox-run-(\d+)$/, Path.basename(run))],
+        not File.exists?("/proc/" <> pid) do
+      File.rmdir(run)
+    end
+
+    dir
   end
 end

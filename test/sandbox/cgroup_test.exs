@@ -49,6 +49,39 @@ defmodule Sandbox.CgroupTest do
     parent
   end
 
+  # A helper killed by SIGKILL cannot remove its run's cgroup; the next
+  # helper given its pid (pid_max may be 32768) would then find the name
+  # taken. Once CI saw runs go without a cgroup that way.
+  @tag :root
+  test "the cgroups of helpers no longer alive are removed, those in use are not", %{
+    tmp_dir: dir
+  } do
+    mount = Path.join(dir, "cgroup2")
+    File.mkdir_p!(mount)
+    {_, 0} = System.cmd("mount", ["-t", "cgroup2", "none", mount])
+    parent = Path.join(mount, "sandbox-test-#{System.unique_integer([:positive])}")
+    pid_max = "/proc/sys/kernel/pid_max" |> File.read!() |> String.trim() |> String.to_integer()
+    gone = Path.join(parent, "sandbox-run-#{pid_max + 1}")
+    strict_gone = Path.join([parent, "sandbox-strict-65534", "sandbox-run-#{pid_max + 2}"])
+    alive = Path.join(parent, "sandbox-run-#{System.pid()}")
+    other = Path.join(parent, "sandbox-other-#{pid_max + 1}")
+    Enum.each([gone, strict_gone, alive, other], &File.mkdir_p!/1)
+
+    on_exit(fn ->
+      for cgroup <- [gone, strict_gone, alive, other, Path.dirname(strict_gone), parent],
+          do: File.rmdir(cgroup)
+
+      System.cmd("umount", [mount])
+    end)
+
+    Sandbox.TestConfig.put_cgroup(parent)
+    assert %{cgroup_parent: ^parent} = Sandbox.info()
+    refute File.exists?(gone)
+    refute File.exists?(strict_gone)
+    assert File.exists?(alive) and File.exists?(other)
+    assert {:ok, %{result: 2}} = Sandbox.run("1 + 1")
+  end
+
   @tag :root
   test "on a cgroup v2 hierarchy each run gets a cgroup of its own, killed whole", %{tmp_dir: dir} do
     parent = own_cgroup_parent!(dir)
