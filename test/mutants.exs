@@ -22,6 +22,47 @@ lifecycle_subreaper =
   "with the subreaper alone (cgroup: false), everything the run started is dead within 1 s"
 
 [
+  # ---- The agent tool ----------------------------------------------------------
+  %{
+    id: "tool-not-strict",
+    file: "lib/sandbox/tool.ex",
+    from: "    isolation: :strict,",
+    to: "    isolation: :none,",
+    breaks: "API: Sandbox.Tool (strict by default)",
+    tests: [
+      "test/sandbox/tool_test.exs: by default the code runs in the strict box, as nobody, with finite limits"
+    ]
+  },
+  %{
+    id: "tool-result-unbounded",
+    file: "lib/sandbox/tool.ex",
+    from: "    max_result_bytes: 8_192,",
+    to: "    max_result_bytes: :infinity,",
+    breaks: "API: Sandbox.Tool (a result of at most 8 KB)",
+    tests: [
+      "test/sandbox/tool_test.exs: every other outcome is an error text naming what happened a result too large to return"
+    ]
+  },
+  %{
+    id: "tool-timeout-text",
+    file: "lib/sandbox/tool.ex",
+    from: ~S|  defp why(:timeout, _), do: "Execution timed out"|,
+    to: ~S|  defp why(:timeout, _), do: "Timed out"|,
+    breaks: "API: Sandbox.Tool (omni_tools' texts)",
+    tests: [
+      "test/sandbox/tool_test.exs: the text of what omni_tools' REPL formats is that tool's a timeout"
+    ]
+  },
+  %{
+    id: "tool-output-glued",
+    file: "lib/sandbox/tool.ex",
+    from: ~S|  defp after_output(output, text), do: output <> "\n" <> text|,
+    to: ~S|  defp after_output(output, text), do: output <> text|,
+    breaks: "API: Sandbox.Tool (omni_tools' texts)",
+    tests: [
+      "test/sandbox/tool_test.exs: the text of what omni_tools' REPL formats is that tool's output and a value"
+    ]
+  },
   # ---- Guarantees: deadlines ------------------------------------------------
   %{
     id: "deadline-pooled",
