@@ -63,6 +63,14 @@ lifecycle_subreaper =
       "test/sandbox/tool_test.exs: the text of what omni_tools' REPL formats is that tool's output and a value"
     ]
   },
+  %{
+    id: "logger-level-fixed",
+    file: "lib/sandbox/runner.ex",
+    from: "  defp logger_level(:host), do: Logger.level()",
+    to: "  defp logger_level(:host), do: :warning",
+    breaks: "Guarantees: Everything is captured (Logger at the host's level)",
+    tests: ["test/sandbox/logger_level_test.exs: a run prints at the host's level"]
+  },
   # ---- Guarantees: deadlines ------------------------------------------------
   %{
     id: "deadline-pooled",

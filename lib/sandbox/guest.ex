@@ -155,12 +155,11 @@ defmodule Sandbox.Guest do
     end
   end
 
-  # What the reference did before starting its timed call, plus Elixir's
-  # Logger: without its application running, Logger calls print nothing.
+  # Elixir's Logger: without its application running, Logger calls print
+  # nothing. Its level is the host's, set with each run's request.
   # The host's code paths as of the boot came with `-pa`.
   defp start_logger do
     _ = :application.ensure_all_started(:logger)
-    :ok = :logger.set_primary_config(:level, :warning)
   end
 
   # The first evaluation in a VM loads the parser, the expander, erl_eval
@@ -307,6 +306,8 @@ defmodule Sandbox.Guest do
   # peer, booted before its run was known, gets them too.
   defp apply_environment(request) do
     adopt_host_context(Map.get(request, :host), request.launch_context)
+    # The host's level: what its own Logger calls would print, a run's print.
+    :ok = :logger.set_primary_config(:level, Map.get(request, :logger_level, :warning))
 
     for {name, value} <- Map.get(request, :env, []) do
       if value, do: System.put_env(name, value), else: System.delete_env(name)

@@ -89,6 +89,14 @@ defmodule Sandbox.Options do
       doc:
         "what the code reads with `IO.gets`/`IO.read` (prompts go to the output); without it, reads are at end of file; the OS-level stdin stays `/dev/null`"
     ],
+    logger_level: [
+      type: quote(do: :host | Logger.level()),
+      default: :host,
+      shown: "`:host`",
+      ours: true,
+      doc:
+        "Logger's level in the run: `:host`, the host's level at the time of the run (what its own Logger calls would print, the run's print), or a level (`:warning` is the reference's)"
+    ],
     on_output: [
       type: quote(do: pid() | (binary() -> any())),
       default: nil,
@@ -239,6 +247,7 @@ defmodule Sandbox.Options do
           cd: String.t() | nil,
           tmp_dir: boolean(),
           stdin: binary() | nil,
+          logger_level: :host | Logger.level(),
           on_output: pid() | (binary() -> any()) | nil,
           output_limit: non_neg_integer() | :infinity,
           memory_limit: non_neg_integer() | :infinity,
@@ -306,6 +315,7 @@ defmodule Sandbox.Options do
       cd: cd!(Keyword.get(opts, :cd), local?),
       tmp_dir: tmp_dir!(Keyword.get(opts, :tmp_dir, false), Keyword.get(opts, :cd)),
       stdin: stdin!(Keyword.get(opts, :stdin)),
+      logger_level: logger_level!(Keyword.get(opts, :logger_level, :host)),
       on_output: on_output!(Keyword.get(opts, :on_output)),
       output_limit: limit!(opts, :output_limit, limit_default.(:output_limit)),
       memory_limit: resource_limit!(opts, :memory_limit, limit_default.(:memory_limit)),
@@ -440,6 +450,14 @@ defmodule Sandbox.Options do
   defp only_strict!(key) do
     raise ArgumentError, "option #{inspect(key)} is only for isolation: :strict"
   end
+
+  @logger_levels [:host, :all, :debug, :info, :notice, :warning, :error, :critical, :alert] ++
+                   [:emergency, :none]
+
+  defp logger_level!(level) when level in @logger_levels, do: level
+
+  defp logger_level!(other),
+    do: bad!(:logger_level, "`:host` or a Logger level (#{inspect(tl(@logger_levels))})", other)
 
   defp network!(network) when is_boolean(network), do: network
   defp network!(other), do: bad!(:network, "a boolean", other)

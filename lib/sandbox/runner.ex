@@ -256,7 +256,7 @@ defmodule Sandbox.Runner do
 
   # Everything the peer needs, in one frame: the host's code paths as they
   # are now (the peer adds those it did not boot with), the host's
-  # environment for a warm VM, the setup and the code.
+  # environment for a warm VM and its Logger level, the setup and the code.
   defp request(%Handle.Local{code: code, options: options} = handle) do
     # A warm VM's environment and directory are those of its launch: it
     # gets those of this moment, as a VM launched now would have.
@@ -270,7 +270,11 @@ defmodule Sandbox.Runner do
       env: options.env,
       cd: options.cd,
       stdin: options.stdin,
-      ignore_file_size_signal: options.max_file_size != :infinity
+      ignore_file_size_signal: options.max_file_size != :infinity,
+      logger_level: logger_level(options.logger_level)
     })
   end
+
+  defp logger_level(:host), do: Logger.level()
+  defp logger_level(level), do: level
 end

@@ -72,12 +72,14 @@ defmodule Sandbox.OutputTest do
       assert {:ok, %{output: "from spawned\n"}} = Sandbox.run(code)
     end
 
-    test "Logger warnings are captured; info is below the level, as in the reference" do
+    # At the host's level (here Logger's default, :debug); logger_level_test
+    # changes it.
+    test "Logger's messages are captured" do
       assert {:ok, %{output: output}} =
                Sandbox.run(~S|require Logger; Logger.warning("warned"); Logger.info("informed")|)
 
       assert output =~ "[warning] warned"
-      refute output =~ "informed"
+      assert output =~ "[info] informed"
     end
 
     test "latin1 writes are converted as StringIO converts them" do
