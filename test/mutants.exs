@@ -71,6 +71,24 @@ lifecycle_subreaper =
     breaks: "Guarantees: Everything is captured (Logger at the host's level)",
     tests: ["test/sandbox/logger_level_test.exs: a run prints at the host's level"]
   },
+  %{
+    id: "reach-not-staged",
+    file: "c_src/helper/vm.c",
+    from: "    if (args->drop && reach_bind_sources(argv, args->uid, args->gid) < 0)",
+    to: "    if (0)",
+    breaks: "Isolation: code under a directory only root may enter",
+    tests: [
+      "test/sandbox/strict_test.exs: 3. files code under a directory only root may enter is visible read-only, and no way out leaks"
+    ]
+  },
+  %{
+    id: "reach-others-bits-ignored",
+    file: "c_src/helper/reach.c",
+    from: "    return (st->st_mode & S_IXOTH) != 0;",
+    to: "    return 1;",
+    breaks: "Isolation: code under a directory only root may enter",
+    tests: ["c: reach/finds_the_outermost_directory_a_user_cannot_search"]
+  },
   # ---- Guarantees: deadlines ------------------------------------------------
   %{
     id: "deadline-pooled",

@@ -5,6 +5,7 @@
 #include "vm.h"
 
 #include "cgroup.h"
+#include "reach.h"
 
 #include "common/fdio.h"
 #include "common/protocol.h"
@@ -67,6 +68,8 @@ void vm_exec(pid_t helper, const char *cgroup, int entered, const helper_args_t 
         if (fd != SANDBOX_FD_GUEST_OUTPUT)
             fdio_close(fd);
     }
+    if (args->drop && reach_bind_sources(argv, args->uid, args->gid) < 0)
+        _exit(127);
     /* Groups, then gid, then uid: each step needs the privilege the next
      * one gives up. The parent-death signal goes with a change of
      * identity, so it is armed after. */

@@ -175,6 +175,37 @@ defmodule Sandbox.StrictTest do
       refute File.exists?(Path.join(readable, "out"))
     end
 
+    # Elixir installed under /root (asdf, mise, a CI's cache) is the usual
+    # case: the box's user cannot enter /root, yet the VM needs that code.
+    @tag :root
+    test "code under a directory only root may enter is visible read-only, and no way out leaks",
+         %{tmp_dir: dir} do
+      private = Path.join(dir, "root-only")
+      code_dir = Path.join(private, "lib")
+      File.mkdir_p!(code_dir)
+      File.write!(Path.join(code_dir, "code.txt"), "shared")
+      File.chmod!(private, 0o700)
+
+      code = """
+      open =
+        for fd <- File.ls!("/proc/self/fd"),
+            {:ok, target} <- [File.read_link("/proc/self/fd/" <> fd)],
+            String.starts_with?(target, "/"),
+            do: target
+
+      {File.read(#{inspect(Path.join(code_dir, "code.txt"))}),
+       File.write(#{inspect(Path.join(code_dir, "out"))}, "x"), open}
+      """
+
+      assert {{:ok, "shared"}, {:error, _}, open} =
+               result!(code, @strict ++ [read_paths: [code_dir]])
+
+      assert open == ["/dev/null", "/dev/null"]
+      refute File.exists?(Path.join(code_dir, "out"))
+      # What made it reachable stayed in the run's own mount namespace.
+      refute File.read!("/proc/self/mountinfo") =~ private
+    end
+
     test "a :write_paths that does not exist is a BootError naming it, never a run" do
       missing = "/nonexistent-#{System.unique_integer([:positive])}"
 
@@ -383,7 +414,7 @@ defmodule Sandbox.StrictTest do
 
       # The descriptor the helper would have opened for the VM (fd 5).
       with_output_fd =
-        ~S|sysopen(F, "/dev/null", O_WRONLY \| O_NONBLOCK) or die; POSIX::dup2(fileno(F), 5) or die; exec @ARGV|
+        ~S{sysopen(F, "/dev/null", O_WRONLY | O_NONBLOCK) or die; POSIX::dup2(fileno(F), 5) or die; exec @ARGV}
 
       {out, status} =
         System.cmd(

@@ -140,7 +140,7 @@ defmodule Sandbox.TestOS do
 
       args =
         ~w(--reuid=65534 --regid=65534 --clear-groups) ++
-          [System.find_executable("elixir"), "-pa", Path.join(dir, "sandbox/ebin")] ++
+          [elixir_for_nobody(dir), "-pa", Path.join(dir, "sandbox/ebin")] ++
           ["-e", prelude <> script.(dir)]
 
       {encoded, status} =
@@ -150,6 +150,24 @@ defmodule Sandbox.TestOS do
       encoded |> Base.decode64!() |> :erlang.binary_to_term()
     after
       File.rm_rf!(dir)
+    end
+  end
+
+  # This Elixir, or where nobody cannot reach it (installed under /root,
+  # as a toolchain cache may be), a readable copy of it in dir.
+  defp elixir_for_nobody(dir) do
+    elixir = System.find_executable("elixir")
+    nobody = ~w(--reuid=65534 --regid=65534 --clear-groups)
+
+    case System.cmd("setpriv", nobody ++ ["test", "-r", elixir]) do
+      {_, 0} ->
+        elixir
+
+      _ ->
+        install = :elixir |> :code.lib_dir() |> to_string() |> Path.dirname() |> Path.dirname()
+        {_, 0} = System.cmd("cp", ["-rL", install, Path.join(dir, "elixir")])
+        {_, 0} = System.cmd("chmod", ["-R", "a+rX", Path.join(dir, "elixir")])
+        Path.join([dir, "elixir", "bin", "elixir"])
     end
   end
 
