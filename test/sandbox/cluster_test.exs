@@ -80,9 +80,10 @@ defmodule Sandbox.ClusterTest do
       assert {:ok, %{result: {_, host_home}}} = Sandbox.run(code, node: member)
       assert home != host_home
 
+      # Then a wait: sampled every 10 ms, the count must not race the end.
       assert %Result{status: :process_limit} =
                Sandbox.execute(
-                 ~S|for _ <- 1..100, do: Port.open({:spawn, "sleep 30"}, [])|,
+                 ~S|for(_ <- 1..100, do: Port.open({:spawn, "sleep 30"}, [])); Process.sleep(10_000)|,
                  node: member,
                  isolation: :strict,
                  max_processes: 20
