@@ -58,7 +58,7 @@ HELPER_OBJ := $(HELPER_SRC:c_src/%.c=$(BUILD)/exe/%.o)
 CONFINE_OBJ := $(CONFINE_SRC:c_src/%.c=$(BUILD)/exe/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
-.PHONY: all priv deps run bench test test-slow c-test test-asan test-valgrind fuzz mutants check dialyzer clean help
+.PHONY: all priv deps run bench test test-slow c-test test-asan test-valgrind fuzz mutants check check-musl dialyzer clean help
 
 all: priv
 
@@ -225,7 +225,24 @@ check: deps
 	$(MAKE) --no-print-directory priv CC=clang
 	$(MAKE) --no-print-directory clean-native
 	$(MAKE) --no-print-directory priv
+	scripts/check-glibc-symbols $(NIF) $(GUEST_NIF) $(HELPER) $(CONFINE)
+	$(MAKE) --no-print-directory check-musl
 	$(MAKE) --no-print-directory dialyzer
+
+# The sources build with musl too (Alpine): each one compiled (not linked:
+# this machine's libseccomp is glibc's), musl's headers first, then the
+# system's kernel and libseccomp headers, which musl does not ship.
+MUSL_SRC := $(sort $(NIF_SRC) $(GUEST_NIF_SRC) $(HELPER_SRC) $(CONFINE_SRC))
+
+.PHONY: check-musl
+check-musl:
+	@mkdir -p $(BUILD)/musl
+	$(Q)for source in $(MUSL_SRC); do \
+	  musl-gcc $(ALL_CFLAGS) -Ic_src -isystem "$(ERTS_INCLUDE_DIR)" -idirafter /usr/include \
+	    -idirafter /usr/include/$$(gcc -dumpmachine) -c $$source \
+	    -o $(BUILD)/musl/$$(echo $$source | tr / _).o || exit 1; \
+	done
+	@echo "musl: all $(words $(MUSL_SRC)) sources compile"
 
 # Dialyzer (Debian's erlang-dialyzer) on the package as users build it.
 # The PLT of OTP and Elixir takes a minute to build: it is kept under

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stddef.h>
 
 const char *const SYSCALL_FILTER_REFUSED[] = {
     /* other processes' memory and execution */

@@ -50,9 +50,9 @@ ssize_t reach_blocked_prefix(const char *path, uid_t uid, gid_t gid) {
 }
 
 typedef struct {
-    char *path;      /* canonical */
-    size_t blocked;  /* length of the directory above it the user cannot search */
-    int fd;          /* O_PATH, opened before that directory is covered */
+    char *path;     /* canonical */
+    size_t blocked; /* length of the directory above it the user cannot search */
+    int fd;         /* O_PATH, opened before that directory is covered */
 } source_t;
 
 static int complain(const char *what, const char *path) {

@@ -29,6 +29,7 @@
 #include "limits.h"
 #include "netns.h"
 #include "common/helper_line.h"
+#include "common/syscalls.h"
 #include "tree.h"
 #include "vm.h"
 
@@ -104,7 +105,7 @@ static void fail_run(helper_t *h, helper_stage_t stage) {
 }
 
 static void close_inherited_fds(void) {
-    if (close_range(SANDBOX_FD_FIRST_FREE, ~0U, 0) == 0)
+    if (sys_close_range(SANDBOX_FD_FIRST_FREE, ~0U) == 0)
         return;
     long max = sysconf(_SC_OPEN_MAX);
     for (long fd = SANDBOX_FD_FIRST_FREE; fd < (max > 0 ? max : 1024); fd++)

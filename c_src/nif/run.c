@@ -9,11 +9,11 @@
 
 #include "common/fdio.h"
 #include "common/protocol.h"
+#include "common/syscalls.h"
 
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/pidfd.h>
 
 /* ---- the run's fds in the watcher's epoll ---------------------------- */
 
@@ -105,7 +105,7 @@ static void act(run_t *r, run_action_t action, int64_t now) {
     case ACT_KILL_HELPER:
         /* Its peer dies with it, by PDEATHSIG. */
         if (r->fds.helper_pidfd >= 0)
-            (void)pidfd_send_signal(r->fds.helper_pidfd, SIGKILL, NULL, 0);
+            (void)sys_pidfd_send_signal(r->fds.helper_pidfd, SIGKILL);
         break;
     case ACT_FINISH:
         close_everything(r);

@@ -91,10 +91,25 @@ static int get_limit(ErlNifEnv *env, ERL_NIF_TERM term, ErlNifUInt64 infinite, E
     return enif_get_uint64(env, term, out);
 }
 
+/* strerror_r is glibc's (returns the message) with _GNU_SOURCE, POSIX's
+ * (fills buf, returns 0) with musl: whichever this libc has is used. */
+__attribute__((unused)) static const char *gnu_message(const char *message, const char *buf) {
+    (void)buf;
+    return message;
+}
+
+__attribute__((unused)) static const char *posix_message(int rc, const char *buf) {
+    return rc == 0 ? buf : "unknown error";
+}
+
+#define ERROR_MESSAGE(err, buf)                                                                    \
+    _Generic(strerror_r((err), (buf), sizeof(buf)), char *: gnu_message, int: posix_message)(    \
+        strerror_r((err), (buf), sizeof(buf)), (buf))
+
 static ERL_NIF_TERM error_term(ErlNifEnv *env, const char *step, int err) {
     const priv_t *priv = enif_priv_data(env);
     char buf[128];
-    const char *message = strerror_r(err, buf, sizeof buf);
+    const char *message = ERROR_MESSAGE(err, buf);
     ERL_NIF_TERM step_term, message_term;
     size_t step_len = strlen(step), message_len = strlen(message);
     memcpy(enif_make_new_binary(env, step_len, &step_term), step, step_len);

@@ -2,12 +2,12 @@
 
 #include "common/fdio.h"
 #include "common/protocol.h"
+#include "common/syscalls.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/pidfd.h>
 #include <unistd.h>
 
 enum { PIPE_OUTPUT, PIPE_REQUEST, PIPE_REPLY, PIPE_ORDERS, PIPE_NOTICES, PIPE_COUNT };
@@ -71,9 +71,9 @@ static int file_actions(posix_spawn_file_actions_t *fa, int fds[PIPE_COUNT][2]) 
     }
     if (err == 0)
         err = posix_spawn_file_actions_adddup2(fa, fds[PIPE_OUTPUT][1], STDERR_FILENO);
-    /* Nothing else of the host's: not its sockets, files or other pipes. */
-    if (err == 0)
-        err = posix_spawn_file_actions_addclosefrom_np(fa, SANDBOX_FD_FIRST_FREE);
+    /* Nothing else of the host's (its sockets, files, other pipes): the
+     * helper closes every fd past these before anything else (glibc's
+     * posix_spawn_file_actions_addclosefrom_np would need 2.34). */
     return err;
 }
 
@@ -139,7 +139,7 @@ int spawn_helper(char *const argv[], char *const envp[], spawn_fds_t *out, const
     out->notices = fds[PIPE_NOTICES][0];
     /* Opened at once: for the pid to name another process by now, the helper
      * would have to have ended and the pid space wrapped around meanwhile. */
-    out->helper_pidfd = pidfd_open(out->helper, 0);
+    out->helper_pidfd = sys_pidfd_open(out->helper);
     for (int i = 0; i < PIPE_COUNT; i++) {
         fdio_close(fds[i][LAYOUT[i].child_writes ? 1 : 0]);
         fds[i][LAYOUT[i].child_writes ? 1 : 0] = -1;
