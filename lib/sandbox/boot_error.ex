@@ -2,8 +2,10 @@ defmodule Sandbox.BootError do
   @moduledoc """
   Raised when the sandbox VM cannot be started: the helper cannot be
   spawned, `erl` is missing or fails, it sends what a sandbox peer never
-  sends, booting takes longer than `:boot_timeout`, or (`:busy`) a pool
-  at its `:max_peers` had no room for the run within `:boot_timeout`.
+  sends, booting takes longer than `:boot_timeout`, (`:busy`) a pool
+  at its `:max_peers` had no room for the run within `:boot_timeout`, or
+  (`{:unsupported, why}`) the C core is not built on this system (it
+  builds on Linux only).
   `output` holds what the VM printed while trying (at most
   #{div(Sandbox.Protocol.boot_output_limit(), 1024)} KB); `exit` says how it
   ended, when that is known.
@@ -24,7 +26,8 @@ defmodule Sandbox.BootError do
             | :protocol
             | :busy
             | {:spawn, String.t(), integer(), String.t()}
-            | {:isolation, String.t()},
+            | {:isolation, String.t()}
+            | {:unsupported, String.t()},
           output: binary(),
           exit: term()
         }
@@ -54,6 +57,9 @@ defmodule Sandbox.BootError do
 
   defp describe({:isolation, why}, _exit),
     do: "isolation: :strict cannot be had here: #{why}; it never runs less confined"
+
+  defp describe({:unsupported, why}, _exit),
+    do: "sandbox's C core, which starts and watches every VM, #{why}"
 
   defp describe({:spawn, step, errno, text}, _exit),
     do: "starting its helper failed at #{step}: #{text} (errno #{errno})"

@@ -21,11 +21,14 @@ defmodule Sandbox.Launcher do
   """
   @spec launch(reference(), Options.t()) ::
           {:ok, Native.vm()}
-          | {:error, {:spawn, String.t(), integer(), String.t()} | {:isolation, String.t()}}
+          | {:error,
+             {:spawn, String.t(), integer(), String.t()}
+             | {:isolation, String.t()}
+             | {:unsupported, String.t()}}
   def launch(ref, %Options{} = options) do
-    %{argv: argv, env: env} = command()
-
-    with {:ok, {flags, argv}} <- boxed(argv, options) do
+    with :ok <- c_core(),
+         %{argv: argv, env: env} = command(),
+         {:ok, {flags, argv}} <- boxed(argv, options) do
       helper_args = flags ++ priority_flags() ++ [Cgroup.parent() || "-" | argv]
 
       case Native.spawn(helper_path(), helper_args, env, ref, options.boot_timeout) do
@@ -33,6 +36,10 @@ defmodule Sandbox.Launcher do
         {:error, {step, errno, text}} -> {:error, {:spawn, step, errno, text}}
       end
     end
+  end
+
+  defp c_core do
+    with {:error, why} <- Native.available(), do: {:error, {:unsupported, why}}
   end
 
   defp boxed(argv, %Options{isolation: :strict} = options), do: Isolation.wrap(argv, options)

@@ -30,16 +30,38 @@ defmodule Sandbox.Native do
   @opaque vm :: reference()
 
   @doc false
+  # The module loads even without its NIF, so that the application starts
+  # where the C core is not built (off Linux): available/0 then says why,
+  # and every VM launch refuses with that (Sandbox.Launcher).
   def load do
     path = :filename.join(:code.priv_dir(:sandbox), ~c"sandbox_nif")
 
     case :erlang.load_nif(path, 0) do
       :ok ->
-        :ok
+        :persistent_term.put({__MODULE__, :unavailable}, nil)
 
       {:error, {reason, text}} ->
-        :logger.error("sandbox: cannot load its NIF #{path}: #{reason} #{text}")
-        {:error, reason}
+        # Not built: the compiler has said why. Built but not loadable: a
+        # broken build, said here.
+        if File.exists?("#{path}.so") do
+          why = "cannot be loaded from #{path}.so (#{reason}: #{text})"
+          :logger.error("sandbox: its C core " <> why)
+          :persistent_term.put({__MODULE__, :unavailable}, why)
+        else
+          why = "is not built here (no #{path}.so): it builds on Linux only"
+          :persistent_term.put({__MODULE__, :unavailable}, why)
+        end
+    end
+
+    :ok
+  end
+
+  @doc "`:ok` where the C core is loaded, else `{:error, why}`."
+  @spec available() :: :ok | {:error, String.t()}
+  def available do
+    case :persistent_term.get({__MODULE__, :unavailable}, "it was never loaded") do
+      nil -> :ok
+      why -> {:error, why}
     end
   end
 

@@ -245,7 +245,10 @@ defmodule Sandbox.Pool do
         # size: :auto: when a run last took or gave back a peer, and the
         # idle check.
         last_used: nil,
-        idle_timer: nil
+        idle_timer: nil,
+        # Without the C core (off Linux) it boots nothing, and says so once;
+        # runs raise before they ask it for a VM.
+        unsupported: unsupported?(config.size)
       })
 
     {:ok, refill(state)}
@@ -458,7 +461,22 @@ defmodule Sandbox.Pool do
 
   # Boots peers until `target` are idle or booting, within :max_peers,
   # unless backing off after failures.
+  # The automatic pool, which boots only for runs, says nothing.
+  defp unsupported?(size) do
+    case Native.available() do
+      :ok ->
+        false
+
+      {:error, why} ->
+        if size != :auto,
+          do: Logger.warning("sandbox: a pool that boots no VM: its C core #{why}")
+
+        true
+    end
+  end
+
   defp refill(%{backoff: backoff} = state) when backoff != nil, do: state
+  defp refill(%{unsupported: true} = state), do: state
 
   defp refill(state) do
     if :queue.len(state.idle) + map_size(state.booting) < state.target and below_max?(state) do

@@ -65,4 +65,72 @@ defmodule Sandbox.DependencyTest do
     assert status == 0, output
     assert output =~ "pooled: true"
   end
+
+  # Off Linux (a Mac that deploys to Linux) the C core cannot be built:
+  # the application still compiles, with one warning, and starts; every
+  # run raises one BootError saying why, at once, a configured pool's
+  # too. SANDBOX_NATIVE=skip makes this Linux such a system, for a copy of
+  # the package's sources with nothing built in it.
+  test "without its C core the package compiles and starts, and runs raise saying why", %{
+    tmp_dir: dir
+  } do
+    source = Path.join(dir, "sandbox")
+    {files, 0} = System.cmd("git", ["ls-files"], cd: @root)
+
+    for file <- String.split(files, "\n", trim: true) do
+      File.mkdir_p!(Path.dirname(Path.join(source, file)))
+      File.cp!(Path.join(@root, file), Path.join(source, file))
+    end
+
+    app = Path.join(dir, "no_core")
+    File.mkdir_p!(Path.join(app, "config"))
+
+    File.write!(Path.join(app, "mix.exs"), """
+    defmodule NoCore.MixProject do
+      use Mix.Project
+
+      def project do
+        [app: :no_core, version: "0.1.0", deps: [{:sandbox, path: #{inspect(source)}}]]
+      end
+    end
+    """)
+
+    File.write!(Path.join([app, "config", "config.exs"]), """
+    import Config
+    config :sandbox, pool: [size: 1]
+    """)
+
+    env = [
+      {"SANDBOX_NATIVE", "skip"},
+      {"MIX_ENV", "dev"},
+      {"MIX_BUILD_ROOT", nil},
+      {"MIX_BUILD_PATH", nil}
+    ]
+
+    {output, status} = System.cmd("mix", ["compile"], cd: app, stderr_to_stdout: true, env: env)
+    assert status == 0, output
+    assert [_one] = Regex.scan(~r/sandbox: its C core is not built: SANDBOX_NATIVE=skip/, output)
+    assert Path.wildcard(Path.join(source, "priv/*.so")) == []
+
+    script = ~S"""
+    started = System.monotonic_time(:millisecond)
+    error = try do: Sandbox.run("1 + 1"), rescue: (e in Sandbox.BootError -> e)
+    waited = System.monotonic_time(:millisecond) - started
+    {:error, text} = Sandbox.Tool.call(%{"code" => "1"}, isolation: :none)
+    IO.puts(Exception.message(error))
+    IO.puts("waited #{waited} ms; tool: #{text}; info: #{is_map(Sandbox.info())}")
+    """
+
+    {output, status} =
+      System.cmd("mix", ["run", "-e", script], cd: app, stderr_to_stdout: true, env: env)
+
+    assert status == 0, output
+    assert output =~ "the sandbox VM could not boot: sandbox's C core, which starts and watches"
+    assert output =~ "is not built here (no "
+    assert [_, waited] = Regex.run(~r/waited (\d+) ms/, output)
+    assert String.to_integer(waited) < 1_000
+    assert output =~ "tool: The sandbox could not run the code: the sandbox VM could not boot"
+    assert output =~ "info: true"
+    assert output =~ "a pool that boots no VM"
+  end
 end
