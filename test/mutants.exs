@@ -89,6 +89,16 @@ lifecycle_subreaper =
     breaks: "Isolation: code under a directory only root may enter",
     tests: ["c: reach/finds_the_outermost_directory_a_user_cannot_search"]
   },
+  %{
+    id: "unsupported-not-said",
+    file: "lib/sandbox/launcher.ex",
+    from: "    with :ok <- c_core(),",
+    to: "    with :ok <- :ok,",
+    breaks: "Using it as a dependency: off Linux, runs raise at once",
+    tests: [
+      "test/sandbox/dependency_test.exs: without its C core the package compiles and starts, and runs raise saying why"
+    ]
+  },
   # ---- Guarantees: deadlines ------------------------------------------------
   %{
     id: "deadline-pooled",

@@ -65,10 +65,6 @@ defmodule Sandbox.Runner do
   @doc "Starts a run on this node, as `start/3` does."
   @spec start_here(String.t(), Options.t(), [start_option()]) :: Handle.Local.t()
   def start_here(code, %Options{} = options, opts) do
-    # Before any pool: one that can boot nothing would only make it wait.
-    with {:error, why} <- Native.available(),
-         do: raise(BootError, reason: {:unsupported, why}, output: "", exit: :unknown)
-
     started_at = System.monotonic_time()
     {options, tmp_dir} = make_tmp_dir(options, self())
 
