@@ -32,10 +32,16 @@ built := @echo "  built"
 endif
 
 BUILD := _build/native
-NIF := priv/sandbox_nif.so
-GUEST_NIF := priv/sandbox_guest_nif.so
-HELPER := priv/sandbox_helper
-CONFINE := priv/sandbox_confine
+# Where the C core's binaries and their objects go: priv/ and _build/native
+# by hand. The Mix compiler gives its application's build directory
+# (_build/<env>/lib/sandbox), as elixir_make does: a dependency's sources
+# (deps/sandbox, maybe read-only) are never written to.
+PRIV ?= priv
+OBJ ?= $(BUILD)
+NIF := $(PRIV)/sandbox_nif.so
+GUEST_NIF := $(PRIV)/sandbox_guest_nif.so
+HELPER := $(PRIV)/sandbox_helper
+CONFINE := $(PRIV)/sandbox_confine
 
 # One folder a binary (c_src/nif, c_src/helper, c_src/guest), and what more
 # than one of them links (c_src/common, c_src/protocol.h).
@@ -52,10 +58,10 @@ TESTED_SRC := $(COMMON_SRC) $(filter-out c_src/helper/sandbox_helper.c,$(wildcar
 TEST_SRC := $(wildcard c_src/test/*.c)
 C_HEADERS := $(wildcard c_src/*.h c_src/*/*.h)
 
-NIF_OBJ := $(NIF_SRC:c_src/%.c=$(BUILD)/pic/%.o)
-GUEST_NIF_OBJ := $(GUEST_NIF_SRC:c_src/%.c=$(BUILD)/pic/%.o)
-HELPER_OBJ := $(HELPER_SRC:c_src/%.c=$(BUILD)/exe/%.o)
-CONFINE_OBJ := $(CONFINE_SRC:c_src/%.c=$(BUILD)/exe/%.o)
+NIF_OBJ := $(NIF_SRC:c_src/%.c=$(OBJ)/pic/%.o)
+GUEST_NIF_OBJ := $(GUEST_NIF_SRC:c_src/%.c=$(OBJ)/pic/%.o)
+HELPER_OBJ := $(HELPER_SRC:c_src/%.c=$(OBJ)/exe/%.o)
+CONFINE_OBJ := $(CONFINE_SRC:c_src/%.c=$(OBJ)/exe/%.o)
 TEST_BIN := $(BUILD)/c_tests
 
 .PHONY: all priv deps run bench test test-slow c-test test-asan test-valgrind fuzz mutants check check-musl dialyzer clean help
@@ -82,29 +88,29 @@ priv: $(NIF) $(GUEST_NIF) $(HELPER) $(CONFINE)
 $(NIF): $(NIF_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
-	$(built) $@
+	$(built) priv/$(@F)
 
 $(GUEST_NIF): $(GUEST_NIF_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -shared -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
-	$(built) $@
+	$(built) priv/$(@F)
 
 $(HELPER): $(HELPER_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -o $@.tmp $^ $(LDFLAGS) && mv -f $@.tmp $@
-	$(built) $@
+	$(built) priv/$(@F)
 
 # Inside a strict run's box: Landlock and the seccomp filter (libseccomp).
 $(CONFINE): $(CONFINE_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -o $@.tmp $^ $(LDFLAGS) -lseccomp && mv -f $@.tmp $@
-	$(built) $@
+	$(built) priv/$(@F)
 
-$(BUILD)/pic/%.o: c_src/%.c
+$(OBJ)/pic/%.o: c_src/%.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -Ic_src -fPIC -fvisibility=hidden -isystem "$(ERTS_INCLUDE_DIR)" -MMD -MP -c $< -o $@
 
-$(BUILD)/exe/%.o: c_src/%.c
+$(OBJ)/exe/%.o: c_src/%.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -Ic_src -MMD -MP -c $< -o $@
 
@@ -182,7 +188,7 @@ test-valgrind: deps $(TEST_BIN)
 # names must fail on it (scripts/mutants.exs: --jobs N, --only id,id).
 MUTANTS_ARGS ?=
 mutants: DEPS_FOR := test
-mutants: deps priv $(TEST_BIN) $(REAPER)
+mutants: deps $(TEST_BIN) $(REAPER)
 	MIX_ENV=test $(MIX) compile
 	elixir scripts/mutants.exs $(MUTANTS_ARGS)
 
@@ -261,6 +267,6 @@ dialyzer:
 
 .PHONY: clean-native
 clean-native:
-	rm -rf $(BUILD) $(NIF) $(GUEST_NIF) $(HELPER) $(CONFINE)
+	rm -rf $(BUILD) $(OBJ) $(NIF) $(GUEST_NIF) $(HELPER) $(CONFINE)
 
 clean: clean-native

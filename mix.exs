@@ -1,7 +1,9 @@
 defmodule Mix.Tasks.Compile.SandboxNative do
   @moduledoc """
-  Builds sandbox's C core (`priv/sandbox_nif.so`, `priv/sandbox_helper`)
-  with `make`.
+  Builds sandbox's C core (`sandbox_nif.so`, `sandbox_guest_nif.so`,
+  `sandbox_helper`, `sandbox_confine`) with `make`, into the `priv`
+  directory of the application's build directory
+  (`_build/<env>/lib/sandbox/priv`), objects beside it.
 
   Defined here rather than under `lib/` because Mix needs a compiler before
   it compiles the project it belongs to; this also makes it available when
@@ -27,6 +29,13 @@ defmodule Mix.Tasks.Compile.SandboxNative do
   end
 
   defp build do
+    # A link to a priv/ no longer there (one `make priv` made by hand,
+    # since removed) would stop make's mkdir.
+    priv = Path.join(Mix.Project.app_path(), "priv")
+
+    if match?({:ok, %{type: :symlink}}, File.lstat(priv)) and not File.exists?(priv),
+      do: File.rm!(priv)
+
     if up_to_date?() do
       {:noop, []}
     else
@@ -49,7 +58,11 @@ defmodule Mix.Tasks.Compile.SandboxNative do
     erts_include =
       Path.join([:code.root_dir(), "erts-#{:erlang.system_info(:version)}", "include"])
 
-    args = ["-C", __DIR__, "--no-print-directory", "ERTS_INCLUDE_DIR=#{erts_include}" | targets]
+    # Binaries and objects under this application's build directory: the
+    # package's own sources are never written to.
+    app = Mix.Project.app_path()
+    places = ["PRIV=#{app}/priv", "OBJ=#{app}/native", "ERTS_INCLUDE_DIR=#{erts_include}"]
+    args = ["-C", __DIR__, "--no-print-directory" | places ++ targets]
     System.cmd("make", args, [stderr_to_stdout: true] ++ opts)
   rescue
     e in ErlangError ->

@@ -24,6 +24,19 @@ defmodule Sandbox.DependencyTest do
     %{app: app}
   end
 
+  # The package's sources as a fresh clone has them: nothing built.
+  defp copy_sources(dir) do
+    source = Path.join(dir, "sandbox")
+    File.mkdir_p!(source)
+
+    for path <- ~w(mix.exs Makefile lib c_src scripts .formatter.exs),
+        do: File.cp_r!(Path.join(@root, path), Path.join(source, path))
+
+    source
+  end
+
+  defp tree(dir), do: dir |> Path.join("**") |> Path.wildcard(match_dot: true) |> Enum.sort()
+
   defp mix(app, args) do
     System.cmd("mix", args,
       cd: app,
@@ -66,6 +79,39 @@ defmodule Sandbox.DependencyTest do
     assert output =~ "pooled: true"
   end
 
+  # A dependency's directory may be read-only (a shared deps/, a Nix
+  # store): the C core is built into the consumer's _build, as
+  # elixir_make's packages are, and nothing is written where the sources are.
+  test "builds into the _build of its consumer and writes nothing into the dependency", %{
+    tmp_dir: dir
+  } do
+    source = copy_sources(dir)
+    before = tree(source)
+    app = Path.join(dir, "reader")
+    File.mkdir_p!(app)
+
+    File.write!(Path.join(app, "mix.exs"), """
+    defmodule Reader.MixProject do
+      use Mix.Project
+
+      def project do
+        [app: :reader, version: "0.1.0", deps: [{:sandbox, path: #{inspect(source)}}]]
+      end
+    end
+    """)
+
+    {output, status} = mix(app, ["run", "-e", ~S|IO.inspect(Sandbox.run("1 + 1"))|])
+    assert status == 0, output
+    assert output =~ "{:ok, %{output: \"\", result: 2}}"
+    assert tree(source) == before
+
+    assert app
+           |> Path.join("_build/dev/lib/sandbox/priv/*")
+           |> Path.wildcard()
+           |> Enum.map(&Path.basename/1) ==
+             ~w(sandbox_confine sandbox_guest_nif.so sandbox_helper sandbox_nif.so)
+  end
+
   # Off Linux (a Mac that deploys to Linux) the C core cannot be built:
   # the application still compiles, with one warning, and starts; every
   # run raises one BootError saying why, at once, a configured pool's
@@ -74,11 +120,7 @@ defmodule Sandbox.DependencyTest do
   test "without its C core the package compiles and starts, and runs raise saying why", %{
     tmp_dir: dir
   } do
-    source = Path.join(dir, "sandbox")
-    File.mkdir_p!(source)
-
-    for path <- ~w(mix.exs Makefile lib c_src scripts),
-        do: File.cp_r!(Path.join(@root, path), Path.join(source, path))
+    source = copy_sources(dir)
 
     app = Path.join(dir, "no_core")
     File.mkdir_p!(Path.join(app, "config"))
