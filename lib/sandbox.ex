@@ -138,11 +138,18 @@ defmodule Sandbox do
   def run(code, opts \\ []) do
     options = Options.validate!(code, opts)
 
-    Sandbox.Telemetry.span(metadata(:run, options), fn -> Runner.run(code, options) end, fn
-      {:ok, _} -> {%{}, %{status: :ok}}
-      {:error, reason, _} when is_atom(reason) -> {%{}, %{status: reason}}
-      {:error, _error, _} -> {%{}, %{status: :error}}
-    end)
+    Sandbox.Telemetry.span(
+      [:sandbox, :run],
+      metadata(:run, options),
+      fn ->
+        Runner.run(code, options)
+      end,
+      fn
+        {:ok, _} -> {%{}, %{status: :ok}}
+        {:error, reason, _} when is_atom(reason) -> {%{}, %{status: reason}}
+        {:error, _error, _} -> {%{}, %{status: :error}}
+      end
+    )
   end
 
   @doc """
@@ -165,6 +172,7 @@ defmodule Sandbox do
     options = Options.validate!(code, opts)
 
     Sandbox.Telemetry.span(
+      [:sandbox, :run],
       metadata(:execute, options),
       fn ->
         handle = Runner.start(code, options, report: true)
@@ -188,7 +196,14 @@ defmodule Sandbox do
   """
   @spec start(String.t(), [option()]) :: Handle.t()
   def start(code, opts \\ []) do
-    Runner.start(code, Options.validate!(code, opts), report: true)
+    options = Options.validate!(code, opts)
+
+    Sandbox.Telemetry.span(
+      [:sandbox, :start],
+      metadata(:start, options),
+      fn -> Runner.start(code, options, report: true) end,
+      &{%{}, %{handle: &1}}
+    )
   end
 
   @doc """
@@ -201,10 +216,12 @@ defmodule Sandbox do
   def await(handle, timeout \\ :infinity) when is_handle(handle) do
     check_owner!(handle)
 
-    case Runner.await(handle, timeout) do
-      {:ok, {outcome, report}} -> Result.from_outcome(outcome, report, handle)
-      :timeout -> exit({:timeout, {__MODULE__, :await, [handle, timeout]}})
-    end
+    handle_span([:sandbox, :await], handle, fn ->
+      case Runner.await(handle, timeout) do
+        {:ok, {outcome, report}} -> Result.from_outcome(outcome, report, handle)
+        :timeout -> exit({:timeout, {__MODULE__, :await, [handle, timeout]}})
+      end
+    end)
   end
 
   @doc """
@@ -215,8 +232,22 @@ defmodule Sandbox do
   @spec cancel(Handle.t()) :: Result.t()
   def cancel(handle) when is_handle(handle) do
     check_owner!(handle)
-    :ok = Runner.cancel(handle)
-    await(handle)
+
+    handle_span([:sandbox, :cancel], handle, fn ->
+      :ok = Runner.cancel(handle)
+      {:ok, {outcome, report}} = Runner.await(handle, :infinity)
+      Result.from_outcome(outcome, report, handle)
+    end)
+  end
+
+  # await/2 and cancel/1: the stop event carries the result, as execute/2's.
+  defp handle_span(prefix, handle, fun) do
+    Sandbox.Telemetry.span(
+      prefix,
+      %{function: List.last(prefix), caller: self(), handle: handle},
+      fun,
+      &{Map.take(&1, @measured), %{status: &1.status}}
+    )
   end
 
   defp check_owner!(%{owner: owner}) do

@@ -99,6 +99,16 @@ lifecycle_subreaper =
       "test/sandbox/dependency_test.exs: without its C core the package compiles and starts, and runs raise saying why"
     ]
   },
+  %{
+    id: "telemetry-checkout-all-hits",
+    file: "lib/sandbox/pool.ex",
+    from: "  defp checkout_result({:error, :busy}), do: :busy",
+    to: "  defp checkout_result({:error, :busy}), do: :hit",
+    breaks: "API: Telemetry (pool checkouts)",
+    tests: [
+      "test/sandbox/telemetry_test.exs: pools each checkout: a hit, a miss, or busy, with the time it waited"
+    ]
+  },
   # ---- Guarantees: deadlines ------------------------------------------------
   %{
     id: "deadline-pooled",

@@ -73,7 +73,7 @@ defmodule Sandbox.Pool do
 
   use GenServer
 
-  alias Sandbox.{Launcher, Native, Options}
+  alias Sandbox.{Launcher, Native, Options, Telemetry}
 
   require Logger
 
@@ -152,8 +152,23 @@ defmodule Sandbox.Pool do
   # be now (Launcher.signature/0): a pool's peers are indistinguishable
   # from the VM the run would otherwise have booted.
   @spec checkout(pool(), non_neg_integer(), box()) :: lease() | {:error, :busy}
-  def checkout(pool, wait_ms, box \\ nil),
-    do: GenServer.call(pool, {:checkout, wait_ms, box, Launcher.signature()}, :infinity)
+  def checkout(pool, wait_ms, box \\ nil) do
+    started = System.monotonic_time()
+    lease = GenServer.call(pool, {:checkout, wait_ms, box, Launcher.signature()}, :infinity)
+
+    Telemetry.event(
+      [:sandbox, :pool, :checkout],
+      %{duration: System.monotonic_time() - started},
+      %{pool: pool, caller: self(), result: checkout_result(lease)}
+    )
+
+    lease
+  end
+
+  defp checkout_result({:warm, _lease_id, _vm, _ref}), do: :hit
+  defp checkout_result({:cold, _lease_id}), do: :miss
+  defp checkout_result({:error, :busy}), do: :busy
+  defp checkout_result(:mismatch), do: :mismatch
 
   @doc false
   # The box of runs with these options, as checkout/3 compares it.
@@ -315,6 +330,7 @@ defmodule Sandbox.Pool do
       {booting_peer, booting} ->
         boot_ms = now_ms() - booting_peer.started_at
         peer = Map.merge(booting_peer, %{ref: ref, os_pid: os_pid, boot_ms: boot_ms})
+        boot_event(:stop, boot_measurements(boot_ms), ref, %{result: :ok, os_pid: os_pid})
         idle = :queue.in(peer, state.idle)
         state = %{state | booting: booting, idle: idle, failures: 0}
         {:noreply, state |> serve_waiting() |> refill()}
@@ -327,6 +343,8 @@ defmodule Sandbox.Pool do
     cond do
       Map.has_key?(state.booting, ref) ->
         log_failure(outcome)
+        boot_ms = now_ms() - state.booting[ref].started_at
+        boot_event(:stop, boot_measurements(boot_ms), ref, %{result: :error, reason: outcome})
         state = %{state | booting: Map.delete(state.booting, ref)}
         {:noreply, state |> back_off() |> refill()}
 
@@ -485,11 +503,18 @@ defmodule Sandbox.Pool do
       case Launcher.launch(ref, state.launch) do
         {:ok, vm} ->
           peer = %{vm: vm, started_at: now_ms(), signature: Launcher.signature()}
+          boot_event(:start, Telemetry.start_measurements(), ref, %{})
 
           refill(%{state | booting: Map.put(state.booting, ref, peer)})
 
         {:error, reason} ->
           log_failure({:spawn_failed, reason})
+
+          boot_event(:stop, %{duration: 0}, ref, %{
+            result: :error,
+            reason: {:spawn_failed, reason}
+          })
+
           back_off(state)
       end
     else
@@ -504,6 +529,22 @@ defmodule Sandbox.Pool do
   end
 
   defp back_off(state), do: %{state | failures: state.failures + 1}
+
+  # [:sandbox, :pool, :boot, :start | :stop], in the pool's process; `ref`
+  # pairs the two events of one boot.
+  defp boot_event(event, measurements, ref, metadata) do
+    pool = with {:registered_name, name} <- Process.info(self(), :registered_name), do: name
+    pool = if pool == [], do: self(), else: pool
+
+    Telemetry.event(
+      [:sandbox, :pool, :boot, event],
+      measurements,
+      Map.merge(metadata, %{pool: pool, ref: ref})
+    )
+  end
+
+  defp boot_measurements(boot_ms),
+    do: %{duration: System.convert_time_unit(boot_ms, :millisecond, :native), boot_ms: boot_ms}
 
   defp log_failure(outcome) do
     Logger.warning("Sandbox.Pool: a peer failed to boot: #{inspect(outcome, limit: 5)}")

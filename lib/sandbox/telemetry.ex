@@ -20,25 +20,68 @@ defmodule Sandbox.Telemetry do
   (the calling pid), `:pool` (the pool option), `:node` (the `:node`
   option, else this node) and
   `:telemetry_span_context` (a ref shared by the events of one call).
+
+  Async runs, one span each, with the same start, stop and exception
+  events and measurements:
+
+    * `[:sandbox, :start, _]` - `Sandbox.start/2`; metadata `:function`
+      (`:start`), `:caller`, `:pool`, `:node`; the stop event adds
+      `:handle`.
+    * `[:sandbox, :await, _]` and `[:sandbox, :cancel, _]` -
+      `Sandbox.await/2` and `Sandbox.cancel/1`; metadata `:function`,
+      `:caller`, `:handle`; the stop event carries the result's
+      measurements and `:status`, as `execute/2`'s. An await that times
+      out is an exception event (`kind: :exit`).
+
+  Pools (`Sandbox.Pool`, the automatic one included):
+
+    * `[:sandbox, :pool, :boot, :start]` - the pool launched a VM;
+      measurements `%{system_time:, monotonic_time:}`, metadata `:pool`
+      (its name, else its pid) and `:ref` (pairs it with its stop).
+    * `[:sandbox, :pool, :boot, :stop]` - it booted (`result: :ok`,
+      `:os_pid`) or failed (`result: :error`, `:reason`); measurements
+      `%{duration:, boot_ms:}`. Emitted in the pool's process.
+    * `[:sandbox, :pool, :checkout]` - a run asked the pool for a VM;
+      measurements `%{duration:}` (the time it waited, queueing for room
+      under `:max_peers` included); metadata `:pool`, `:caller` and
+      `:result`: `:hit` (a booted VM), `:miss` (none idle: the run boots
+      its own), `:busy` (no room within `:boot_timeout`) or `:mismatch`
+      (the run's box is not the pool's). Emitted in the caller.
   """
 
-  @prefix [:sandbox, :run]
-
   @doc false
-  # Runs `fun` between start and stop (or exception) events; `measure`
-  # turns its result into the stop event's extra measurements and metadata.
-  @spec span(map(), (() -> result), (result -> {map(), map()})) :: result when result: term()
-  def span(metadata, fun, measure) do
+  # Runs `fun` between the events prefix ++ [:start] and [:stop] (or
+  # [:exception]); `measure` turns its result into the stop event's extra
+  # measurements and metadata.
+  @spec span([atom()], map(), (() -> result), (result -> {map(), map()})) :: result
+        when result: term()
+  def span(prefix, metadata, fun, measure) do
     if :erlang.module_loaded(:telemetry) do
-      emit_span(Map.put(metadata, :telemetry_span_context, make_ref()), fun, measure)
+      emit_span(prefix, Map.put(metadata, :telemetry_span_context, make_ref()), fun, measure)
     else
       fun.()
     end
   end
 
-  defp emit_span(metadata, fun, measure) do
+  @doc false
+  # One event, where the host has :telemetry.
+  @spec event([atom()], map(), map()) :: :ok
+  def event(name, measurements, metadata) do
+    if :erlang.module_loaded(:telemetry),
+      do: apply(:telemetry, :execute, [name, measurements, metadata])
+
+    :ok
+  end
+
+  @doc false
+  # The measurements of a span's start event.
+  @spec start_measurements() :: map()
+  def start_measurements,
+    do: %{system_time: System.system_time(), monotonic_time: System.monotonic_time()}
+
+  defp emit_span(prefix, metadata, fun, measure) do
     start = System.monotonic_time()
-    emit(:start, %{system_time: System.system_time(), monotonic_time: start}, metadata)
+    emit(prefix, :start, %{system_time: System.system_time(), monotonic_time: start}, metadata)
 
     try do
       fun.()
@@ -47,19 +90,26 @@ defmodule Sandbox.Telemetry do
         stacktrace = __STACKTRACE__
         duration = System.monotonic_time() - start
         details = %{kind: kind, reason: reason, stacktrace: stacktrace}
-        emit(:exception, %{duration: duration}, Map.merge(metadata, details))
+        emit(prefix, :exception, %{duration: duration}, Map.merge(metadata, details))
         :erlang.raise(kind, reason, stacktrace)
     else
       result ->
         {measurements, extra} = measure.(result)
         duration = System.monotonic_time() - start
-        emit(:stop, Map.put(measurements, :duration, duration), Map.merge(metadata, extra))
+
+        emit(
+          prefix,
+          :stop,
+          Map.put(measurements, :duration, duration),
+          Map.merge(metadata, extra)
+        )
+
         result
     end
   end
 
   # apply/3: no compile-time reference to a module this package does not
   # depend on.
-  defp emit(event, measurements, metadata),
-    do: apply(:telemetry, :execute, [@prefix ++ [event], measurements, metadata])
+  defp emit(prefix, event, measurements, metadata),
+    do: apply(:telemetry, :execute, [prefix ++ [event], measurements, metadata])
 end
