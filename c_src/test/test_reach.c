@@ -45,8 +45,10 @@ static char *under(const char *rest) {
     return path;
 }
 
-Test(reach, finds_the_outermost_directory_a_user_cannot_search, .init = make_tree,
-     .fini = remove_tree) {
+/* Each test that makes the tree removes it: Criterion's .init and .fini
+ * are beyond cppcheck, which `make check` runs here too. */
+Test(reach, finds_the_outermost_directory_a_user_cannot_search) {
+    make_tree();
     cr_assert_eq(reach_blocked_prefix(under("/a/b/c"), NOBODY, NOBODY), (ssize_t)strlen(top));
     cr_assert_eq(chmod(top, 0711), 0);
     cr_assert_eq(reach_blocked_prefix(under("/a/b/c"), NOBODY, NOBODY), 0, "search is enough");
@@ -64,49 +66,52 @@ Test(reach, finds_the_outermost_directory_a_user_cannot_search, .init = make_tre
     cr_assert_eq(chmod(under("/a"), 0705), 0);
     cr_assert_eq(reach_blocked_prefix(under("/a/b/c"), NOBODY, NOBODY),
                  (ssize_t)strlen(under("/a")), "a group without the bit is refused");
+    remove_tree();
 }
 
-/* In a child: bring a/b within nobody's reach, become nobody, then look. */
-static int look_as_nobody(char **argv) {
-    if (reach_bind_sources(argv, NOBODY, NOBODY) < 0)
-        return 10;
-    if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
-        return 11;
-    char seen[8] = {0};
-    int fd = open(under("/a/b/c"), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read(fd, seen, 4) != 4 || strcmp(seen, "seen") != 0)
-        return 12;
-    close(fd);
-    if (access(under("/secret"), F_OK) == 0)
-        return 13; /* the rest of the covered directory is out of sight */
-    if (strcmp(argv[2], under("/a/b")) != 0)
-        return 14; /* bwrap is given the canonical path */
-    return 0;
-}
-
-Test(reach, brings_a_bind_source_within_reach_and_nothing_else, .init = make_tree,
-     .fini = remove_tree) {
-    if (geteuid() != 0)
-        cr_skip_test("needs root, as a root host's helper has it");
-    /* Kept here too: the child's argv loses it to the canonical path. */
+/* In a child: bring a/b within nobody's reach, become nobody, then look.
+ * Returns the step that failed, or 0. */
+static int look_as_nobody(void) {
+    /* Kept apart from argv, which loses it to the canonical path. */
     char *given = strdup(under("/a/b"));
     char *argv[] = {"bwrap", "--ro-bind", given, "/a/b", "--", "--ro-bind", "/x", "/x", NULL};
+    int step = 0;
+    char seen[8] = {0};
+    int fd = -1;
+    if (reach_bind_sources(argv, NOBODY, NOBODY) < 0)
+        step = 10;
+    else if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+        step = 11;
+    else if ((fd = open(under("/a/b/c"), O_RDONLY | O_CLOEXEC)) < 0 || read(fd, seen, 4) != 4 ||
+             strcmp(seen, "seen") != 0)
+        step = 12;
+    else if (access(under("/secret"), F_OK) == 0)
+        step = 13; /* the rest of the covered directory is out of sight */
+    else if (strcmp(argv[2], under("/a/b")) != 0)
+        step = 14; /* bwrap is given the canonical path */
+    if (fd >= 0)
+        close(fd);
+    if (argv[2] != given)
+        free(argv[2]);
+    free(given);
+    return step;
+}
+
+Test(reach, brings_a_bind_source_within_reach_and_nothing_else) {
+    if (geteuid() != 0)
+        cr_skip_test("needs root, as a root host's helper has it");
+    make_tree();
     pid_t child = fork();
     cr_assert_geq(child, 0);
-    if (child == 0) {
-        int step = look_as_nobody(argv);
-        if (argv[2] != given)
-            free(argv[2]);
-        free(given);
-        _exit(step);
-    }
+    if (child == 0)
+        _exit(look_as_nobody());
     int status;
     cr_assert_eq(waitpid(child, &status, 0), child);
     cr_assert(WIFEXITED(status));
     cr_assert_eq(WEXITSTATUS(status), 0, "step %d failed", WEXITSTATUS(status));
     /* None of it reached this mount namespace. */
     cr_assert_eq(access(under("/secret"), F_OK), 0);
-    free(given);
+    remove_tree();
 }
 
 Test(reach, leaves_everything_as_it_is_when_all_is_within_reach) {
