@@ -40,7 +40,8 @@ defmodule Sandbox.BootRetryTest do
 
   # A bwrap that refuses the box, as a real one does ("bwrap: ..." on its
   # stderr), then dies of SIGKILL: an exit like a kill's. It would refuse
-  # again: one helper, not two. On PATH for this test only (not async: no
+  # again: one helper, not two. It takes its time, as a real one does, so
+  # the watcher (a scan of /proc each millisecond) sees its helper. On PATH for this test only (not async: no
   # other test runs meanwhile), in a directory the box's user can enter.
   test "a box its tools refuse to make is not tried again" do
     dir = Path.join(System.tmp_dir!(), "sandbox-fake-bwrap-#{System.unique_integer([:positive])}")
@@ -48,7 +49,7 @@ defmodule Sandbox.BootRetryTest do
 
     File.write!(
       Path.join(dir, "bwrap"),
-      ~s|#!/bin/sh\necho "bwrap: refused by the test" >&2\nkill -KILL $$\n|
+      ~s|#!/bin/sh\nsleep 0.3\necho "bwrap: refused by the test" >&2\nkill -KILL $$\n|
     )
 
     File.chmod!(dir, 0o755)
