@@ -7,21 +7,24 @@ defmodule Sandbox.DependencyTest do
 
   @root Path.expand("../..", __DIR__)
 
-  setup %{tmp_dir: dir} do
-    app = Path.join(dir, "consumer")
+  setup %{tmp_dir: dir}, do: %{app: consumer!(dir, "consumer", @root)}
+
+  # A Mix project in dir/name that depends on the package at `source`.
+  defp consumer!(dir, name, source) do
+    app = Path.join(dir, name)
     File.mkdir_p!(Path.join(app, "lib"))
 
     File.write!(Path.join(app, "mix.exs"), """
-    defmodule Consumer.MixProject do
+    defmodule #{Macro.camelize(name)}.MixProject do
       use Mix.Project
 
       def project do
-        [app: :consumer, version: "0.1.0", deps: [{:sandbox, path: #{inspect(@root)}}]]
+        [app: :#{name}, version: "0.1.0", deps: [{:sandbox, path: #{inspect(source)}}]]
       end
     end
     """)
 
-    %{app: app}
+    app
   end
 
   # The package's sources as a fresh clone has them: nothing built.
@@ -87,18 +90,7 @@ defmodule Sandbox.DependencyTest do
   } do
     source = copy_sources(dir)
     before = tree(source)
-    app = Path.join(dir, "reader")
-    File.mkdir_p!(app)
-
-    File.write!(Path.join(app, "mix.exs"), """
-    defmodule Reader.MixProject do
-      use Mix.Project
-
-      def project do
-        [app: :reader, version: "0.1.0", deps: [{:sandbox, path: #{inspect(source)}}]]
-      end
-    end
-    """)
+    app = consumer!(dir, "reader", source)
 
     {output, status} = mix(app, ["run", "-e", ~S|IO.inspect(Sandbox.run("1 + 1"))|])
     assert status == 0, output
@@ -122,18 +114,8 @@ defmodule Sandbox.DependencyTest do
   } do
     source = copy_sources(dir)
 
-    app = Path.join(dir, "no_core")
+    app = consumer!(dir, "no_core", source)
     File.mkdir_p!(Path.join(app, "config"))
-
-    File.write!(Path.join(app, "mix.exs"), """
-    defmodule NoCore.MixProject do
-      use Mix.Project
-
-      def project do
-        [app: :no_core, version: "0.1.0", deps: [{:sandbox, path: #{inspect(source)}}]]
-      end
-    end
-    """)
 
     File.write!(Path.join([app, "config", "config.exs"]), """
     import Config
