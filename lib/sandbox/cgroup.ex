@@ -55,6 +55,15 @@ defmodule Sandbox.Cgroup do
     end
   end
 
+  @doc false
+  # The removal of leftovers a host does at its first run, again now (for
+  # tests that SIGKILL helpers on purpose).
+  @spec remove_leftovers() :: :ok
+  def remove_leftovers do
+    if dir = parent(), do: remove_leftovers(dir)
+    :ok
+  end
+
   defp find(false), do: nil
   defp find(:auto), do: with(dir when is_binary(dir) <- own_cgroup_dir(), do: usable(dir))
   defp find(dir) when is_binary(dir), do: usable(dir)

@@ -10,7 +10,12 @@ defmodule Sandbox.BootRetryTest do
 
   alias Sandbox.BootError
 
-  setup do: Sandbox.TestConfig.stop_auto_pool()
+  setup do
+    Sandbox.TestConfig.stop_auto_pool()
+    # The cgroups of the helpers killed here, which a host removes only at
+    # its next start.
+    on_exit(fn -> Sandbox.Cgroup.remove_leftovers() end)
+  end
 
   for target <- [:vm, :helper] do
     test "a run whose #{target} is killed while booting gets a fresh VM" do
