@@ -36,23 +36,24 @@ defmodule Sandbox.Native do
   def load do
     path = :filename.join(:code.priv_dir(:sandbox), ~c"sandbox_nif")
 
-    case :erlang.load_nif(path, 0) do
-      :ok ->
-        :persistent_term.put({__MODULE__, :unavailable}, nil)
+    unavailable =
+      case :erlang.load_nif(path, 0) do
+        :ok ->
+          nil
 
-      {:error, {reason, text}} ->
         # Not built: the compiler has said why. Built but not loadable: a
         # broken build, said here.
-        if File.exists?("#{path}.so") do
-          why = "cannot be loaded from #{path}.so (#{reason}: #{text})"
-          :logger.error("sandbox: its C core " <> why)
-          :persistent_term.put({__MODULE__, :unavailable}, why)
-        else
-          why = "is not built here (no #{path}.so): it builds on Linux only"
-          :persistent_term.put({__MODULE__, :unavailable}, why)
-        end
-    end
+        {:error, {reason, text}} ->
+          if File.exists?("#{path}.so") do
+            why = "cannot be loaded from #{path}.so (#{reason}: #{text})"
+            :logger.error("sandbox: its C core " <> why)
+            why
+          else
+            "is not built here (no #{path}.so): it builds on Linux only"
+          end
+      end
 
+    :persistent_term.put({__MODULE__, :unavailable}, unavailable)
     :ok
   end
 
