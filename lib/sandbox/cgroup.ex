@@ -20,17 +20,7 @@ defmodule Sandbox.Cgroup do
   @spec parent() :: String.t() | nil
   def parent do
     setting = Application.get_env(:sandbox, :cgroup, :auto)
-    key = {__MODULE__, setting}
-
-    case :persistent_term.get(key, :unknown) do
-      :unknown ->
-        found = find(setting)
-        :persistent_term.put(key, found)
-        found
-
-      found ->
-        found
-    end
+    Sandbox.Once.get({__MODULE__, setting}, fn -> find(setting) end)
   end
 
   @doc """

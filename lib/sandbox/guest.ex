@@ -32,15 +32,17 @@ defmodule Sandbox.Guest do
   @fd_reply Protocol.fd_reply()
 
   # What a peer loads between its boot and its first evaluation (Elixir,
-  # Logger, the evaluator, the I/O path), measured on Elixir 1.14. Loading
-  # a module costs about a millisecond here, mostly CPU, and
-  # :code.ensure_modules_loaded/1 spreads it over the cores while the peer
-  # starts distribution. A hint only: a module missing from a later
+  # Logger, the evaluator, the I/O path), measured on Elixir 1.14 and
+  # 1.18. Loading a module costs about a millisecond here, mostly CPU. The
+  # boot file (`Sandbox.BootFile`) loads these with the kernel's, in one
+  # parallel batch; a peer booted without one has
+  # :code.ensure_modules_loaded/1 spread them over the cores while it
+  # starts distribution. A hint only: a module missing from another
   # Elixir is skipped, one not listed loads when first called.
   @preload ~w(
     elixir elixir_sup elixir_config elixir_code_server elixir_aliases
     elixir_clauses elixir_dispatch elixir_env elixir_erl elixir_erl_clauses
-    elixir_erl_pass elixir_erl_var elixir_expand elixir_fn elixir_locals
+    elixir_erl_for elixir_erl_pass elixir_erl_var elixir_expand elixir_fn elixir_locals
     elixir_module elixir_parser elixir_quote elixir_rewrite elixir_tokenizer
     elixir_utils erl_eval epp io re
     Elixir.Access Elixir.Application Elixir.Code Elixir.Enum Elixir.GenServer
@@ -50,11 +52,16 @@ defmodule Sandbox.Guest do
     Elixir.List.Chars.BitString Elixir.Logger Elixir.Logger.App
     Elixir.Logger.BackendSupervisor Elixir.Logger.Backends.Console
     Elixir.Logger.Config Elixir.Logger.Filter Elixir.Logger.Formatter
-    Elixir.Logger.Handler Elixir.Logger.Watcher Elixir.Macro Elixir.Macro.Env
+    Elixir.Logger.Handler Elixir.Logger.Utils Elixir.Logger.Watcher
+    Elixir.Macro Elixir.Macro.Env
     Elixir.Map Elixir.Module.ParallelChecker Elixir.Process Elixir.Regex
     Elixir.String Elixir.String.Tokenizer Elixir.Supervisor
     Elixir.Supervisor.Default Elixir.System
   )a
+
+  @doc "The modules a peer loads ahead of its first evaluation."
+  @spec preload() :: [module()]
+  def preload, do: @preload
 
   @doc "Called by `-s`; serves the run in a process of its own."
   @spec start() :: :ok

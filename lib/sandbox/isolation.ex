@@ -125,7 +125,7 @@ defmodule Sandbox.Isolation do
     end
 
     ro =
-      (@system ++ @etc ++ erlang_and_elixir() ++ code_paths() ++ options.read_paths)
+      (@system ++ @etc ++ erlang_and_elixir() ++ code_paths() ++ boot_dir() ++ options.read_paths)
       |> Enum.filter(&File.exists?/1)
       |> Enum.reject(&(&1 in options.write_paths))
       |> pairs()
@@ -166,6 +166,14 @@ defmodule Sandbox.Isolation do
         Path.type(path) == :absolute,
         dir <- [path, Path.join(Path.dirname(path), "priv")],
         do: dir
+  end
+
+  # Where the peers' boot file is (see Sandbox.BootFile).
+  defp boot_dir do
+    case Sandbox.BootFile.path() do
+      nil -> []
+      path -> [Path.dirname(path)]
+    end
   end
 
   defp binds(pairs, flag), do: Enum.flat_map(pairs, fn {src, dest} -> [flag, src, dest] end)
@@ -209,16 +217,12 @@ defmodule Sandbox.Isolation do
   # The kernel's Landlock ABI, as sandbox_confine finds it (0: none; it
   # applies Landlock where there is one). Asked once.
   defp landlock_abi(confine) do
-    with :none <- :persistent_term.get({__MODULE__, :landlock_abi}, :none) do
-      abi =
-        case File.exists?(confine) && System.cmd(confine, ["--landlock-abi"]) do
-          {text, 0} -> String.to_integer(String.trim(text))
-          _ -> 0
-        end
-
-      :persistent_term.put({__MODULE__, :landlock_abi}, abi)
-      abi
-    end
+    Sandbox.Once.get({__MODULE__, :landlock_abi}, fn ->
+      case File.exists?(confine) && System.cmd(confine, ["--landlock-abi"]) do
+        {text, 0} -> String.to_integer(String.trim(text))
+        _ -> 0
+      end
+    end)
   end
 
   defp unavailable!(why), do: throw({:unavailable, why})

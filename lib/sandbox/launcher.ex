@@ -7,7 +7,7 @@ defmodule Sandbox.Launcher do
   # Used by `Sandbox.Runner` for cold runs and by `Sandbox.Pool` for warm
   # ones.
 
-  alias Sandbox.{Cgroup, Isolation, Native, Options}
+  alias Sandbox.{BootFile, Cgroup, Isolation, Native, Options}
 
   @doc """
   Spawns a VM for `options` (their `:boot_timeout`, `:network`,
@@ -134,15 +134,7 @@ defmodule Sandbox.Launcher do
   def vm_executable do
     # Found once: the running VM's installation does not move, and every
     # launch and every warm run (host_context/0) asks.
-    case :persistent_term.get({__MODULE__, :vm_executable}, nil) do
-      nil ->
-        found = find_vm_executable()
-        :persistent_term.put({__MODULE__, :vm_executable}, found)
-        found
-
-      found ->
-        found
-    end
+    Sandbox.Once.get({__MODULE__, :vm_executable}, &find_vm_executable/0)
   end
 
   defp find_vm_executable do
@@ -194,15 +186,18 @@ defmodule Sandbox.Launcher do
       "-sandbox_node",
       node_name(),
       "-sandbox_context",
-      Integer.to_string(digest),
-      "-pa"
-    ] ++
-      host_paths() ++
-      [
-        "-s",
-        "Elixir.Sandbox.Guest",
-        "start"
-      ]
+      Integer.to_string(digest)
+    ] ++ boot() ++ ["-pa" | host_paths()] ++ ["-s", "Elixir.Sandbox.Guest", "start"]
+  end
+
+  # The installation's default boot with the modules every peer loads
+  # ahead of the kernel, in one batch (Sandbox.BootFile); erl's own
+  # default where there is none.
+  defp boot do
+    case BootFile.path() do
+      nil -> []
+      path -> ["-boot", path]
+    end
   end
 
   @doc """

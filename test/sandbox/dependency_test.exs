@@ -84,7 +84,8 @@ defmodule Sandbox.DependencyTest do
 
   # A dependency's directory may be read-only (a shared deps/, a Nix
   # store): the C core is built into the consumer's _build, as
-  # elixir_make's packages are, and nothing is written where the sources are.
+  # elixir_make's packages are, and nothing is written where the sources
+  # are (the peers' boot file goes with the binaries).
   test "builds into the _build of its consumer and writes nothing into the dependency", %{
     tmp_dir: dir
   } do
@@ -101,7 +102,10 @@ defmodule Sandbox.DependencyTest do
            |> Path.join("_build/dev/lib/sandbox/priv/*")
            |> Path.wildcard()
            |> Enum.map(&Path.basename/1) ==
-             ~w(sandbox_confine sandbox_guest_nif.so sandbox_helper sandbox_nif.so)
+             ~w(boot sandbox_confine sandbox_guest_nif.so sandbox_helper sandbox_nif.so)
+
+    # The peers' boot file, made at the first run, is there too.
+    assert [_] = Path.wildcard(Path.join(app, "_build/dev/lib/sandbox/priv/boot/peer-*.boot"))
   end
 
   # Off Linux (a Mac that deploys to Linux) the C core cannot be built:

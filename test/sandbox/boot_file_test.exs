@@ -1,0 +1,134 @@
+defmodule Sandbox.BootFileTest do
+  @moduledoc """
+  The peers' boot file: the installation's `start.boot` with one batch of
+  modules ahead of the kernel's start. Swaps the cached boot file in one
+  test: not async.
+  """
+  use ExUnit.Case, async: false
+
+  alias Sandbox.BootFile
+
+  @moduletag :tmp_dir
+
+  @source Path.join([List.to_string(:code.root_dir()), "bin", "start.boot"])
+
+  defp script(path) do
+    {:script, _, instructions} = path |> File.read!() |> :erlang.binary_to_term()
+    instructions
+  end
+
+  # The instructions a boot file adds to its source.
+  defp added(path), do: script(path) -- script(@source)
+
+  test "cold, pooled and strict peers boot from the boot file" do
+    path = BootFile.path()
+    assert is_binary(path)
+    booted_from = ":init.get_argument(:boot)"
+    assert {:ok, %{result: {:ok, [[cold]]}}} = Sandbox.run(booted_from, pool: false)
+    assert List.to_string(cold) == path
+
+    pool = start_supervised!({Sandbox.Pool, size: 1, name: :boot_file_pool})
+    assert {:ok, %{result: {:ok, [[pooled]]}}} = Sandbox.run(booted_from, pool: pool)
+    assert List.to_string(pooled) == path
+
+    assert {:ok, %{result: {:ok, [[strict]]}}} =
+             Sandbox.run(booted_from, pool: false, isolation: :strict)
+
+    assert List.to_string(strict) == path
+  end
+
+  test "it is start.boot, plus the modules every peer loads in one batch ahead of the kernel" do
+    path = BootFile.path() <> ".boot"
+    source = script(@source)
+    instructions = script(path)
+
+    assert [{:path, dirs}, {:primLoad, batch}] = added(path)
+    assert instructions -- [{:path, dirs}, {:primLoad, batch}] == source
+
+    {before, [{:kernel_load_completed} | _]} =
+      Enum.split_while(instructions, &(&1 != {:kernel_load_completed}))
+
+    assert Enum.take(before, -2) == [{:path, dirs}, {:primLoad, batch}]
+
+    # The kernel's, distribution's, Elixir's and the evaluator's; none
+    # that init loads anyway (a module loaded twice fails the boot), none
+    # missing from the directories given.
+    for mod <- [:net_kernel, :unicode_util, :elixir, :elixir_parser, Kernel, Logger],
+        do: assert(mod in batch)
+
+    taken =
+      for {kind, mods} <- Enum.take_while(source, &(&1 != {:kernel_load_completed})),
+          kind in [:preLoaded, :primLoad],
+          mod <- mods,
+          do: mod
+
+    assert batch -- taken == batch
+    assert Enum.uniq(batch) == batch
+
+    for mod <- batch do
+      assert Enum.any?(dirs, &File.exists?(Path.join(&1, "#{mod}.beam"))), "#{mod} not found"
+    end
+  end
+
+  test "a boot file outside the code paths (the user's cache) is seen in the strict box",
+       %{tmp_dir: tmp} do
+    path = BootFile.make(@source, [Path.join(tmp, "cache")])
+    key = {BootFile, :path}
+    kept = :persistent_term.get(key)
+    :persistent_term.put(key, path)
+    on_exit(fn -> :persistent_term.put(key, kept) end)
+
+    assert {:ok, %{result: {:ok, [[boot]]}}} =
+             Sandbox.run(":init.get_argument(:boot)", pool: false, isolation: :strict)
+
+    assert List.to_string(boot) == path
+  end
+
+  test "no module in the batch has an on_load function, which init cannot load" do
+    [_, {:primLoad, batch}] = added(BootFile.path() <> ".boot")
+
+    for mod <- batch do
+      {^mod, binary, _} = :code.get_object_code(mod)
+      prepared = :erlang.prepare_loading(mod, binary)
+      refute :erlang.has_prepared_code_on_load(prepared), "#{mod} has an on_load function"
+    end
+  end
+
+  test "it goes in the first directory that takes it, readable by all, named by its content",
+       %{tmp_dir: tmp} do
+    not_a_dir = Path.join(tmp, "file")
+    File.write!(not_a_dir, "")
+    dir = Path.join(tmp, "boot")
+
+    path = BootFile.make(@source, [Path.join(not_a_dir, "boot"), dir])
+    assert Path.dirname(path) == dir
+    assert %File.Stat{mode: mode} = File.stat!(path <> ".boot")
+    assert Bitwise.band(mode, 0o777) == 0o644
+    assert File.ls!(dir) == [Path.basename(path) <> ".boot"]
+
+    # Made again, as by a second host: the same file, nothing left over.
+    assert BootFile.make(@source, [dir]) == path
+    assert File.ls!(dir) == [Path.basename(path) <> ".boot"]
+    assert added(path <> ".boot") == added(BootFile.path() <> ".boot")
+  end
+
+  test "without a start.boot to start from or anywhere to write it, there is none",
+       %{tmp_dir: tmp} do
+    assert BootFile.make(Path.join(tmp, "missing.boot"), [tmp]) == nil
+    not_a_dir = Path.join(tmp, "file")
+    File.write!(not_a_dir, "")
+    assert BootFile.make(@source, [Path.join(not_a_dir, "boot")]) == nil
+    assert File.ls!(tmp) == ["file"]
+  end
+
+  test "without a boot file, peers boot as erl does and runs work as before" do
+    key = {BootFile, :path}
+    kept = :persistent_term.get(key)
+    :persistent_term.put(key, nil)
+    on_exit(fn -> :persistent_term.put(key, kept) end)
+
+    # No -boot: erl's default.
+    assert {:ok, %{result: :error}} = Sandbox.run(":init.get_argument(:boot)", pool: false)
+    assert {:ok, %{output: "3\n", result: :ok}} = Sandbox.run("IO.puts(1 + 2)", pool: false)
+  end
+end
