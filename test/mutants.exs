@@ -1095,5 +1095,44 @@ lifecycle_subreaper =
     to: "    if (setpgid(0, 0) < 0 || (0 && drop_terminal() < 0))",
     breaks: "How it works: the VM gives up the host's terminal",
     tests: ["test/sandbox/isolation_test.exs: the VM cannot reach the host's terminal"]
+  },
+  # ---- The peers' boot file ----------------------------------------------------
+  %{
+    id: "boot-file-unused",
+    file: "lib/sandbox/launcher.ex",
+    from: ~S|      path -> ["-boot", path]|,
+    to: ~S|      path -> ["-sandbox_boot", path]|,
+    breaks: "Speed: peers boot from a boot file that loads what every run needs in one batch",
+    tests: ["test/sandbox/boot_file_test.exs: cold, pooled and strict peers boot from the boot file"]
+  },
+  %{
+    id: "boot-batch-dropped",
+    file: "lib/sandbox/boot_file.ex",
+    from: "        {:ok, before ++ loads ++ rest}",
+    to: "        {:ok, before ++ rest}",
+    breaks: "Speed: peers boot from a boot file that loads what every run needs in one batch",
+    tests: [
+      "test/sandbox/boot_file_test.exs: it is start.boot, plus the modules every peer loads in one batch ahead of the kernel"
+    ]
+  },
+  %{
+    id: "boot-batch-loads-twice",
+    file: "lib/sandbox/boot_file.ex",
+    from: "        batch = for mod <- modules(), mod not in taken, file = beam(mod), do: {mod, file}",
+    to: "        batch = for mod <- modules(), file = beam(mod), do: {mod, file}",
+    breaks: "Speed: peers boot from a boot file that loads what every run needs in one batch",
+    tests: [
+      "test/sandbox/boot_file_test.exs: it is start.boot, plus the modules every peer loads in one batch ahead of the kernel"
+    ]
+  },
+  %{
+    id: "boot-dir-unbound",
+    file: "lib/sandbox/isolation.ex",
+    from: "code_paths() ++ boot_dir() ++",
+    to: "code_paths() ++",
+    breaks: "Isolation: the box sees the system, Erlang and Elixir, the code paths read-only",
+    tests: [
+      "test/sandbox/boot_file_test.exs: a boot file outside the code paths (the user's cache) is seen in the strict box"
+    ]
   }
 ]
