@@ -191,7 +191,7 @@ defmodule Sandbox.Launcher do
   end
 
   # The installation's default boot with the modules every peer loads
-  # ahead of the kernel, in one batch (Sandbox.BootFile); erl's own
+  # ahead of the kernel, in batches (Sandbox.BootFile); erl's own
   # default where there is none.
   defp boot do
     case BootFile.path() do
