@@ -49,7 +49,7 @@ defmodule Sandbox.BootFile do
   def path do
     Sandbox.Once.get({__MODULE__, :path}, fn ->
       source = Path.join([List.to_string(:code.root_dir()), "bin", "start.boot"])
-      make(source, [priv_dir(), cache_dir()])
+      make(source, Enum.reject([priv_dir(), cache_dir()], &is_nil/1))
     end)
   end
 
@@ -64,7 +64,7 @@ defmodule Sandbox.BootFile do
   @spec make(String.t(), [String.t()]) :: String.t() | nil
   def make(source, dirs) do
     with {:ok, binary} <- File.read(source),
-         {:script, _, instructions} = script <- :erlang.binary_to_term(binary),
+         {:script, _, instructions} = script <- decode(binary),
          {:ok, instructions} <- add_batch(instructions) do
       write(:erlang.term_to_binary(put_elem(script, 2, instructions)), dirs)
     else
@@ -129,6 +129,23 @@ defmodule Sandbox.BootFile do
     end
   end
 
-  defp priv_dir, do: Path.join(List.to_string(:code.priv_dir(:sandbox)), "boot")
-  defp cache_dir, do: List.to_string(:filename.basedir(:user_cache, ~c"sandbox"))
+  defp decode(binary) do
+    :erlang.binary_to_term(binary)
+  rescue
+    ArgumentError -> :error
+  end
+
+  defp priv_dir do
+    case :code.priv_dir(:sandbox) do
+      dir when is_list(dir) -> Path.join(List.to_string(dir), "boot")
+      {:error, _} -> nil
+    end
+  end
+
+  # The user's cache, where there is one (it takes HOME or XDG_CACHE_HOME).
+  defp cache_dir do
+    List.to_string(:filename.basedir(:user_cache, ~c"sandbox"))
+  rescue
+    _ -> nil
+  end
 end

@@ -117,13 +117,33 @@ defmodule Sandbox.BootFileTest do
     assert added(path <> ".boot") == added(BootFile.path() <> ".boot")
   end
 
-  test "without a start.boot to start from or anywhere to write it, there is none",
+  test "without a start.boot to start from, or anywhere to write it, there is none",
        %{tmp_dir: tmp} do
     assert BootFile.make(Path.join(tmp, "missing.boot"), [tmp]) == nil
+    not_a_boot_file = Path.join(tmp, "garbage.boot")
+    File.write!(not_a_boot_file, "not a term")
+    assert BootFile.make(not_a_boot_file, [tmp]) == nil
+    File.rm!(not_a_boot_file)
     not_a_dir = Path.join(tmp, "file")
     File.write!(not_a_dir, "")
     assert BootFile.make(@source, [Path.join(not_a_dir, "boot")]) == nil
     assert File.ls!(tmp) == ["file"]
+  end
+
+  test "a host without HOME (so without a user's cache) still makes one, in priv" do
+    key = {BootFile, :path}
+    kept = BootFile.path()
+    home = System.get_env("HOME")
+    System.delete_env("HOME")
+
+    on_exit(fn ->
+      System.put_env("HOME", home)
+      :persistent_term.put(key, kept)
+    end)
+
+    :persistent_term.erase(key)
+    assert BootFile.path() == kept
+    assert String.starts_with?(kept, List.to_string(:code.priv_dir(:sandbox)))
   end
 
   test "without a boot file, peers boot as erl does and runs work as before" do
