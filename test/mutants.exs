@@ -1138,5 +1138,15 @@ lifecycle_subreaper =
     tests: [
       "test/sandbox/boot_file_test.exs: a boot file outside the code paths (the user's cache) is seen in the strict box"
     ]
+  },
+  %{
+    id: "cold-vm-warms-up",
+    file: "lib/sandbox/launcher.ex",
+    from: ~S|  defp cold(:cold), do: ["-sandbox_cold"]|,
+    to: ~S|  defp cold(:cold), do: []|,
+    breaks: "Speed: a VM booted for its run does no throwaway evaluation",
+    tests: [
+      "test/sandbox/pool_test.exs: a pool's VM warms up while it waits; a VM booted for its run does not, limits or none"
+    ]
   }
 ]

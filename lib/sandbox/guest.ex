@@ -94,7 +94,7 @@ defmodule Sandbox.Guest do
     [stdout, _stderr] = devices = take_over_stdio()
     {:ok, _} = :application.ensure_all_started(:elixir)
     elixir = cpu_ms()
-    warmed = warm_up_unless_awaited(channel)
+    warmed = warm_up_unless_cold()
     start_logger()
     await_warm_up(warmed)
 
@@ -172,8 +172,10 @@ defmodule Sandbox.Guest do
   # The first evaluation in a VM loads the parser, the expander, erl_eval
   # and the I/O path (tens of ms): a peer booted ahead of its run (a
   # pool's) pays for that before it waits, in a process that leaves nothing
-  # behind, alongside Logger's start. A peer whose request is already here
-  # (a cold run) skips it: the run loads what it needs, no more.
+  # behind, alongside Logger's start. A peer launched for its run (a cold
+  # one, `-sandbox_cold`) skips it: the run loads what it needs, no more,
+  # and its request, which follows the booted frame when the run has
+  # limits to put in force first, is not kept waiting.
   # What most snippets use: lists, ranges, maps, string interpolation,
   # comprehensions, inspect. Each module it loads is about a millisecond
   # off the first run that needs it.
@@ -185,13 +187,12 @@ defmodule Sandbox.Guest do
   :ok
   """
 
-  defp warm_up_unless_awaited(channel) do
-    receive do
-      {^channel, {:data, _}} = request ->
-        send(self(), request)
+  defp warm_up_unless_cold do
+    case :init.get_argument(:sandbox_cold) do
+      {:ok, _} ->
         nil
-    after
-      0 ->
+
+      :error ->
         discard = OutputDevice.start(:discard)
 
         spawn_monitor(fn ->

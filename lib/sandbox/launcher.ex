@@ -17,17 +17,18 @@ defmodule Sandbox.Launcher do
   empty; if the kernel refuses one, the run fails to boot (the helper
   reports it) rather than run with a network. With `isolation: :strict` it
   is born in a box (`Sandbox.Isolation`), or, where one cannot be had,
-  the error says why.
+  the error says why. `use` is `:cold` for a VM launched for its run,
+  `:pooled` for a pool's, which warms up while it waits for one.
   """
-  @spec launch(reference(), Options.t()) ::
+  @spec launch(reference(), Options.t(), :cold | :pooled) ::
           {:ok, Native.vm()}
           | {:error,
              {:spawn, String.t(), integer(), String.t()}
              | {:isolation, String.t()}
              | {:unsupported, String.t()}}
-  def launch(ref, %Options{} = options) do
+  def launch(ref, %Options{} = options, use) do
     with :ok <- c_core(),
-         %{argv: argv, env: env} = command(),
+         %{argv: argv, env: env} = command(use),
          {:ok, {flags, argv}} <- boxed(argv, options) do
       helper_args = flags ++ priority_flags() ++ [Cgroup.parent() || "-" | argv]
 
@@ -117,12 +118,17 @@ defmodule Sandbox.Launcher do
   @vm_flag_variables ~w(ERL_FLAGS ERL_AFLAGS ERL_ZFLAGS ERL_CRASH_DUMP ERL_CRASH_DUMP_SECONDS)
 
   # The command for one fresh VM.
-  defp command do
+  defp command(use) do
     {exec, _exec_env} = vm_executable()
     context = host_context()
     env = Enum.map(context.env, fn {key, value} -> key <> "=" <> value end)
-    %{argv: [exec | vm_args(context.digest)], env: env}
+    %{argv: [exec | vm_args(context.digest) ++ cold(use)], env: env}
   end
+
+  # A VM launched for its run skips the throwaway evaluation a pool's VM
+  # runs while it waits (see Sandbox.Guest).
+  defp cold(:cold), do: ["-sandbox_cold"]
+  defp cold(:pooled), do: []
 
   @doc """
   What starts a VM: ERTS's `erlexec` with the variables `erl` would have

@@ -500,7 +500,7 @@ defmodule Sandbox.Pool do
     if :queue.len(state.idle) + map_size(state.booting) < state.target and below_max?(state) do
       ref = make_ref()
 
-      case Launcher.launch(ref, state.launch) do
+      case Launcher.launch(ref, state.launch, :pooled) do
         {:ok, vm} ->
           peer = %{vm: vm, started_at: now_ms(), signature: Launcher.signature()}
           boot_event(:start, Telemetry.start_measurements(), ref, %{})

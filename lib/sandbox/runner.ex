@@ -181,7 +181,7 @@ defmodule Sandbox.Runner do
   defp launch(handle) do
     ref = make_ref()
 
-    case Launcher.launch(ref, handle.options) do
+    case Launcher.launch(ref, handle.options, :cold) do
       {:ok, vm} ->
         submit(%{handle | vm: vm, ref: ref, warm?: false})
 

@@ -46,6 +46,19 @@ defmodule Sandbox.PoolTest do
     assert peer_os_pid(pool: pool) == replacement
   end
 
+  # The warm-up loads what interpolation needs, which the boot file does
+  # not; the code below does not interpolate.
+  test "a pool's VM warms up while it waits; a VM booted for its run does not, limits or none" do
+    refute :elixir_interpolation in Sandbox.BootFile.modules()
+    loaded? = ":erlang.module_loaded(:elixir_interpolation)"
+    pool = start_pool!(size: 1)
+    await_idle(pool, 1)
+    assert {:ok, %{result: true}} = Sandbox.run(loaded?, pool: pool)
+    assert {:ok, %{result: false}} = Sandbox.run(loaded?, pool: false)
+    # With limits, the request follows the booted frame (once they are in force).
+    assert {:ok, %{result: false}} = Sandbox.run(loaded?, pool: false, max_processes: 10_000)
+  end
+
   test "nothing carries over from one pooled run to the next" do
     pool = start_pool!(size: 2)
     await_idle(pool, 2)
