@@ -1148,5 +1148,13 @@ lifecycle_subreaper =
     tests: [
       "test/sandbox/pool_test.exs: a pool's VM warms up while it waits; a VM booted for its run does not, limits or none"
     ]
+  },
+  %{
+    id: "vm-moved-into-cgroup",
+    file: "c_src/helper/cgroup.c",
+    from: "        pid_t pid = sys_clone3_into_cgroup(dir);",
+    to: "        pid_t pid = (errno = ENOSYS, -1);",
+    breaks: "Guarantees: a cgroup v2 per run (the VM is born in it)",
+    tests: ["c: cgroup/a_child_is_born_in_its_cgroup"]
   }
 ]

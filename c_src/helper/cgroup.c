@@ -3,6 +3,7 @@
 #include "common/decimal.h"
 #include "common/fdio.h"
 #include "common/pids.h"
+#include "common/syscalls.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -116,6 +117,27 @@ char *cgroup_for_run(const char *parent, pid_t id, int delegate, uid_t uid, gid_
 }
 
 int cgroup_enter(const char *path) { return cgroup_write(path, "cgroup.procs", "0"); }
+
+pid_t cgroup_fork(const char *cgroup, int *born_inside) {
+    *born_inside = 0;
+    int dir = cgroup ? open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (dir >= 0) {
+        pid_t pid = sys_clone3_into_cgroup(dir);
+        if (pid == 0) {
+            *born_inside = 1;
+            return 0; /* dir goes at exec */
+        }
+        int saved = errno;
+        fdio_close(dir);
+        if (pid > 0) {
+            *born_inside = 1;
+            return pid;
+        }
+        /* ENOSYS, E2BIG or EINVAL: a kernel without it; the child enters. */
+        errno = saved;
+    }
+    return fork();
+}
 
 int cgroup_kill(const char *path) { return cgroup_write(path, "cgroup.kill", "1"); }
 

@@ -35,6 +35,13 @@ char *cgroup_for_run(const char *parent, pid_t id, int delegate, uid_t uid, gid_
 /* Moves the calling process into the cgroup at path. Returns 0 or -1. */
 int cgroup_enter(const char *path);
 
+/* Forks the calling (single-threaded) process. With cgroup (a cgroup v2
+ * directory), the child is born in it where the kernel can (clone3's
+ * CLONE_INTO_CGROUP, Linux 5.7+), rather than moved into it: a move
+ * waits for an RCU grace period, milliseconds. *born_inside says whether
+ * it was; if not, the child is where the caller is. Returns as fork(). */
+pid_t cgroup_fork(const char *cgroup, int *born_inside);
+
 /* SIGKILLs every process in the cgroup (cgroup.kill, Linux 5.14+).
  * Returns 0 or -1 with errno. */
 int cgroup_kill(const char *path);

@@ -341,11 +341,12 @@ int main(int argc, char **argv) {
     int entered[2];
     if (pipe2(entered, O_CLOEXEC) < 0)
         fail_run(&h, STAGE_SETUP);
-    h.peer = fork();
+    int born_inside;
+    h.peer = cgroup_fork(h.cgroup, &born_inside);
     if (h.peer < 0)
         fail_run(&h, STAGE_FORK);
     if (h.peer == 0)
-        vm_exec(self, h.cgroup, entered[1], &args);
+        vm_exec(self, h.cgroup, born_inside, entered[1], &args);
     /* Also from this side, so a kill of the group cannot race the child's
      * own setpgid. EACCES: it has already exec'd, after its own setpgid. */
     if (setpgid(h.peer, h.peer) < 0 && errno != EACCES && errno != ESRCH)

@@ -53,10 +53,11 @@ static int drop_terminal(void) {
     return rc;
 }
 
-void vm_exec(pid_t helper, const char *cgroup, int entered, const helper_args_t *args) {
+void vm_exec(pid_t helper, const char *cgroup, int born_inside, int entered,
+             const helper_args_t *args) {
     sigset_t none;
     char **argv = args->command;
-    char in_cgroup = cgroup && cgroup_enter(cgroup) == 0 ? 'c' : 's';
+    char in_cgroup = cgroup && (born_inside || cgroup_enter(cgroup) == 0) ? 'c' : 's';
     if (fdio_write_all(entered, &in_cgroup, 1) < 0)
         _exit(127);
     if (setpgid(0, 0) < 0 || drop_terminal() < 0)

@@ -3,9 +3,11 @@
 #include "common/pids.h"
 #include "helper/usage.h"
 
+#include "common/syscalls.h"
 #include "idle_child.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +148,82 @@ Test(cgroup, never_takes_the_place_of_one_still_in_use) {
     cr_assert_eq(rmdir(inside), 0);
     cr_assert_eq(rmdir(in_use), 0);
     cr_assert_eq(rmdir(parent), 0);
+}
+
+/* A fresh cgroup in this machine's cgroup2 hierarchy, or NULL where there
+ * is none this process may create one in (not root). */
+static char *fresh_real_cgroup(void) {
+    FILE *mounts = fopen("/proc/self/mountinfo", "re");
+    cr_assert_not_null(mounts);
+    char line[4096], mount[1024] = "";
+    while (!mount[0] && fgets(line, sizeof line, mounts)) {
+        char point[1024];
+        const char *type = strstr(line, " - cgroup2 ");
+        if (type && sscanf(line, "%*s %*s %*s %*s %1023s", point) == 1)
+            strcpy(mount, point);
+    }
+    fclose(mounts);
+    char *path = malloc(1100);
+    cr_assert_not_null(path);
+    snprintf(path, 1100, "%s/sandbox-fork-test-%ld", mount, (long)getpid());
+    if (!mount[0] || mkdir(path, 0755) < 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* Whether clone3 can fork into the cgroup here: Linux 5.7+, and not under
+ * valgrind, which runs no clone3. */
+static int forks_into(const char *cgroup) {
+    int dir = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    cr_assert_geq(dir, 0);
+    pid_t probe = sys_clone3_into_cgroup(dir);
+    if (probe == 0)
+        _exit(0);
+    close(dir);
+    if (probe < 0)
+        return 0;
+    cr_assert_eq(waitpid(probe, NULL, 0), probe);
+    return 1;
+}
+
+/* Born in it where the kernel can, not moved there: the child's first
+ * look at its cgroup. */
+Test(cgroup, a_child_is_born_in_its_cgroup) {
+    int born = -1;
+    pid_t plain = cgroup_fork(NULL, &born);
+    if (plain == 0)
+        _exit(0);
+    cr_assert_gt(plain, 0);
+    cr_assert_eq(born, 0);
+    cr_assert_eq(waitpid(plain, NULL, 0), plain);
+
+    char *cgroup = fresh_real_cgroup();
+    if (!cgroup)
+        cr_skip_test("needs a cgroup2 hierarchy this process may create cgroups in (root)");
+    int can = forks_into(cgroup);
+    int report[2];
+    cr_assert_eq(pipe(report), 0);
+    pid_t child = cgroup_fork(cgroup, &born);
+    if (child == 0) {
+        char text[4096] = "";
+        FILE *own = fopen("/proc/self/cgroup", "re");
+        size_t len = own ? fread(text, 1, sizeof text - 1, own) : 0;
+        text[len] = '\0';
+        char verdict = strstr(text, strrchr(cgroup, '/')) ? 'y' : 'n';
+        _exit(write(report[1], &verdict, 1) == 1 ? 0 : 1);
+    }
+    cr_assert_gt(child, 0);
+    char verdict = 0;
+    cr_assert_eq(read(report[0], &verdict, 1), 1);
+    cr_assert_eq(waitpid(child, NULL, 0), child);
+    close(report[0]);
+    close(report[1]);
+    cr_assert_eq(rmdir(cgroup), 0);
+    free(cgroup);
+    cr_assert_eq(born, can, "born inside: %d, where the kernel can: %d", born, can);
+    cr_assert_eq(verdict, can ? 'y' : 'n', "in its cgroup from birth: %c", verdict);
 }
 
 /* ---- the limiter, against a directory that looks like a cgroup ------------ */
