@@ -7,7 +7,9 @@ defmodule Sandbox.Pool do
   so the run costs milliseconds instead of a VM boot. Each peer serves
   exactly one run and is then destroyed like any other, so every run
   still starts from a clean slate. The pool boots a replacement in the
-  background as soon as a peer is taken.
+  background once the run that took a peer is over, or 25 ms after it
+  took it if the run lasts longer: a boot beside a short run would share
+  the cores with it.
 
       children = [
         {Sandbox.Pool, name: MyApp.Sandboxes, size: 2}
@@ -81,6 +83,11 @@ defmodule Sandbox.Pool do
   @default_idle_timeout 60_000
   @default_boot_timeout Sandbox.Protocol.boot_timeout_ms()
   @max_backoff_ms 5_000
+  # A run's replacement boots this long after its checkout, or when the run
+  # is over if that is sooner. Its VMs, like the run's, get only the CPU
+  # nothing else wants (priority :idle): booting beside a warm run (2 ms)
+  # would share the cores with it and double its time.
+  @refill_after_checkout_ms 25
 
   @typedoc "A pool: its pid or registered name."
   @type pool :: GenServer.server()
@@ -286,7 +293,8 @@ defmodule Sandbox.Pool do
         {:reply, reply, state}
 
       {reply, state} ->
-        {:reply, reply, state, {:continue, :refill}}
+        Process.send_after(self(), :refill, @refill_after_checkout_ms)
+        {:reply, reply, state}
 
       nil ->
         monitor = Process.monitor(caller)
@@ -309,11 +317,6 @@ defmodule Sandbox.Pool do
 
     {:reply, status, state}
   end
-
-  # Booting a replacement takes a spawn (about a millisecond): the run
-  # that took a peer has its answer first.
-  @impl GenServer
-  def handle_continue(:refill, state), do: {:noreply, refill(state)}
 
   @impl GenServer
   def handle_cast({:checkin, lease_id}, state) do
@@ -376,6 +379,7 @@ defmodule Sandbox.Pool do
   end
 
   def handle_info(:retry, state), do: {:noreply, refill(%{state | backoff: nil})}
+  def handle_info(:refill, state), do: {:noreply, refill(state)}
 
   def handle_info(:idle_check, state), do: {:noreply, idle_check(%{state | idle_timer: nil})}
 
