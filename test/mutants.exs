@@ -1156,5 +1156,15 @@ lifecycle_subreaper =
     to: "        pid_t pid = (errno = ENOSYS, -1);",
     breaks: "Guarantees: a cgroup v2 per run (the VM is born in it)",
     tests: ["c: cgroup/a_child_is_born_in_its_cgroup"]
+  },
+  %{
+    id: "strict-host-name-shown",
+    file: "lib/sandbox/isolation.ex",
+    from: ~S|  @hostname "sandbox.box"|,
+    to: "  @hostname List.to_string(elem(:inet.gethostname(), 1))",
+    breaks: "Isolation: a host name of its own",
+    tests: [
+      "test/sandbox/strict_test.exs: 5. network and sockets a host name of its own: the host's does not show"
+    ]
   }
 ]

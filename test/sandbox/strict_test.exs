@@ -280,6 +280,13 @@ defmodule Sandbox.StrictTest do
       boxed = result!(code, @strict)
       assert Enum.zip(host, boxed) |> Enum.all?(fn {h, b} -> h != b end)
     end
+
+    test "a host name of its own: the host's does not show" do
+      {:ok, host} = :inet.gethostname()
+      code = "{:inet.gethostname(), :inet_db.res_option(:domain)}"
+      assert {{:ok, ^host}, _} = result!(code, [])
+      assert {{:ok, ~c"sandbox"}, ~c"box"} = result!(code, @strict)
+    end
   end
 
   describe "6. kernel surface" do
