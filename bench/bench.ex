@@ -674,10 +674,13 @@ defmodule Sandbox.Bench do
         "#{round1(r.cold.sandbox.p50 - r.bare.p50)} ms. Its largest parts are already cut " <>
         "(distribution used to load crypto and OpenSSL, 35 to 50 ms; the 110-odd modules " <>
         "every run loads now load from the VMs' boot file, in parallel batches ahead of the " <>
-        "kernel); what is left is mostly loading those modules (the JIT compiles each). " <>
-        "The floor itself, a bare `erl` (busy-waiting off) that starts Elixir, evaluates " <>
-        "and halts, took #{round1(r.cold.floor.p50)} ms in the same turns: above the target, " <>
-        "so no VM booted per run can meet it. Not booting per run does: with default " <>
+        "kernel). The floor, a bare `erl` (busy-waiting off) that starts Elixir, evaluates " <>
+        "and halts, took #{round1(r.cold.floor.p50)} ms in the same turns, loading its modules " <>
+        "one at a time. What is left is the JIT compiling the modules a run needs (about " <>
+        "160): the VM's boot alone used #{round1(r.stages[:vm])} ms of CPU, which 2 cores " <>
+        "cannot spend in much less than #{round1(r.stages[:vm] / 2)} ms even perfectly in " <>
+        "parallel, and this OTP has no interpreter to load them more cheaply. Not booting " <>
+        "per run does: with default " <>
         "options, a loop's second and later runs take a warm VM (the agent loop rows), " <>
         "and a warm run from `Sandbox.Pool` took #{round1(r.warm.p50)} ms."
     ]
