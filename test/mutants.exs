@@ -1166,5 +1166,15 @@ lifecycle_subreaper =
     tests: [
       "test/sandbox/strict_test.exs: 5. network and sockets a host name of its own: the host's does not show"
     ]
+  },
+  %{
+    id: "boot-file-never-remade",
+    file: "lib/sandbox/boot_file.ex",
+    from: ~S|      path -> if File.regular?(path <> ".boot"), do: path, else: remake()|,
+    to: ~S|      path -> path|,
+    breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
+    tests: [
+      "test/sandbox/boot_file_test.exs: one removed while the host runs is made again: runs never fail for it"
+    ]
   }
 ]

@@ -41,16 +41,30 @@ defmodule Sandbox.BootFile do
   # stayed 15 MB larger (resident) to the end, with the same CPU and wall.
   @batch_size 32
 
+  @key {__MODULE__, :path}
+
   @doc """
   The boot file for peers, as `-boot` takes it (without `.boot`), or nil
-  where there is none. Made on the first call.
+  where there is none. Made on the first call, and again if it has been
+  removed since (a `mix clean`, a cache cleaner).
   """
   @spec path() :: String.t() | nil
   def path do
-    Sandbox.Once.get({__MODULE__, :path}, fn ->
-      source = Path.join([List.to_string(:code.root_dir()), "bin", "start.boot"])
-      make(source, Enum.reject([priv_dir(), cache_dir()], &is_nil/1))
-    end)
+    case Sandbox.Once.get(@key, &make_here/0) do
+      nil -> nil
+      path -> if File.regular?(path <> ".boot"), do: path, else: remake()
+    end
+  end
+
+  defp remake do
+    path = make_here()
+    :persistent_term.put(@key, path)
+    path
+  end
+
+  defp make_here do
+    source = Path.join([List.to_string(:code.root_dir()), "bin", "start.boot"])
+    make(source, Enum.reject([priv_dir(), cache_dir()], &is_nil/1))
   end
 
   @doc "The modules a boot file loads ahead of the kernel, where they are."
@@ -110,14 +124,14 @@ defmodule Sandbox.BootFile do
 
   # Written whole under a name of its own, then renamed into place, so a
   # peer never reads half a file, whoever else writes the same one. Mode
-  # 644 and the directory 755, whatever the umask: a strict run's user
-  # reads it.
+  # 644 and the directory 755 (where it is ours), whatever the umask: a
+  # strict run's user reads it.
   defp write_in(dir, name, binary) do
     target = Path.join(dir, name)
     partial = "#{target}.#{System.unique_integer([:positive])}.part"
 
     with :ok <- File.mkdir_p(dir),
-         :ok <- File.chmod(dir, 0o755),
+         _ = File.chmod(dir, 0o755),
          :ok <- File.write(partial, binary, [:exclusive]),
          :ok <- File.chmod(partial, 0o644),
          :ok <- File.rename(partial, target <> ".boot") do

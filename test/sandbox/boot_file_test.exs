@@ -146,6 +146,17 @@ defmodule Sandbox.BootFileTest do
     assert String.starts_with?(kept, List.to_string(:code.priv_dir(:sandbox)))
   end
 
+  test "one removed while the host runs is made again: runs never fail for it" do
+    path = BootFile.path()
+    File.rm!(path <> ".boot")
+
+    assert {:ok, %{result: {:ok, [[boot]]}}} =
+             Sandbox.run(":init.get_argument(:boot)", pool: false)
+
+    assert List.to_string(boot) == path
+    assert File.regular?(path <> ".boot")
+  end
+
   test "without a boot file, peers boot as erl does and runs work as before" do
     key = {BootFile, :path}
     kept = BootFile.path()
