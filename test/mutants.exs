@@ -935,7 +935,7 @@ lifecycle_subreaper =
   %{
     id: "auto-pool-shrinks-under-a-run",
     file: "lib/sandbox/pool.ex",
-    from: "    quiet_ms = if map_size(state.leased) > 0, do: 0, else: now_ms() - state.last_used",
+    from: "    quiet_ms = if busy?, do: 0, else: now_ms() - state.last_used",
     to: "    quiet_ms = now_ms() - state.last_used",
     breaks: "Sandbox.Pool: gone when idle (idle: no run in progress)",
     tests: [
@@ -1175,6 +1175,67 @@ lifecycle_subreaper =
     breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
     tests: [
       "test/sandbox/boot_file_test.exs: one removed while the host runs is made again: runs never fail for it"
+    ]
+  },
+  # ---- Pools: a run takes the VM still booting ---------------------------------
+  %{
+    id: "pool-ignores-booting-vm",
+    file: "lib/sandbox/pool.ex",
+    from: "        if booting <= ahead and below_max?(state) do",
+    to: "        if below_max?(state) do",
+    breaks: "API: Sandbox.Pool (no VM waiting: the next to finish booting)",
+    tests: [
+      "test/sandbox/pool_test.exs: a run that finds the pool's VM still booting takes it rather than booting its own"
+    ]
+  },
+  %{
+    id: "pool-booting-vm-promised-twice",
+    file: "lib/sandbox/pool.ex",
+    from: "        if booting <= ahead and below_max?(state) do",
+    to: "        if booting <= 0 and below_max?(state) do",
+    breaks: "API: Sandbox.Pool (no VM waiting: unless earlier runs were promised it)",
+    tests: [
+      "test/sandbox/pool_test.exs: a run that finds the pool's VM still booting takes it only if no earlier run was promised it: a second boots its own at once"
+    ]
+  },
+  %{
+    id: "pool-failed-boot-strands-waiter",
+    file: "lib/sandbox/pool.ex",
+    from: "        {:noreply, state |> back_off() |> serve_waiting() |> refill()}",
+    to: "        {:noreply, state |> back_off() |> refill()}",
+    breaks: "API: Sandbox.Pool (if the VM it waits for fails, the run boots its own)",
+    tests: [
+      "test/sandbox/pool_test.exs: a run that finds the pool's VM still booting boots its own if that VM fails"
+    ]
+  },
+  %{
+    id: "pool-boot-wait-says-busy",
+    file: "lib/sandbox/pool.ex",
+    from: "    why = if below_max?(state), do: :timeout, else: :busy",
+    to: "    why = :busy",
+    breaks: "API: Sandbox.Pool (a VM not booted within :boot_timeout: reason :timeout)",
+    tests: [
+      "test/sandbox/pool_test.exs: a run that finds the pool's VM still booting raises with reason :timeout if it does not boot within the run's :boot_timeout"
+    ]
+  },
+  %{
+    id: "auto-pool-not-outpaced",
+    file: "lib/sandbox/pool.ex",
+    from: "    do: %{state | target: min(state.target + 1, state.max_size)}",
+    to: "    do: state",
+    breaks: "API: Sandbox.Pool (the default pool keeps one more when runs outpace a boot)",
+    tests: [
+      "test/sandbox/auto_pool_test.exs: runs that come faster than a spare boots keep one more, up to :max_size"
+    ]
+  },
+  %{
+    id: "auto-pool-empties-under-waiter",
+    file: "lib/sandbox/pool.ex",
+    from: "    busy? = map_size(state.leased) > 0 or not :queue.is_empty(state.waiting)",
+    to: "    busy? = map_size(state.leased) > 0",
+    breaks: "API: Sandbox.Pool (gone when idle: only without a run in progress)",
+    tests: [
+      "test/sandbox/auto_pool_test.exs: a run waiting for a VM still booting is a run in progress: the pool does not empty"
     ]
   }
 ]

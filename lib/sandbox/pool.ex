@@ -50,19 +50,25 @@ defmodule Sandbox.Pool do
   The first run boots its own peer, as with an empty pool, and once it is
   over the pool boots one in the background for the next. While runs keep coming,
   the pool keeps as many peers waiting as runs have been in progress at
-  once (never more than `:max_size`); once `:idle_timeout` passes with no
+  once, and one more each time a run has had to wait for a peer still
+  booting (runs that come faster than one spare boots between them), never
+  more than `:max_size`; once `:idle_timeout` passes with no
   run in progress (counted from the last run's end), it kills its waiting
   peers and boots none until the next run. An idle peer costs its memory (about 50 MB resident) and next
   to no CPU.
 
-  ## When the pool is empty, and `:max_peers`
+  ## When no peer is waiting, and `:max_peers`
 
-  A run that finds no booted peer does not wait for one: it boots a fresh
-  peer itself, as a run without a pool does. Only `:max_peers` makes a run
-  wait: when that many peers are live, the run queues (first come, first
-  served) until a run ends, for at most its `:boot_timeout`, and then
-  raises `Sandbox.BootError` with reason `:busy`. Time spent queueing is
-  not part of the run's `:timeout`.
+  A run that finds no booted peer takes the next one to finish booting,
+  unless earlier runs have been promised all those booting: a peer part
+  booted is ready sooner than a fresh one, and a second boot beside it
+  would only share the cores with it. With none booting for it, the run
+  boots a fresh peer itself, as a run without a pool does. When
+  `:max_peers` peers are live, the run queues (first come, first served)
+  until a run ends. Either way it waits for at most its `:boot_timeout`,
+  and then raises `Sandbox.BootError`: with reason `:busy` at
+  `:max_peers`, else `:timeout`. Time spent waiting is not part of the
+  run's `:timeout`.
 
   A peer that dies while it waits is replaced. If peers keep failing to
   boot, the pool retries with a growing delay (up to 5 s) rather than in a
@@ -151,14 +157,14 @@ defmodule Sandbox.Pool do
   def status(pool, timeout \\ 5_000), do: GenServer.call(pool, :status, timeout)
 
   @doc false
-  # Takes a peer, or leave to boot one; waits up to wait_ms for a slot
-  # under :max_peers. The lease must be given back with checkin/2. A run
+  # Takes a peer, or leave to boot one; waits up to wait_ms for a peer
+  # that is booting, or for a slot under :max_peers. The lease must be given back with checkin/2. A run
   # whose box is not the pool's gets :mismatch and boots its own. A peer is
   # given only if it booted within wait_ms (the run's :boot_timeout), as a
   # VM of the run's own would have had to, and was launched as one would
   # be now (Launcher.signature/0): a pool's peers are indistinguishable
   # from the VM the run would otherwise have booted.
-  @spec checkout(pool(), non_neg_integer(), box()) :: lease() | {:error, :busy}
+  @spec checkout(pool(), non_neg_integer(), box()) :: lease() | {:error, :busy | :timeout}
   def checkout(pool, wait_ms, box \\ nil) do
     started = System.monotonic_time()
     lease = GenServer.call(pool, {:checkout, wait_ms, box, Launcher.signature()}, :infinity)
@@ -175,6 +181,7 @@ defmodule Sandbox.Pool do
   defp checkout_result({:warm, _lease_id, _vm, _ref}), do: :hit
   defp checkout_result({:cold, _lease_id}), do: :miss
   defp checkout_result({:error, :busy}), do: :busy
+  defp checkout_result({:error, :timeout}), do: :timeout
   defp checkout_result(:mismatch), do: :mismatch
 
   @doc false
@@ -256,8 +263,8 @@ defmodule Sandbox.Pool do
         booting: %{},
         # lease id (the monitor of the run's process) => VM given, or nil
         leased: %{},
-        # runs waiting for a slot, first come first served:
-        # {from, monitor, timer, boot_timeout}
+        # runs waiting for a peer that is booting, or for a slot, first
+        # come first served: {from, monitor, timer, boot_timeout, signature}
         waiting: :queue.new(),
         failures: 0,
         backoff: nil,
@@ -288,7 +295,7 @@ defmodule Sandbox.Pool do
     # after its run then has it killed before it has cost a boot).
     dormant? = state.size == :auto and state.target == 0
 
-    case next_lease(state, caller, wait_ms) do
+    case next_lease(state, caller, wait_ms, signature, :queue.len(state.waiting)) do
       {reply, state} when dormant? ->
         {:reply, reply, state}
 
@@ -297,9 +304,10 @@ defmodule Sandbox.Pool do
         {:reply, reply, state}
 
       nil ->
+        state = if below_max?(state), do: outpaced(state), else: state
         monitor = Process.monitor(caller)
         timer = Process.send_after(self(), {:wait_expired, monitor}, wait_ms)
-        waiter = {from, monitor, timer, wait_ms}
+        waiter = {from, monitor, timer, wait_ms, signature}
         {:noreply, %{state | waiting: :queue.in(waiter, state.waiting)}}
     end
   end
@@ -349,7 +357,8 @@ defmodule Sandbox.Pool do
         boot_ms = now_ms() - state.booting[ref].started_at
         boot_event(:stop, boot_measurements(boot_ms), ref, %{result: :error, reason: outcome})
         state = %{state | booting: Map.delete(state.booting, ref)}
-        {:noreply, state |> back_off() |> refill()}
+        # Runs waiting for it boot their own (none boots while backing off).
+        {:noreply, state |> back_off() |> serve_waiting() |> refill()}
 
       idle_ref?(state, ref) ->
         idle = :queue.filter(&(&1.ref != ref), state.idle)
@@ -373,9 +382,12 @@ defmodule Sandbox.Pool do
     end
   end
 
+  # Queued at :max_peers, the run found no room; below it, the peer it
+  # waited for did not finish booting in time.
   def handle_info({:wait_expired, monitor}, state) do
     Process.demonitor(monitor, [:flush])
-    {:noreply, drop_waiting(state, monitor, {:error, :busy})}
+    why = if below_max?(state), do: :timeout, else: :busy
+    {:noreply, drop_waiting(state, monitor, {:error, why})}
   end
 
   def handle_info(:retry, state), do: {:noreply, refill(%{state | backoff: nil})}
@@ -403,22 +415,34 @@ defmodule Sandbox.Pool do
   defp idle_ref?(state, ref), do: Enum.any?(:queue.to_list(state.idle), &(&1.ref == ref))
 
   # Waiting runs come first: each takes a booted peer if there is one, or
-  # leave to boot its own, while the bound allows.
+  # leave to boot its own once no peer is booting for it, while the bound
+  # allows.
   defp serve_waiting(state) do
-    with {:value, {{caller, _} = from, monitor, timer, wait_ms}} <- :queue.peek(state.waiting),
-         lease when lease != nil <- next_lease(state, caller, wait_ms) do
-      Process.demonitor(monitor, [:flush])
-      Process.cancel_timer(timer)
-      {reply, state} = lease
-      GenServer.reply(from, reply)
-      serve_waiting(%{state | waiting: :queue.drop(state.waiting)})
-    else
-      _ -> state
+    case :queue.peek(state.waiting) do
+      {:value, {{caller, _} = from, monitor, timer, wait_ms, signature}} ->
+        state = drop_stale(state, signature)
+
+        case next_lease(state, caller, wait_ms, signature, 0) do
+          {reply, state} ->
+            Process.demonitor(monitor, [:flush])
+            Process.cancel_timer(timer)
+            GenServer.reply(from, reply)
+            serve_waiting(%{state | waiting: :queue.drop(state.waiting)})
+
+          nil ->
+            state
+        end
+
+      :empty ->
+        state
     end
   end
 
-  # The oldest idle peer that booted within the run's boot_timeout.
-  defp next_lease(state, caller, boot_timeout) do
+  # The oldest idle peer that booted within the run's boot_timeout; else
+  # nil (wait) while a peer launched as the run's would be is booting and
+  # not promised to one of the `ahead` runs queued before it; else leave to
+  # boot its own, under :max_peers.
+  defp next_lease(state, caller, boot_timeout, signature, ahead) do
     case Enum.split_while(:queue.to_list(state.idle), &(&1.boot_ms > boot_timeout)) do
       {slower, [peer | rest]} ->
         state = %{state | idle: :queue.from_list(slower ++ rest)}
@@ -426,7 +450,9 @@ defmodule Sandbox.Pool do
         {{:warm, lease_id, peer.vm, peer.ref}, demanded(state)}
 
       {_all, []} ->
-        if below_max?(state) do
+        booting = Enum.count(state.booting, fn {_ref, peer} -> peer.signature == signature end)
+
+        if booting <= ahead and below_max?(state) do
           {lease_id, state} = lease(state, caller, nil)
           {{:cold, lease_id}, demanded(state)}
         end
@@ -445,7 +471,7 @@ defmodule Sandbox.Pool do
   defp drop_waiting(state, monitor, reply) do
     {gone, kept} = Enum.split_with(:queue.to_list(state.waiting), &(elem(&1, 1) == monitor))
 
-    for {from, _monitor, timer, _wait_ms} <- gone do
+    for {from, _monitor, timer, _wait_ms, _signature} <- gone do
       Process.cancel_timer(timer)
       if reply, do: GenServer.reply(from, reply)
     end
@@ -463,11 +489,21 @@ defmodule Sandbox.Pool do
 
   defp demanded(state), do: state
 
+  # size: :auto: a run had to wait for a peer still booting, so runs come
+  # faster than one spare can boot between them (a boot slower than the
+  # caller's pause): keep one more, so that the next boots while this one
+  # waits to be taken.
+  defp outpaced(%{size: :auto} = state),
+    do: %{state | target: min(state.target + 1, state.max_size)}
+
+  defp outpaced(state), do: state
+
   # No run has been in progress for :idle_timeout: kill the waiting and
   # booting peers (their outcomes then find them gone) and keep none until
   # the next run.
   defp idle_check(state) do
-    quiet_ms = if map_size(state.leased) > 0, do: 0, else: now_ms() - state.last_used
+    busy? = map_size(state.leased) > 0 or not :queue.is_empty(state.waiting)
+    quiet_ms = if busy?, do: 0, else: now_ms() - state.last_used
 
     if quiet_ms >= state.idle_timeout do
       for peer <- :queue.to_list(state.idle), do: Native.cancel(peer.vm)

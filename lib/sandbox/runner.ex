@@ -154,9 +154,9 @@ defmodule Sandbox.Runner do
 
   defp lease(handle, pool, box) do
     case checkout(handle, pool, box) do
-      {:error, :busy} ->
+      {:error, why} when why in [:busy, :timeout] ->
         release(handle)
-        raise BootError, reason: :busy, output: "", exit: :unknown
+        raise BootError, reason: why, output: "", exit: :unknown
 
       {:warm, lease_id, vm, ref} ->
         submit(%{handle | pool: pool, lease: lease_id, vm: vm, ref: ref, warm?: true})

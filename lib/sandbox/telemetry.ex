@@ -42,11 +42,13 @@ defmodule Sandbox.Telemetry do
       `:os_pid`) or failed (`result: :error`, `:reason`); measurements
       `%{duration:, boot_ms:}`. Emitted in the pool's process.
     * `[:sandbox, :pool, :checkout]` - a run asked the pool for a VM;
-      measurements `%{duration:}` (the time it waited, queueing for room
-      under `:max_peers` included); metadata `:pool`, `:caller` and
-      `:result`: `:hit` (a booted VM), `:miss` (none idle: the run boots
-      its own), `:busy` (no room within `:boot_timeout`) or `:mismatch`
-      (the run's box is not the pool's). Emitted in the caller.
+      measurements `%{duration:}` (the time it waited, for a VM that was
+      booting or for room under `:max_peers`); metadata `:pool`, `:caller`
+      and `:result`: `:hit` (a booted VM), `:miss` (none idle or booting
+      for it: the run boots its own), `:busy` (no room within
+      `:boot_timeout`), `:timeout` (the VM it waited for did not boot
+      within `:boot_timeout`) or `:mismatch` (the run's box is not the
+      pool's). Emitted in the caller.
   """
 
   @doc false

@@ -70,10 +70,31 @@ defmodule Sandbox.AutoPoolTest do
     assert_settles(pool, 2)
   end
 
-  test "one run at a time keeps one VM waiting" do
+  test "one run at a time, each once the spare has booted, keeps one VM waiting" do
     pool = auto_pool(max_size: 2)
-    for _ <- 1..3, do: assert({:ok, _} = Sandbox.run("1", pool: pool))
+
+    for _ <- 1..3 do
+      assert {:ok, _} = Sandbox.run("1", pool: pool)
+      assert TestOS.eventually(fn -> Pool.status(pool).idle == 1 end, 20_000)
+    end
+
     assert_settles(pool, 1)
+  end
+
+  test "runs that come faster than a spare boots keep one more, up to :max_size" do
+    pool = auto_pool(max_size: 2)
+    for _ <- 1..4, do: assert({:ok, _} = Sandbox.run("1", pool: pool))
+    assert_settles(pool, 2)
+  end
+
+  test "a run waiting for a VM still booting is a run in progress: the pool does not empty" do
+    # The spare boots after the first run; the second, right behind it,
+    # waits for it for longer than :idle_timeout.
+    pool = auto_pool(idle_timeout: 50)
+    assert {:ok, _} = Sandbox.run("1", pool: pool)
+
+    assert %Result{status: :ok, boot_ms: +0.0} =
+             Sandbox.execute("1", pool: pool, boot_timeout: 10_000)
   end
 
   test "after :idle_timeout without a run, no VM is left" do

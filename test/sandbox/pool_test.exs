@@ -104,6 +104,53 @@ defmodule Sandbox.PoolTest do
     assert {:ok, %{result: :gate_opened}} = Task.await(slow, 30_000)
   end
 
+  describe "a run that finds the pool's VM still booting" do
+    test "takes it rather than booting its own" do
+      pool = start_pool!(size: 1)
+      # Asked at once: the pool's VM has only just been launched.
+      assert %{idle: 0, booting: 1} = Pool.status(pool)
+      assert %Sandbox.Result{status: :ok, boot_ms: +0.0} = Sandbox.execute("1", pool: pool)
+    end
+
+    test "takes it only if no earlier run was promised it: a second boots its own at once" do
+      pool = start_pool!(size: 1)
+      assert %{booting: 1} = Pool.status(pool)
+      runs = for _ <- 1..2, do: Task.async(fn -> Sandbox.execute("1", pool: pool) end)
+
+      # While the pool's VM boots: one run waits for it, the other boots.
+      assert TestOS.eventually(fn -> match?(%{waiting: 1, leased: 1}, Pool.status(pool)) end),
+             "not one waiting and one booting its own: #{inspect(Pool.status(pool))}"
+
+      boots = runs |> Enum.map(&Task.await(&1, 30_000).boot_ms) |> Enum.sort()
+      assert [+0.0, own] = boots
+      assert own > 0
+    end
+
+    @tag :capture_log
+    test "boots its own if that VM fails" do
+      # The pool's VMs fail 50 ms into their boot; the run's own boots.
+      pool = start_pool!(size: 1, boot_timeout: 50)
+      assert %{booting: 1} = Pool.status(pool)
+      result = Sandbox.execute("1", pool: pool, boot_timeout: 10_000)
+      assert %Sandbox.Result{status: :ok, value: 1} = result
+      assert result.boot_ms > 0
+    end
+
+    test "raises with reason :timeout if it does not boot within the run's :boot_timeout" do
+      pool = start_pool!(size: 1)
+      assert %{booting: 1} = Pool.status(pool)
+
+      error =
+        assert_raise Sandbox.BootError, fn ->
+          Sandbox.run("1", pool: pool, boot_timeout: 20)
+        end
+
+      assert error.reason == :timeout
+      assert Exception.message(error) =~ ":boot_timeout"
+      assert %{waiting: 0, leased: 0} = Pool.status(pool)
+    end
+  end
+
   test "a pooled run keeps its :timeout" do
     pool = start_pool!(size: 1)
     [idle] = await_idle(pool, 1)
