@@ -34,8 +34,8 @@ defmodule Sandbox.Guest do
   # What a peer loads between its boot and its first evaluation (Elixir,
   # Logger, the evaluator, the I/O path), measured on Elixir 1.14 and
   # 1.18. Loading a module costs about a millisecond here, mostly CPU. The
-  # boot file (`Sandbox.BootFile`) loads these with the kernel's, in one
-  # parallel batch; a peer booted without one has
+  # boot file (`Sandbox.BootFile`) loads these with the kernel's, in
+  # parallel batches; a peer booted without one has
   # :code.ensure_modules_loaded/1 spread them over the cores while it
   # starts distribution. A hint only: a module missing from another
   # Elixir is skipped, one not listed loads when first called.

@@ -158,12 +158,13 @@ defmodule Sandbox.Pool do
 
   @doc false
   # Takes a peer, or leave to boot one; waits up to wait_ms for a peer
-  # that is booting, or for a slot under :max_peers. The lease must be given back with checkin/2. A run
-  # whose box is not the pool's gets :mismatch and boots its own. A peer is
-  # given only if it booted within wait_ms (the run's :boot_timeout), as a
-  # VM of the run's own would have had to, and was launched as one would
-  # be now (Launcher.signature/0): a pool's peers are indistinguishable
-  # from the VM the run would otherwise have booted.
+  # that is booting, or for a slot under :max_peers. The lease must be
+  # given back with checkin/2. A run whose box is not the pool's gets
+  # :mismatch and boots its own. A peer is given only if it booted within
+  # wait_ms (the run's :boot_timeout), as a VM of the run's own would have
+  # had to, and was launched as one would be now (Launcher.signature/0): a
+  # pool's peers are indistinguishable from the VM the run would otherwise
+  # have booted.
   @spec checkout(pool(), non_neg_integer(), box()) :: lease() | {:error, :busy | :timeout}
   def checkout(pool, wait_ms, box \\ nil) do
     started = System.monotonic_time()
