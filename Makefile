@@ -163,6 +163,13 @@ $(REAPER): $(REAPER_SRC) $(C_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ic_src -o $@ $(REAPER_SRC)
 
+# Used by the ExUnit test of a VM traced by a process of its run.
+TRACER := $(BUILD)/tracer
+
+$(TRACER): c_src/test_tools/tracer.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
 ASAN_BIN := $(BUILD)/c_tests_asan
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 

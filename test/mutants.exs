@@ -237,14 +237,36 @@ lifecycle_subreaper =
     ]
   },
   %{
-    id: "reap-in-batches",
+    id: "tree-waits-for-held-leader",
     file: "c_src/helper/tree.c",
-    from: "        int done = reap(killed > 0 ? killed : 0);",
-    to: "        int done = reap(killed > 0 ? 1 : 0);",
-    breaks: "Guarantees: Nothing is left behind (within a second, thousands of processes too)",
+    from: "    return errno == EAGAIN ? 0 : errno == EINTR ? 1 : -1;",
+    to: "    return errno == EAGAIN ? 1 : errno == EINTR ? 1 : -1;",
+    breaks: "Guarantees: Nothing is left behind (a VM traced by a process of its run)",
     tests: [
-      "test/sandbox/lifecycle_test.exs: #{lifecycle_subreaper} 2,000 processes left running are killed and reaped within 5 s"
+      "c: tree/end_all_reaps_a_leader_whose_tracer_becomes_ours_later",
+      "test/sandbox/lifecycle_test.exs: #{lifecycle_subreaper} a process of the run that traces the VM keeps neither the VM nor itself"
     ]
+  },
+  %{
+    id: "helper-waits-for-peer-first",
+    file: "c_src/helper/sandbox_helper.c",
+    from:
+      "    int peer_reaped = tree_end_all(getpgrp(), h->peer_reaped ? 0 : h->peer, &peer_status);",
+    to:
+      "    if (!h->peer_reaped) reap_peer(h); int peer_reaped = tree_end_all(getpgrp(), 0, &peer_status);",
+    breaks:
+      "Guarantees: Nothing is left behind (the VM and the orphans killed before any is waited for)",
+    tests: [
+      "test/sandbox/lifecycle_test.exs: #{lifecycle_subreaper} a process of the run that traces the VM keeps neither the VM nor itself"
+    ]
+  },
+  %{
+    id: "tree-leader-status-lost",
+    file: "c_src/helper/tree.c",
+    from: "                r->status = status;",
+    to: "                r->status = 0 * status;",
+    breaks: "Guarantees: The end is known (how the VM ended, told after the tree is killed)",
+    tests: ["c: tree/end_all_reaps_a_leader_whose_tracer_becomes_ours_later"]
   },
   %{
     id: "kill-on-answer",

@@ -98,7 +98,7 @@ static void fail_run(helper_t *h, helper_stage_t stage) {
         h->cgroup = NULL; /* nothing left to remove */
     if (h->peer > 0 && !h->peer_reaped)
         (void)kill(-h->peer, SIGKILL);
-    (void)tree_end_all(getpgrp());
+    (void)tree_end_all(getpgrp(), 0, NULL);
     if (h->cgroup)
         (void)cgroup_remove(h->cgroup);
     exit(1);
@@ -205,11 +205,17 @@ static void finish(helper_t *h) {
     /* One write kills the whole cgroup; what follows then finds the dead. */
     if (h->cgroup)
         (void)cgroup_kill(h->cgroup);
-    if (!h->peer_reaped)
-        reap_peer(h);
-    /* Orphans reparented to us (setsid escapes among them). */
-    if (tree_end_all(getpgrp()) < 0)
+    /* The peer, its group and the orphans reparented to us (setsid escapes
+     * among them) are all killed before any is waited for: while the peer
+     * died, a tree busy forking held the CPU it needed (seconds on a
+     * loaded machine), and a tracer of the peer, not killed yet, kept it
+     * from us for good. */
+    int peer_status;
+    int peer_reaped = tree_end_all(getpgrp(), h->peer_reaped ? 0 : h->peer, &peer_status);
+    if (peer_reaped < 0)
         fail_run(h, STAGE_SETUP);
+    if (peer_reaped)
+        peer_ended(h, peer_status);
     report_usage(h);
     limiter_free(&h->limiter);
     if (h->cgroup)

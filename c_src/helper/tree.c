@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int tree_parse_ppid(const char *stat, size_t len, pid_t *ppid) {
@@ -121,35 +122,92 @@ int tree_kill_children(pid_t parent, pid_t spare_pgid) {
     return rc < 0 ? -1 : k.found;
 }
 
-/* Reaps `count` children, blocking. Returns 1 once none is left (ECHILD),
- * 0 when it has reaped them all, -1 with errno. */
-static int reap(int count) {
-    while (count > 0) {
-        if (waitpid(-1, NULL, 0) >= 0)
-            count--;
-        else if (errno == ECHILD)
-            return 1;
-        else if (errno != EINTR)
+/* What tree_end_all has reaped of the one child it is asked about. */
+typedef struct {
+    pid_t leader;
+    int status, reaped;
+} reaping_t;
+
+/* Reaps every child that has ended, without blocking. Returns how many,
+ * or -1 with errno; *none_left is set once the caller has no child. */
+static int reap_ended(reaping_t *r, int *none_left) {
+    int count = 0;
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid > 0) {
+            if (pid == r->leader) {
+                r->status = status;
+                r->reaped = 1;
+            }
+            count++;
+        } else if (pid == 0) {
+            return count;
+        } else if (errno == ECHILD) {
+            *none_left = 1;
+            return count;
+        } else if (errno != EINTR) {
             return -1;
+        }
     }
-    return 0;
 }
 
-int tree_end_all(pid_t spare_pgid) {
-    pid_t self = getpid();
+/* Waits for SIGCHLD (which the caller keeps blocked) at most
+ * TREE_RESCAN_MS. Returns 1 if it came, 0 if not, -1 with errno. */
+static int child_ended_soon(void) {
+    sigset_t child;
+    if (sigemptyset(&child) < 0 || sigaddset(&child, SIGCHLD) < 0)
+        return -1;
+    const struct timespec wait = {.tv_sec = 0, .tv_nsec = TREE_RESCAN_MS * 1000000L};
+    if (sigtimedwait(&child, NULL, &wait) >= 0)
+        return 1;
+    return errno == EAGAIN ? 0 : errno == EINTR ? 1 : -1;
+}
+
+/* Reaps `count` children, or fewer if none ends for TREE_RESCAN_MS: the
+ * end of one may wait on a process that is not our child yet (its tracer,
+ * reparented to us only when its own parent dies), which the next scan
+ * kills. Returns 1 once no child is left, 0 when it is time to scan again,
+ * -1 with errno. */
+static int reap(reaping_t *r, int count) {
     for (;;) {
+        int none_left = 0;
+        int reaped = reap_ended(r, &none_left);
+        if (reaped < 0)
+            return -1;
+        if (none_left)
+            return 1;
+        count -= reaped;
+        if (count <= 0)
+            return 0;
+        if (reaped == 0) {
+            int came = child_ended_soon();
+            if (came <= 0)
+                return came;
+        }
+    }
+}
+
+int tree_end_all(pid_t spare_pgid, pid_t leader, int *leader_status) {
+    pid_t self = getpid();
+    reaping_t r = {.leader = leader, .status = 0, .reaped = 0};
+    for (;;) {
+        /* Every child is killed before any is waited for: one still
+         * running (a tree busy forking) would take the CPU the dying need. */
         int killed = tree_kill_children(self, spare_pgid);
         /* Reap as many as were just killed before scanning again: the
          * children they leave are reparented to us as they die, for the
          * next scan. One scan of /proc per generation of the tree, not per
-         * process: a fork bomb leaves thousands. */
-        int done = reap(killed > 0 ? killed : 0);
-        if (done != 0)
-            return done > 0 ? 0 : -1;
-        /* None found (or /proc unreadable for an instant): reap one that
-         * has ended, if any, and look again; none left at all ends it. */
-        if (killed <= 0 && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
-            return 0;
+         * process: a fork bomb leaves thousands. None found (or /proc
+         * unreadable for an instant): wait for one to end, and look again. */
+        int done = reap(&r, killed > 0 ? killed : 1);
+        if (done < 0)
+            return -1;
+        if (done > 0) {
+            if (r.reaped && leader_status)
+                *leader_status = r.status;
+            return r.reaped;
+        }
     }
 }
 

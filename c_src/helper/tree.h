@@ -26,12 +26,24 @@ int tree_kill_group(pid_t leader, int *wait_status);
  * found, or -1 with errno if /proc cannot be read. */
 int tree_kill_children(pid_t parent, pid_t spare_pgid);
 
+/* How long tree_end_all waits for a child to end before it scans /proc
+ * again for children reparented to it meanwhile. */
+#define TREE_RESCAN_MS 50
+
 /* For a subreaper: SIGKILLs every child of the caller (and each child's
  * group, unless it is spare_pgid) and reaps them, again and again as
- * orphans are reparented to it, until it has no child left. One scan of
- * /proc per batch of children that have ended, not per child: a fork bomb
- * leaves thousands. Returns 0, or -1 with errno. */
-int tree_end_all(pid_t spare_pgid);
+ * orphans are reparented to it, until it has no child left. Every child
+ * found is killed before any is waited for. One scan of /proc per batch of
+ * children that have ended, not per child: a fork bomb leaves thousands.
+ * The caller keeps SIGCHLD blocked, not ignored: a child's end is awaited
+ * with sigtimedwait, at most TREE_RESCAN_MS before the next scan, so a
+ * child whose end waits on a process that becomes ours only later (its
+ * tracer) holds nothing up.
+ *
+ * `leader` (0 for none) is a child whose wait status the caller wants.
+ * Returns 1 if it was among those reaped, with its status in
+ * *leader_status; 0 if not; -1 with errno. */
+int tree_end_all(pid_t spare_pgid, pid_t leader, int *leader_status);
 
 /* Appends every descendant of root (children, their children, ...) to out,
  * as /proc shows them now. Returns 0, or -1 with errno. */

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,4 +138,72 @@ Test(tree, kills_the_group_of_each_child) {
     (void)kill(parent, SIGKILL);
     reap_all();
     cr_assert(killed, "the group of the parent's child was not killed with it");
+}
+
+/* A child in a group of its own whose end is held from us: its own child,
+ * in a session of its own, traces it and never waits for it, so its exit
+ * is the tracer's to see until the tracer is gone. The tracer becomes our
+ * child (we are a subreaper) only once the leader is dead. */
+static pid_t fork_traced_leader(void) {
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int traced[2];
+    cr_assert_eq(pipe(traced), 0);
+    pid_t leader = fork();
+    cr_assert_geq(leader, 0);
+    if (leader == 0) {
+        pid_t parent = getpid();
+        if (setpgid(0, 0) < 0)
+            _exit(1);
+        pid_t tracer = fork();
+        if (tracer == 0) {
+            char yes = 't';
+            if (setsid() < 0 || ptrace(PTRACE_SEIZE, parent, NULL, NULL) < 0 ||
+                write(traced[1], &yes, 1) != 1)
+                _exit(1);
+            for (;;)
+                pause();
+        }
+        close(traced[1]);
+        for (;;)
+            pause();
+    }
+    (void)setpgid(leader, leader);
+    close(traced[1]);
+    char yes;
+    cr_assert_eq(read(traced[0], &yes, 1), 1, "the tracer could not trace its parent");
+    close(traced[0]);
+    return leader;
+}
+
+Test(tree, end_all_reaps_a_leader_whose_tracer_becomes_ours_later) {
+    sigset_t child;
+    sigemptyset(&child);
+    sigaddset(&child, SIGCHLD);
+    cr_assert_eq(sigprocmask(SIG_BLOCK, &child, NULL), 0);
+    pid_t leader = fork_traced_leader();
+    int status = 0;
+    /* Were it to wait for the leader for good, the test ends in 5 s. */
+    alarm(5);
+    cr_assert_eq(tree_end_all(getpgrp(), leader, &status), 1);
+    alarm(0);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "a child is left");
+    cr_assert_eq(errno, ECHILD);
+}
+
+Test(tree, end_all_kills_every_child_and_says_when_the_leader_is_not_among_them) {
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    sigset_t child;
+    sigemptyset(&child);
+    sigaddset(&child, SIGCHLD);
+    cr_assert_eq(sigprocmask(SIG_BLOCK, &child, NULL), 0);
+    pid_t member;
+    (void)fork_group_with_member(&member);
+    pid_t other = fork_idle_child();
+    cr_assert_eq(setpgid(other, other), 0);
+    int status = -1;
+    cr_assert_eq(tree_end_all(getpgrp(), 0, &status), 0);
+    cr_assert_eq(status, -1, "a status was given for no leader");
+    cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "a child is left");
+    cr_assert_eq(errno, ECHILD);
 }

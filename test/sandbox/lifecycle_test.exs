@@ -10,6 +10,7 @@ defmodule Sandbox.LifecycleTest do
   @moduletag :tmp_dir
 
   @orphan Sandbox.TestCode.orphan_spawner()
+  @root Path.expand("../..", __DIR__)
 
   defp gone?(os_pid), do: TestOS.stat(os_pid) == nil
 
@@ -95,6 +96,35 @@ defmodule Sandbox.LifecycleTest do
         # loaded machine.)
         left = fn -> MapSet.intersection(MapSet.new(pids), TestOS.pids()) |> MapSet.to_list() end
         assert TestOS.eventually(fn -> left.() == [] end, 5_000), "left: #{length(left.())}"
+      end
+
+      # A tracer holds the VM's exit from the helper until it is gone
+      # itself: it is killed with the rest, not waited for. Born in a
+      # session of its own below the VM, it is the helper's only once the
+      # VM is dead.
+      test "a process of the run that traces the VM keeps neither the VM nor itself" do
+        {_, 0} = System.cmd("make", ["-s", "-C", @root, "_build/native/tracer"])
+
+        code = ~s"""
+        port =
+          Port.open({:spawn_executable, #{inspect(Path.join(@root, "_build/native/tracer"))}},
+                    [:binary, :stderr_to_stdout, args: [System.pid()]])
+
+        {:os_pid, tracer} = Port.info(port, :os_pid)
+
+        receive do
+          {^port, {:data, "tracing\n"}} -> [String.to_integer(System.pid()), tracer]
+          {^port, {:data, said}} -> {:not_tracing, said}
+        end
+        """
+
+        assert {:ok, %{result: [vm, tracer]}} = Sandbox.run(code)
+
+        on_exit(fn ->
+          System.cmd("kill", ["-KILL", Integer.to_string(tracer)], stderr_to_stdout: true)
+        end)
+
+        assert TestOS.eventually(fn -> gone?(vm) and gone?(tracer) end, 1_000)
       end
 
       test "a tree of 31 processes that keep forking, out of the peer's group, is gone within 1 s" do
