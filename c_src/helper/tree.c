@@ -152,14 +152,11 @@ static int reap_ended(reaping_t *r, int *none_left) {
     }
 }
 
-/* Waits for SIGCHLD (which the caller keeps blocked) at most
- * TREE_RESCAN_MS. Returns 1 if it came, 0 if not, -1 with errno. */
-static int child_ended_soon(void) {
-    sigset_t child;
-    if (sigemptyset(&child) < 0 || sigaddset(&child, SIGCHLD) < 0)
-        return -1;
+/* Waits for SIGCHLD (`child`, blocked meanwhile) at most TREE_RESCAN_MS.
+ * Returns 1 if it came, 0 if not, -1 with errno. */
+static int child_ended_soon(const sigset_t *child) {
     const struct timespec wait = {.tv_sec = 0, .tv_nsec = TREE_RESCAN_MS * 1000000L};
-    if (sigtimedwait(&child, NULL, &wait) >= 0)
+    if (sigtimedwait(child, NULL, &wait) >= 0)
         return 1;
     return errno == EAGAIN ? 0 : errno == EINTR ? 1 : -1;
 }
@@ -169,7 +166,7 @@ static int child_ended_soon(void) {
  * reparented to us only when its own parent dies), which the next scan
  * kills. Returns 1 once no child is left, 0 when it is time to scan again,
  * -1 with errno. */
-static int reap(reaping_t *r, int count) {
+static int reap(reaping_t *r, int count, const sigset_t *child) {
     for (;;) {
         int none_left = 0;
         int reaped = reap_ended(r, &none_left);
@@ -181,16 +178,15 @@ static int reap(reaping_t *r, int count) {
         if (count <= 0)
             return 0;
         if (reaped == 0) {
-            int came = child_ended_soon();
+            int came = child_ended_soon(child);
             if (came <= 0)
                 return came;
         }
     }
 }
 
-int tree_end_all(pid_t spare_pgid, pid_t leader, int *leader_status) {
+static int end_all(pid_t spare_pgid, reaping_t *r, const sigset_t *child) {
     pid_t self = getpid();
-    reaping_t r = {.leader = leader, .status = 0, .reaped = 0};
     for (;;) {
         /* Every child is killed before any is waited for: one still
          * running (a tree busy forking) would take the CPU the dying need. */
@@ -200,15 +196,29 @@ int tree_end_all(pid_t spare_pgid, pid_t leader, int *leader_status) {
          * next scan. One scan of /proc per generation of the tree, not per
          * process: a fork bomb leaves thousands. None found (or /proc
          * unreadable for an instant): wait for one to end, and look again. */
-        int done = reap(&r, killed > 0 ? killed : 1);
-        if (done < 0)
-            return -1;
-        if (done > 0) {
-            if (r.reaped && leader_status)
-                *leader_status = r.status;
-            return r.reaped;
-        }
+        int done = reap(r, killed > 0 ? killed : 1, child);
+        if (done != 0)
+            return done > 0 ? 0 : -1;
     }
+}
+
+int tree_end_all(pid_t spare_pgid, pid_t leader, int *leader_status) {
+    /* SIGCHLD blocked while it works: one sent as a child ends is then
+     * kept for sigtimedwait, not discarded. */
+    sigset_t child, before;
+    if (sigemptyset(&child) < 0 || sigaddset(&child, SIGCHLD) < 0 ||
+        sigprocmask(SIG_BLOCK, &child, &before) < 0)
+        return -1;
+    reaping_t r = {.leader = leader, .status = 0, .reaped = 0};
+    int rc = end_all(spare_pgid, &r, &child);
+    int saved = errno;
+    (void)sigprocmask(SIG_SETMASK, &before, NULL);
+    errno = saved;
+    if (rc < 0)
+        return -1;
+    if (r.reaped && leader_status)
+        *leader_status = r.status;
+    return r.reaped;
 }
 
 /* Every (pid, parent) pair /proc lists, in two parallel lists. */

@@ -35,10 +35,10 @@ int tree_kill_children(pid_t parent, pid_t spare_pgid);
  * orphans are reparented to it, until it has no child left. Every child
  * found is killed before any is waited for. One scan of /proc per batch of
  * children that have ended, not per child: a fork bomb leaves thousands.
- * The caller keeps SIGCHLD blocked, not ignored: a child's end is awaited
- * with sigtimedwait, at most TREE_RESCAN_MS before the next scan, so a
- * child whose end waits on a process that becomes ours only later (its
- * tracer) holds nothing up.
+ * A child's end is awaited with sigtimedwait (SIGCHLD is blocked while it
+ * works, and must not be ignored), at most TREE_RESCAN_MS before the next
+ * scan, so a child whose end waits on a process that becomes ours only
+ * later (its tracer) holds nothing up.
  *
  * `leader` (0 for none) is a child whose wait status the caller wants.
  * Returns 1 if it was among those reaped, with its status in

@@ -175,16 +175,7 @@ static pid_t fork_traced_leader(void) {
     return leader;
 }
 
-/* tree_end_all waits for SIGCHLD: blocked, so that it is kept for it. */
-static void block_child_signal(void) {
-    sigset_t child;
-    cr_assert_eq(sigemptyset(&child), 0);
-    cr_assert_eq(sigaddset(&child, SIGCHLD), 0);
-    cr_assert_eq(sigprocmask(SIG_BLOCK, &child, NULL), 0);
-}
-
 Test(tree, end_all_reaps_a_leader_whose_tracer_becomes_ours_later) {
-    block_child_signal();
     pid_t leader = fork_traced_leader();
     int status = 0;
     /* Were it to wait for the leader for good, the test ends in 5 s. */
@@ -198,7 +189,6 @@ Test(tree, end_all_reaps_a_leader_whose_tracer_becomes_ours_later) {
 
 Test(tree, end_all_kills_every_child_and_says_when_the_leader_is_not_among_them) {
     cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    block_child_signal();
     pid_t member;
     (void)fork_group_with_member(&member);
     pid_t other = fork_idle_child();

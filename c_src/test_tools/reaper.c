@@ -12,20 +12,11 @@
 #include "helper/tree.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* tree_end_all waits for SIGCHLD: it must be blocked, not discarded. */
-static int block_child_signal(void) {
-    sigset_t child;
-    if (sigemptyset(&child) < 0 || sigaddset(&child, SIGCHLD) < 0)
-        return -1;
-    return sigprocmask(SIG_BLOCK, &child, NULL);
-}
 
 int main(int argc, char **argv) {
     int kill_leftovers = argc > 1 && strcmp(argv[1], "--kill-leftovers") == 0;
@@ -62,7 +53,7 @@ int main(int argc, char **argv) {
         }
     }
     /* Our own group is the caller's (make, a shell): never signalled. */
-    if (kill_leftovers && (block_child_signal() < 0 || tree_end_all(getpgrp(), 0, NULL) < 0))
+    if (kill_leftovers && tree_end_all(getpgrp(), 0, NULL) < 0)
         perror("reaper");
     while (wait(NULL) > 0 || errno == EINTR) {
     }
