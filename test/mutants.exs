@@ -410,6 +410,26 @@ lifecycle_subreaper =
       "test/sandbox/output_limit_test.exs: execute/2 reports :output_limit; within the limit a run ends normally"
     ]
   },
+  %{
+    id: "output-read-per-line",
+    file: "c_src/nif/capture.c",
+    from: "                pace(r, now);",
+    to: "                (void)now;",
+    breaks: "Speed (a run's output pipe is read in batches, not at every write)",
+    tests: [
+      "test/sandbox/streaming_test.exs: lines printed back to back are read together, not each on its own"
+    ]
+  },
+  %{
+    id: "output-pace-never-ends",
+    file: "c_src/nif/capture.c",
+    from: "        run_watch(r, WATCH_OUTPUT, EPOLLIN);",
+    to: "        (void)r;",
+    breaks: "API: :on_output (chunks arrive before the run ends)",
+    tests: [
+      "test/sandbox/streaming_test.exs: what is printed while the pipe is left alone still arrives before the run ends"
+    ]
+  },
 
   # ---- Guarantees: no distribution, nothing carries over, a clean start ----
   %{

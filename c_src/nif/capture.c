@@ -3,14 +3,27 @@
  * :output_limit once it is the code's. */
 #include "run.h"
 
+#include "deadline.h"
+
 #include "common/fdio.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 
 /* Reads per readiness event, so one flooding run cannot starve the rest. */
 #define READS_PER_EVENT 16
+
+/* How long the pipe is left alone once emptied. A peer printing line by
+ * line would otherwise wake this thread at every write(2), and each
+ * wake-up cost both sides more than the write itself (a flood of short
+ * lines spent most of its time there). Meanwhile the peer's lines pile up
+ * in the pipe (1 MB) and are read together. What is printed after a quiet
+ * moment is read at once; a stream's chunks come at most this much later
+ * than they were printed. The answer and a deadline still take
+ * everything in the pipe first (capture_drain). */
+#define PACE_NS INT64_C(1000000)
 
 /* {sandbox_output, Ref, Chunk}: the code's output as it is read, whole
  * (the cap applies only to what the answer holds), before the answer. */
@@ -40,13 +53,25 @@ static void keep(run_t *r, const uint8_t *data, size_t len, int64_t now) {
         run_event(r, EV_OUTPUT_LIMIT, 0, 0, now);
 }
 
+/* Leaves the pipe alone until PACE_NS from now. */
+static void pace(run_t *r, int64_t now) {
+    run_unwatch(r, WATCH_OUTPUT);
+    r->output_resume_at = now + PACE_NS;
+}
+
 void capture_read(run_t *r, int64_t now) {
     const scratch_t *s = r->scratch;
     for (int i = 0; i < READS_PER_EVENT && r->fds.output >= 0; i++) {
         ssize_t n = fdio_read(r->fds.output, s->read, s->len);
         if (n > 0) {
             keep(r, s->read, (size_t)n, now);
-            continue;
+            if ((size_t)n == s->len)
+                continue;
+            /* Less than asked for: the pipe is empty, and reading again
+             * now would take the peer's next line alone. */
+            if (r->fds.output >= 0)
+                pace(r, now);
+            return;
         }
         if (n < 0 && errno == EAGAIN)
             return;
@@ -54,6 +79,14 @@ void capture_read(run_t *r, int64_t now) {
         run_event(r, EV_OUTPUT_EOF, 0, 0, now); /* the whole tree is gone */
         return;
     }
+}
+
+void capture_resume(run_t *r, int64_t now) {
+    if (!deadline_passed(now, r->output_resume_at))
+        return;
+    r->output_resume_at = DEADLINE_NEVER;
+    if (r->fds.output >= 0)
+        run_watch(r, WATCH_OUTPUT, EPOLLIN);
 }
 
 /* Reads what the output pipe holds right now, no more: at a deadline the

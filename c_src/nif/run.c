@@ -140,6 +140,7 @@ void run_init(run_t *r, const atoms_t *atoms, struct watcher *watcher, ErlNifEnv
     r->epoll_fd = -1;
     for (int k = 0; k < WATCH_COUNT; k++)
         r->watches[k] = (watch_t){.run = r, .kind = (watch_kind_t)k};
+    r->output_resume_at = DEADLINE_NEVER;
     run_fsm_init(&r->fsm, boot_timeout_ms, deadline_now());
     output_init(&r->output, SANDBOX_BOOT_OUTPUT_LIMIT);
     frame_reader_init(&r->frames, SANDBOX_MAX_FRAME_BYTES);
@@ -223,6 +224,7 @@ void run_ready(run_t *r, watch_kind_t kind, int64_t now) {
 }
 
 void run_tick(run_t *r, int64_t now) {
+    capture_resume(r, now);
     if (!run_fsm_due(&r->fsm, now))
         return;
     /* What is in the pipe at the deadline was printed before it. */
@@ -234,7 +236,9 @@ void run_tick(run_t *r, int64_t now) {
         act(r, actions.items[i], now);
 }
 
-int64_t run_next_deadline(const run_t *r) { return run_fsm_next_deadline(&r->fsm); }
+int64_t run_next_deadline(const run_t *r) {
+    return deadline_min(run_fsm_next_deadline(&r->fsm), r->output_resume_at);
+}
 
 int run_ended(const run_t *r) { return r->fsm.state == RUN_ENDED; }
 

@@ -94,6 +94,9 @@ struct run {
     int reported;
 
     output_t output;
+    /* While output is paced: the output pipe is out of the epoll set until
+     * then (capture.c). DEADLINE_NEVER otherwise. */
+    int64_t output_resume_at;
 
     run_t *next; /* the watcher's list */
 };
@@ -164,8 +167,11 @@ int peer_link_send_capture_begun(run_t *r);
 void helper_link_read(run_t *r, int64_t now);
 void helper_link_send_limits(run_t *r, int64_t now);
 
-/* capture.c: the output pipe. */
+/* capture.c: the output pipe. capture_read paces itself: once it has
+ * emptied the pipe it leaves it alone for a moment, and capture_resume
+ * (called on every tick) watches it again when that moment is over. */
 void capture_read(run_t *r, int64_t now);
+void capture_resume(run_t *r, int64_t now);
 void capture_drain(run_t *r, int64_t now);
 void capture_begin(run_t *r);
 

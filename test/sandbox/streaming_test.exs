@@ -67,11 +67,80 @@ defmodule Sandbox.StreamingTest do
     assert collect_chunks() == "pooled\n"
   end
 
+  @tag :tmp_dir
+  test "what is printed while the pipe is left alone still arrives before the run ends",
+       %{tmp_dir: dir} do
+    gate = Path.join(dir, "gate")
+    test = self()
+
+    code = """
+    IO.puts("one")
+    IO.puts("two")
+    Process.sleep(50)
+    IO.puts("three")
+    #{gated_code(gate)}
+    """
+
+    run = Task.async(fn -> Sandbox.execute(code, on_output: test) end)
+    assert receive_output(5_000) =~ "one\ntwo\nthree\nfirst\n"
+    assert Task.yield(run, 0) == nil, "the run had already ended"
+    File.write!(gate, "")
+    assert %Sandbox.Result{status: :ok, value: :done} = Task.await(run, 20_000)
+  end
+
+  # The host reads a run's output pipe, then leaves it for a millisecond,
+  # so that a peer printing line after line does not wake it at every
+  # line: those wake-ups cost more than the prints (the flood in `make
+  # bench`). So at most about one read per millisecond of printing.
+  test "lines printed back to back are read together, not each on its own" do
+    test = self()
+    lines = 3_000
+
+    code = """
+    started = System.monotonic_time(:microsecond)
+    Enum.each(1..#{lines}, &IO.puts/1)
+    System.monotonic_time(:microsecond) - started
+    """
+
+    assert {:ok, %{output: output, result: printing_us}} =
+             Sandbox.run(code, on_output: &send(test, {:chunk, &1}), max_output: 100_000)
+
+    chunks = collect_chunk_list()
+    expected = Enum.map_join(1..lines, &"#{&1}\n")
+    assert output == expected
+    assert Enum.join(chunks) == expected
+
+    # Twice the pace, and a few more for the first and last lines.
+    bound = 2 * div(printing_us, 1000) + 10
+
+    assert length(chunks) <= bound,
+           "#{length(chunks)} reads for #{lines} lines printed in #{printing_us} µs"
+  end
+
   test "an invalid :on_output raises" do
     assert_raise ArgumentError, ~r/:on_output/, fn -> Sandbox.run("1", on_output: :me) end
 
     assert_raise ArgumentError, ~r/:on_output/, fn ->
       Sandbox.run("1", on_output: fn -> :ok end)
+    end
+  end
+
+  # The chunks received until they hold "first\n", within `ms`.
+  defp receive_output(ms, acc \\ "") do
+    receive do
+      {:sandbox_output, _ref, chunk} ->
+        acc = acc <> chunk
+        if acc =~ "first\n", do: acc, else: receive_output(ms, acc)
+    after
+      ms -> acc
+    end
+  end
+
+  defp collect_chunk_list do
+    receive do
+      {:chunk, chunk} -> [chunk | collect_chunk_list()]
+    after
+      0 -> []
     end
   end
 
