@@ -716,10 +716,11 @@ defmodule Sandbox.Bench do
         "#{round1(r.floor)} ms; the package's run takes a warm VM, so no boot is counted. " <>
         "Ours took #{round1(r.flood.sandbox.ms - floor)} ms more than that: its output device's " <>
         "work, a `write(2)` per `IO.puts` among it, made before the request is answered so " <>
-        "that output printed right before a halt or a crash is never lost. What would reach it: a shared-memory ring " <>
-        "between the peer and its helper (a write becomes a copy; the helper moves it to the " <>
-        "pipe in batches, and moves what is left after the peer dies), with a warm peer " <>
-        "so no boot is counted."
+        "that output printed right before a halt or a crash is never lost (the host reads " <>
+        "the pipe at most once a millisecond, so those writes wake no one). What would cut " <>
+        "the rest: a shared-memory ring between the peer and its helper (a write becomes a " <>
+        "copy; the helper moves it to the pipe in batches, and moves what is left after the " <>
+        "peer dies)."
     ]
   end
 
