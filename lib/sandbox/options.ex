@@ -102,7 +102,7 @@ defmodule Sandbox.Options do
       default: nil,
       ours: true,
       doc:
-        "the output as it arrives, before the run ends: a local pid gets `{:sandbox_output, ref, chunk}`, or a one-argument function is called with each chunk in the waiting caller; uncapped, bytes as read; the result's `output` is unchanged"
+        "the output as it arrives, before the run ends: a local pid gets `{:sandbox_output, ref, chunk}`, or a one-argument function is called with each chunk in the waiting caller; uncapped, bytes as read, about a millisecond apart at most while the code prints (so a chunk can hold many lines); the result's `output` is unchanged"
     ],
     output_limit: [
       type: quote(do: non_neg_integer() | :infinity),
