@@ -149,11 +149,5 @@ defmodule Sandbox.StreamingTest do
     end
   end
 
-  defp collect_chunks(acc \\ "") do
-    receive do
-      {:chunk, chunk} -> collect_chunks(acc <> chunk)
-    after
-      0 -> acc
-    end
-  end
+  defp collect_chunks, do: Enum.join(collect_chunk_list())
 end
