@@ -15,6 +15,7 @@ defmodule Sandbox.Bench do
   @loop_gap_ms 300
   @sustained_callers 4
   @sustained_ms 8_000
+  @sustained_rounds 2
   @loop_code "Enum.sum(1..10)"
 
   @doc "Runs every measurement; returns the report (Markdown)."
@@ -84,15 +85,19 @@ defmodule Sandbox.Bench do
 
       sustained_ms = if quick?, do: div(@sustained_ms, 2), else: @sustained_ms
 
+      # In turns, so that a stretch of a busier machine (other guests on
+      # the host take CPU in bursts) falls on all three rather than one.
+      sustained_impls = [
+        sandbox: &default_run/2,
+        baseline: &Baseline.run/2,
+        floor: &floor_run/2
+      ]
+
       sustained =
-        for {name, run} <- [
-              sandbox: &default_run/2,
-              baseline: &Baseline.run/2,
-              floor: &floor_run/2
-            ],
-            into: %{} do
-          {name, phase(monitor, name, fn -> sustained(run, sustained_ms) end)}
-        end
+        alternate(sustained_impls, monitor, if(quick?, do: 1, else: @sustained_rounds), fn run ->
+          sustained(run, sustained_ms)
+        end)
+        |> Map.new(fn {name, rounds} -> {name, sustained_totals(rounds)} end)
 
       events = Monitor.stop(monitor)
 
@@ -109,6 +114,8 @@ defmodule Sandbox.Bench do
         loop: loop,
         stages: stages,
         sustained: sustained,
+        sustained_rounds: if(quick?, do: 1, else: @sustained_rounds),
+        sustained_s: div(sustained_ms, 1000),
         bare: bare,
         floor: floor,
         events: events
@@ -256,14 +263,15 @@ defmodule Sandbox.Bench do
     {:ok, _} = Supervisor.restart_child(Sandbox.Supervisor, Sandbox.AutoPool)
   end
 
-  # #{@sustained_callers} callers back to back for a while: runs done per
-  # second, the machine's busy CPU (all of it, /proc/stat) per run, and how
-  # late a host process that sleeps 5 ms at a time wakes (p99).
+  # #{@sustained_callers} callers back to back for a while: runs done, the
+  # time it took, the machine's busy CPU (all of it, /proc/stat), the
+  # host VM's own, the CPU the hypervisor gave other guests meanwhile, and
+  # how late a host process that sleeps 5 ms at a time wakes.
   defp sustained(run, duration_ms) do
     restart_auto_pool()
     deadline = System.monotonic_time(:millisecond) + duration_ms
     sleeper = Task.async(fn -> lateness(deadline, []) end)
-    busy_before = busy_jiffies()
+    machine_before = machine_jiffies()
     host_before = own_jiffies()
     started = System.monotonic_time(:millisecond)
 
@@ -276,16 +284,33 @@ defmodule Sandbox.Bench do
       |> Enum.reduce(0, fn {:ok, count}, sum -> sum + count end)
 
     elapsed_s = (System.monotonic_time(:millisecond) - started) / 1000
-    busy_s = (busy_jiffies() - busy_before) / 100
+    machine_after = machine_jiffies()
     host_s = (own_jiffies() - host_before) / 100
     late = Task.await(sleeper, :infinity)
     restart_auto_pool()
 
     %{
-      runs_per_s: runs / elapsed_s,
-      cpu_per_run: busy_s / max(runs, 1),
-      host_cpu_per_run: host_s / max(runs, 1),
-      late_p99: Enum.at(Enum.sort(late), round(0.99 * (length(late) - 1)))
+      runs: runs,
+      elapsed_s: elapsed_s,
+      busy_s: (machine_after.busy - machine_before.busy) / 100,
+      steal_s: (machine_after.steal - machine_before.steal) / 100,
+      host_s: host_s,
+      late: late
+    }
+  end
+
+  # The rounds of one implementation as one phase: per run over all of them.
+  defp sustained_totals(rounds) do
+    sum = fn key -> rounds |> Enum.map(&Map.fetch!(&1, key)) |> Enum.sum() end
+    runs = max(sum.(:runs), 1)
+    late = rounds |> Enum.flat_map(& &1.late) |> Enum.sort()
+
+    %{
+      runs_per_s: sum.(:runs) / sum.(:elapsed_s),
+      cpu_per_run: sum.(:busy_s) / runs,
+      steal_per_run: sum.(:steal_s) / runs,
+      host_cpu_per_run: sum.(:host_s) / runs,
+      late_p99: Enum.at(late, round(0.99 * (length(late) - 1)))
     }
   end
 
@@ -317,15 +342,18 @@ defmodule Sandbox.Bench do
     String.to_integer(Enum.at(fields, 11)) + String.to_integer(Enum.at(fields, 12))
   end
 
-  # user + nice + system + irq + softirq + steal, in USER_HZ (100 a second).
-  defp busy_jiffies do
+  # The machine's busy time, user + nice + system + irq + softirq, and
+  # apart from it steal: time this machine's CPUs were ready to run but
+  # the hypervisor ran other guests, which is not CPU anything here used.
+  # In USER_HZ (100 a second).
+  defp machine_jiffies do
     ["cpu" | fields] =
       "/proc/stat" |> File.read!() |> String.split("\n") |> hd() |> String.split()
 
     [user, nice, system, _idle, _iowait, irq, softirq, steal | _] =
       Enum.map(fields, &String.to_integer/1)
 
-    user + nice + system + irq + softirq + steal
+    %{busy: user + nice + system + irq + softirq, steal: steal}
   end
 
   # The result is :ok, so what is measured is the output, not a result of
@@ -543,7 +571,9 @@ defmodule Sandbox.Bench do
     #{length(r.concurrent.sandbox.all)} times each, in turn. The flood keeps
     `max_output: 50_000`. Sandbox runs use `pool: false` except the warm rows;
     strict cold runs take their turn with the others, strict warm runs use a
-    strict pool of 2.
+    strict pool of 2. The sustained phases take turns too (the package's, the
+    baseline's, the floor's), #{r.sustained_rounds} rounds of #{r.sustained_s} s
+    each; the machine's busy CPU leaves out steal.
     #{missed_notes(r, rows)}#{event_details(pkg_events ++ other_events)}
     """
   end
@@ -575,7 +605,8 @@ defmodule Sandbox.Bench do
           "| **the VM's tree, cold run (`execute/2`'s `cpu_ms`)** | **#{ms.(tree)}** |",
           "| sustained phase, per run: the host VM (runner, pool, NIF, watcher, the bench's callers) | #{ms.(s.host_cpu_per_run * 1000)} |",
           "| sustained phase, per run: the whole machine (the VM's tree, the host, the helper, the kernel) | #{ms.(s.cpu_per_run * 1000)} |",
-          "| sustained phase, per run: the floor, whole machine | #{ms.(r.sustained.floor.cpu_per_run * 1000)} |"
+          "| sustained phase, per run: the floor, whole machine | #{ms.(r.sustained.floor.cpu_per_run * 1000)} |",
+          "| sustained phase, per run: steal, the hypervisor running other guests (not counted above): the package's, the floor's | #{ms.(s.steal_per_run * 1000)}, #{ms.(r.sustained.floor.steal_per_run * 1000)} |"
         ]
 
     """
@@ -746,7 +777,13 @@ defmodule Sandbox.Bench do
       "**Wake-up lateness.** #{round1(r.sustained.sandbox.late_p99)} ms at p99, of which about " <>
         "1 ms is the host VM's own timer rounding (a 5 ms sleep on an idle machine ends " <>
         "about 1 ms late). The rest is the OS scheduling the host's threads while VMs boot " <>
-        "on both cores; VMs run under `SCHED_IDLE` by default (`config :sandbox, priority:`)."
+        "on both cores; VMs run under `SCHED_IDLE` by default (`config :sandbox, priority:`), " <>
+        "which every thread of theirs has. A `perf sched` trace of this phase shows what is " <>
+        "left: the host's scheduler thread, woken, waiting up to 5 ms while a VM thread on " <>
+        "its CPU finished a stretch of about 4 ms, one tick of this kernel (HZ 250), rather " <>
+        "than being preempted at once as a `SCHED_IDLE` thread is in user space: a stretch in " <>
+        "the kernel (no preemption there in this kernel's mode) or the hypervisor holding the " <>
+        "virtual CPU (this machine shows steal). No priority of ours moves either."
     ]
   end
 
