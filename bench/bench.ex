@@ -84,6 +84,7 @@ defmodule Sandbox.Bench do
         end
 
       sustained_ms = if quick?, do: div(@sustained_ms, 2), else: @sustained_ms
+      sustained_rounds = if quick?, do: 1, else: @sustained_rounds
 
       # In turns, so that a stretch of a busier machine (other guests on
       # the host take CPU in bursts) falls on all three rather than one.
@@ -94,7 +95,7 @@ defmodule Sandbox.Bench do
       ]
 
       sustained =
-        alternate(sustained_impls, monitor, if(quick?, do: 1, else: @sustained_rounds), fn run ->
+        alternate(sustained_impls, monitor, sustained_rounds, fn run ->
           sustained(run, sustained_ms)
         end)
         |> Map.new(fn {name, rounds} -> {name, sustained_totals(rounds)} end)
@@ -114,7 +115,7 @@ defmodule Sandbox.Bench do
         loop: loop,
         stages: stages,
         sustained: sustained,
-        sustained_rounds: if(quick?, do: 1, else: @sustained_rounds),
+        sustained_rounds: sustained_rounds,
         sustained_s: div(sustained_ms, 1000),
         bare: bare,
         floor: floor,
@@ -303,14 +304,13 @@ defmodule Sandbox.Bench do
   defp sustained_totals(rounds) do
     sum = fn key -> rounds |> Enum.map(&Map.fetch!(&1, key)) |> Enum.sum() end
     runs = max(sum.(:runs), 1)
-    late = rounds |> Enum.flat_map(& &1.late) |> Enum.sort()
 
     %{
       runs_per_s: sum.(:runs) / sum.(:elapsed_s),
       cpu_per_run: sum.(:busy_s) / runs,
       steal_per_run: sum.(:steal_s) / runs,
       host_cpu_per_run: sum.(:host_s) / runs,
-      late_p99: Enum.at(late, round(0.99 * (length(late) - 1)))
+      late_p99: percentiles(Enum.flat_map(rounds, & &1.late)).p99
     }
   end
 
@@ -452,7 +452,7 @@ defmodule Sandbox.Bench do
   defp percentiles(times) do
     sorted = Enum.sort(times)
     at = fn q -> Enum.at(sorted, round(q * (length(sorted) - 1))) end
-    %{p50: at.(0.5), p90: at.(0.9), n: length(sorted)}
+    %{p50: at.(0.5), p90: at.(0.9), p99: at.(0.99), n: length(sorted)}
   end
 
   defp wait_until(fun) do
@@ -572,7 +572,7 @@ defmodule Sandbox.Bench do
     `max_output: 50_000`. Sandbox runs use `pool: false` except the warm rows;
     strict cold runs take their turn with the others, strict warm runs use a
     strict pool of 2. The sustained phases take turns too (the package's, the
-    baseline's, the floor's), #{r.sustained_rounds} rounds of #{r.sustained_s} s
+    baseline's, the floor's), #{r.sustained_rounds} × #{r.sustained_s} s
     each; the machine's busy CPU leaves out steal.
     #{missed_notes(r, rows)}#{event_details(pkg_events ++ other_events)}
     """
