@@ -96,7 +96,7 @@ defmodule Sandbox.CgroupTest do
     marker = "sandbox-cgroup-tree-#{System.unique_integer([:positive])}"
     assert {:ok, %{result: forking}} = Sandbox.run(TestCode.fork_tree(marker))
     assert forking >= 31
-    assert TestOS.eventually(fn -> TestCode.marked_processes(marker) == [] end, 1_000)
+    TestCode.assert_marked_gone(marker, 1_000)
 
     run_cgroups = fn ->
       parent |> File.ls!() |> Enum.filter(&String.starts_with?(&1, "sandbox-"))

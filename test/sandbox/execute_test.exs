@@ -155,7 +155,7 @@ defmodule Sandbox.ExecuteTest do
       await_tree!(marker, fn -> inspect(Sandbox.cancel(handle)) end)
 
       assert %Result{status: :cancelled} = Sandbox.cancel(handle)
-      assert_tree_gone!(marker)
+      TestCode.assert_marked_gone(marker, 5_000)
     end
 
     @tag :tmp_dir
@@ -202,7 +202,7 @@ defmodule Sandbox.ExecuteTest do
       assert_receive :started, 5_000
       await_tree!(marker, fn -> "the run is the owner's" end)
       Process.exit(owner, :kill)
-      assert_tree_gone!(marker)
+      TestCode.assert_marked_gone(marker, 5_000)
     end
   end
 
@@ -214,12 +214,6 @@ defmodule Sandbox.ExecuteTest do
     unless TestOS.eventually(fn -> TestCode.marked_processes(marker) != [] end, 45_000) do
       flunk("the run's processes never showed up in 45 s; the run: #{run_state.()}")
     end
-  end
-
-  # Fails naming what is left if any process of the tree outlives 5 s.
-  defp assert_tree_gone!(marker) do
-    left = TestOS.eventually(fn -> TestCode.marked_processes(marker) == [] end, 5_000)
-    assert left == true, "left after 5 s: #{inspect(TestCode.marked_processes(marker))}"
   end
 
   # This VM's helpers now, by OS pid.

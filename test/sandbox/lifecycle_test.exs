@@ -131,10 +131,7 @@ defmodule Sandbox.LifecycleTest do
         marker = "sandbox-fork-tree-#{System.unique_integer([:positive])}"
         assert {:ok, %{result: forking}} = Sandbox.run(Sandbox.TestCode.fork_tree(marker))
         assert forking >= 31, "the tree had only #{forking} processes"
-        alive = fn -> Sandbox.TestCode.marked_processes(marker) end
-
-        assert TestOS.eventually(fn -> alive.() == [] end, 1_000),
-               "still there: #{length(alive.())}"
+        Sandbox.TestCode.assert_marked_gone(marker, 1_000)
       end
     end
   end

@@ -1,6 +1,8 @@
 defmodule Sandbox.TestCode do
   @moduledoc "Code for runs that start processes the sandbox must then kill."
 
+  require ExUnit.Assertions
+
   @doc """
   Code defining `spawn_orphan.(setsid)`: starts a background `sleep 300`
   that outlives the shell that started it and returns its OS pid (as a
@@ -50,6 +52,19 @@ defmodule Sandbox.TestCode do
       {~S|:erlang.halt(~c"boom")|, []},
       {~S|System.cmd("kill", ["-9", System.pid()])|, []}
     ]
+  end
+
+  @doc """
+  Asserts that no process with `marker` in its command line is left after
+  `timeout` ms; the failure names those that are.
+  """
+  def assert_marked_gone(marker, timeout) do
+    gone? = Sandbox.TestOS.eventually(fn -> marked_processes(marker) == [] end, timeout)
+
+    ExUnit.Assertions.assert(
+      gone?,
+      "left after #{timeout} ms: #{inspect(marked_processes(marker))}"
+    )
   end
 
   @doc "OS processes whose command line holds `marker`."
