@@ -9,7 +9,8 @@
 static int usage(void) {
     fprintf(stderr,
             "usage: sandbox_helper <host pid> [--no-network] [--user UID:GID] "
-            "[--guest-output] [--idle | --nice N] <cgroup parent | -> <command> [args...]\n");
+            "[--guest-output] [--idle | --nice N] [--idle-group DIR] <cgroup parent | -> "
+            "<command> [args...]\n");
     return -1;
 }
 
@@ -37,6 +38,12 @@ int helper_args_parse(int argc, char **argv, helper_args_t *out) {
         }
         if (strcmp(argv[i], "--idle") == 0) {
             out->idle = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--idle-group") == 0) {
+            if (++i >= argc || argv[i][0] != '/')
+                return usage();
+            out->idle_group = argv[i];
             continue;
         }
         if (strcmp(argv[i], "--nice") == 0) {

@@ -118,6 +118,12 @@ char *cgroup_for_run(const char *parent, pid_t id, int delegate, uid_t uid, gid_
 
 int cgroup_enter(const char *path) { return cgroup_write(path, "cgroup.procs", "0"); }
 
+int cgroup_move(const char *path, pid_t pid) {
+    char text[24];
+    snprintf(text, sizeof text, "%d", (int)pid);
+    return cgroup_write(path, "cgroup.procs", text);
+}
+
 pid_t cgroup_fork(const char *cgroup, int *born_inside) {
     *born_inside = 0;
     int dir = cgroup ? open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;

@@ -35,6 +35,10 @@ char *cgroup_for_run(const char *parent, pid_t id, int delegate, uid_t uid, gid_
 /* Moves the calling process into the cgroup at path. Returns 0 or -1. */
 int cgroup_enter(const char *path);
 
+/* Moves process pid (all its threads) into the cgroup at path, of either
+ * cgroup version. Returns 0, or -1 with errno. */
+int cgroup_move(const char *path, pid_t pid);
+
 /* Forks the calling (single-threaded) process. With cgroup (a cgroup v2
  * directory), the child is born in it where the kernel can (clone3's
  * CLONE_INTO_CGROUP, Linux 5.7+), rather than moved into it: a move

@@ -366,6 +366,13 @@ int main(int argc, char **argv) {
         free(h.cgroup);
         h.cgroup = NULL;
     }
+    /* Moved from here rather than by the child itself: the first move
+     * into a cgroup after a quiet while waits for an RCU grace period
+     * (16 ms measured), which the VM's boot goes on without. Before any
+     * change of identity: the group is the host user's. Best effort: a
+     * group removed or refused leaves the VM under SCHED_IDLE alone. */
+    if (args.idle_group)
+        (void)cgroup_move(args.idle_group, h.peer);
     limiter_init(&h.limiter, h.cgroup, self);
     if (args.drop && become_user(&h, &args))
         finish(&h);

@@ -134,6 +134,29 @@ Test(cgroup, takes_the_place_of_an_empty_leftover_of_the_same_pid) {
     cr_assert_eq(rmdir(parent), 0);
 }
 
+/* In a plain directory, cgroup.procs is a plain file: what a move writes. */
+Test(cgroup, a_move_writes_the_pid_to_cgroup_procs) {
+    char dir[] = "/tmp/sandbox-cgroup-test-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char procs[128];
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+    FILE *f = fopen(procs, "we");
+    cr_assert_not_null(f);
+    cr_assert_eq(fclose(f), 0);
+
+    cr_assert_eq(cgroup_move(dir, 2147483647), 0);
+    char text[32] = "";
+    f = fopen(procs, "re");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(text, sizeof text, f));
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_str_eq(text, "2147483647");
+
+    cr_assert_eq(unlink(procs), 0);
+    cr_assert_eq(cgroup_move(dir, 1), -1, "a directory that is no cgroup took a pid");
+    cr_assert_eq(rmdir(dir), 0);
+}
+
 Test(cgroup, never_takes_the_place_of_one_still_in_use) {
     char parent[] = "/tmp/sandbox-cgroup-test-XXXXXX";
     cr_assert_not_null(mkdtemp(parent));
