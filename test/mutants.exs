@@ -1120,6 +1120,49 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "idle-group-not-joined",
+    file: "c_src/helper/sandbox_helper.c",
+    from: "    if (args.idle_group)",
+    to: "    if (0 && args.idle_group)",
+    breaks: "Sandbox.Launcher.priority/0: VMs share one idle CPU cgroup",
+    tests: [
+      "test/sandbox/priority_test.exs: by default, where the host may write a cgroup v1 cpu hierarchy, VMs share one idle CPU cgroup beside the host's"
+    ]
+  },
+  %{
+    id: "idle-group-not-passed",
+    file: "lib/sandbox/launcher.ex",
+    from: "      :idle -> [\"--idle\" | idle_group_flags()]",
+    to: "      :idle -> [\"--idle\"]",
+    breaks: "Sandbox.Launcher.priority/0: VMs share one idle CPU cgroup",
+    tests: [
+      "test/sandbox/priority_test.exs: by default, where the host may write a cgroup v1 cpu hierarchy, VMs share one idle CPU cgroup beside the host's"
+    ]
+  },
+  %{
+    id: "idle-group-not-idle",
+    file: "lib/sandbox/idle_group.ex",
+    from: "         :ok <- File.write(Path.join(dir, \"cpu.idle\"), \"1\") do",
+    to: "         :ok <- File.write(Path.join(dir, \"cpu.idle\"), \"0\") do",
+    breaks: "Sandbox.Launcher.priority/0: VMs share one idle CPU cgroup",
+    tests: [
+      "test/sandbox/priority_test.exs: by default, where the host may write a cgroup v1 cpu hierarchy, VMs share one idle CPU cgroup beside the host's"
+    ],
+    # The group is the machine's: another copy's host marks it idle again.
+    alone: true
+  },
+  %{
+    id: "idle-group-despite-cgroup-false",
+    file: "lib/sandbox/idle_group.ex",
+    from:
+      "    if Launcher.priority() == :idle and Application.get_env(:sandbox, :cgroup, :auto) != false do",
+    to: "    if Launcher.priority() == :idle do",
+    breaks: "Sandbox.Launcher.priority/0: no idle CPU cgroup with cgroup: false",
+    tests: [
+      "test/sandbox/priority_test.exs: with priority: n or cgroup: false, VMs stay in the host's CPU cgroup"
+    ]
+  },
+  %{
     id: "priority-nice-ignored",
     file: "c_src/helper/vm.c",
     from:

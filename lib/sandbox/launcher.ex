@@ -7,7 +7,7 @@ defmodule Sandbox.Launcher do
   # Used by `Sandbox.Runner` for cold runs and by `Sandbox.Pool` for warm
   # ones.
 
-  alias Sandbox.{BootFile, Cgroup, Isolation, Native, Options}
+  alias Sandbox.{BootFile, Cgroup, IdleGroup, Isolation, Native, Options}
 
   @doc """
   Spawns a VM for `options` (their `:boot_timeout`, `:network`,
@@ -54,9 +54,14 @@ defmodule Sandbox.Launcher do
     * `:idle` (default) - under `SCHED_IDLE`: a VM gets only the CPU time
       that nothing else (the host among others) wants. Many VMs booting on
       every core then leave the host's own processes the CPU the moment
-      they wake. On a host whose own work keeps every core busy, runs wait
-      for CPU (their deadlines still hold: the helper that keeps them runs
-      at the host's priority).
+      they wake. Where the host can make one (a cgroup v1 `cpu`
+      hierarchy it may write to), all VMs also share one CPU cgroup
+      marked idle, `sandbox-idle` beside the host's own, which the kernel
+      weighs as one entity below the host's: without it, the host's
+      threads still waited up to a scheduler tick behind VMs' threads.
+      With `cgroup: false` there is no such group. On a host whose own
+      work keeps every core busy, runs wait for CPU (their deadlines still
+      hold: the helper that keeps them runs at the host's priority).
     * `0..19` - that many steps of niceness below the host, under the
       normal policy: VMs get a share of a busy CPU rather than none. `0`
       runs them at the host's priority.
@@ -79,9 +84,16 @@ defmodule Sandbox.Launcher do
 
   defp priority_flags do
     case priority() do
-      :idle -> ["--idle"]
+      :idle -> ["--idle" | idle_group_flags()]
       0 -> []
       n -> ["--nice", Integer.to_string(n)]
+    end
+  end
+
+  defp idle_group_flags do
+    case IdleGroup.dir() do
+      nil -> []
+      dir -> ["--idle-group", dir]
     end
   end
 
@@ -93,7 +105,7 @@ defmodule Sandbox.Launcher do
   often, and a warm VM takes them on with its run: see `host_context/0`.)
   """
   @spec signature() :: term()
-  def signature, do: {Cgroup.parent(), priority()}
+  def signature, do: {Cgroup.parent(), priority(), IdleGroup.dir()}
 
   @doc """
   The environment and working directory a VM launched now starts with,

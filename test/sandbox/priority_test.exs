@@ -53,6 +53,47 @@ defmodule Sandbox.PriorityTest do
              Sandbox.run(@priorities, pool: false)
   end
 
+  # The cgroup of the cgroup v1 `cpu` hierarchy a process is in, from its
+  # /proc/<pid>/cgroup text, or nil on a host without one.
+  defp cpu_cgroup(text) do
+    Enum.find_value(String.split(text, "\n", trim: true), fn line ->
+      [_id, controllers, path] = String.split(line, ":", parts: 3)
+      if "cpu" in String.split(controllers, ","), do: path
+    end)
+  end
+
+  defp vm_cpu_cgroup do
+    {:ok, %{result: text}} = Sandbox.run(~S|File.read!("/proc/self/cgroup")|, pool: false)
+    cpu_cgroup(text)
+  end
+
+  test "by default, where the host may write a cgroup v1 cpu hierarchy, VMs share one idle CPU cgroup beside the host's" do
+    host = cpu_cgroup(File.read!("/proc/self/cgroup"))
+
+    # A host such as CI's: root, with the cpu hierarchy where systemd and
+    # Debian mount it, on a kernel with cpu.idle (5.15+).
+    if host && :os.cmd(~c"id -u") == ~c"0\n" && File.exists?("/sys/fs/cgroup/cpu/cpu.idle") do
+      expected = Path.join(host, "sandbox-idle")
+      assert vm_cpu_cgroup() == expected
+      dir = Path.join("/sys/fs/cgroup/cpu", expected)
+      assert File.read!(Path.join(dir, "cpu.idle")) == "1\n"
+    else
+      # Nowhere to make the group: the VM stays where the host is.
+      assert vm_cpu_cgroup() == host
+    end
+  end
+
+  test "with priority: n or cgroup: false, VMs stay in the host's CPU cgroup" do
+    host = cpu_cgroup(File.read!("/proc/self/cgroup"))
+    put_priority(3)
+    assert vm_cpu_cgroup() == host
+
+    Application.delete_env(:sandbox, :priority)
+    Application.put_env(:sandbox, :cgroup, false)
+    on_exit(fn -> Application.delete_env(:sandbox, :cgroup) end)
+    assert vm_cpu_cgroup() == host
+  end
+
   test "a setting other than :idle or 0..19 is refused before anything starts" do
     for bad <- [20, -1, :low] do
       put_priority(bad)
