@@ -773,17 +773,26 @@ defmodule Sandbox.Bench do
   defp note("... against the floor: " <> _, r), do: cpu_note(r)
 
   defp note("... a host process sleeping 5 ms: wake-up lateness, p99", r) do
+    group =
+      case Sandbox.IdleGroup.dir() do
+        nil ->
+          "and no idle CPU cgroup could be made here (`Sandbox.IdleGroup`: it needs a " <>
+            "cgroup v1 `cpu` hierarchy the host may write): without one, the kernel weighs " <>
+            "each VM thread on its own beside the host's, and a woken host thread waited up " <>
+            "to a scheduler tick (4 ms at HZ 250) while VM threads took turns on its CPU"
+
+        dir ->
+          "and share one idle CPU cgroup (#{dir}), which the host's threads preempt at " <>
+            "once: what is left is a stretch in the kernel (no preemption there in this " <>
+            "kernel's mode) or the hypervisor holding the virtual CPU (this machine shows steal)"
+      end
+
     [
       "**Wake-up lateness.** #{round1(r.sustained.sandbox.late_p99)} ms at p99, of which about " <>
         "1 ms is the host VM's own timer rounding (a 5 ms sleep on an idle machine ends " <>
         "about 1 ms late). The rest is the OS scheduling the host's threads while VMs boot " <>
-        "on both cores; VMs run under `SCHED_IDLE` by default (`config :sandbox, priority:`), " <>
-        "which every thread of theirs has. A `perf sched` trace of this phase shows what is " <>
-        "left: the host's scheduler thread, woken, waiting up to 5 ms while a VM thread on " <>
-        "its CPU finished a stretch of about 4 ms, one tick of this kernel (HZ 250), rather " <>
-        "than being preempted at once as a `SCHED_IDLE` thread is in user space: a stretch in " <>
-        "the kernel (no preemption there in this kernel's mode) or the hypervisor holding the " <>
-        "virtual CPU (this machine shows steal). No priority of ours moves either."
+        "on both cores. VMs run under `SCHED_IDLE` by default (`config :sandbox, priority:`), " <>
+        group <> "."
     ]
   end
 
