@@ -7,10 +7,9 @@
 #include <string.h>
 
 static int usage(void) {
-    fprintf(stderr,
-            "usage: sandbox_helper <host pid> [--no-network] [--user UID:GID] "
-            "[--guest-output] [--idle | --nice N] [--idle-group DIR] <cgroup parent | -> "
-            "<command> [args...]\n");
+    fprintf(stderr, "usage: sandbox_helper <host pid> [--no-network] [--user UID:GID] "
+                    "[--guest-output] [--idle | --nice N] [--idle-group DIR] <cgroup parent | -> "
+                    "<command> [args...]\n");
     return -1;
 }
 

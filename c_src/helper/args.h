@@ -29,8 +29,8 @@ typedef struct {
     int no_network;
     int drop; /* run the command as uid:gid */
     int guest_output;
-    int idle; /* the VM under SCHED_IDLE */
-    int nice; /* 0 to 19: added to the VM's niceness */
+    int idle;               /* the VM under SCHED_IDLE */
+    int nice;               /* 0 to 19: added to the VM's niceness */
     const char *idle_group; /* NULL: none */
     uid_t uid;
     gid_t gid;
