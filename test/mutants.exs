@@ -1152,6 +1152,27 @@ lifecycle_subreaper =
     alone: true
   },
   %{
+    id: "own-cgroup-v2-missed",
+    file: "lib/sandbox/own_cgroup.ex",
+    from: "        [\"0\", \"\", path] when hierarchy == :v2 -> path",
+    to: "        [\"0\", \"\", _path] when hierarchy == :v2 -> nil",
+    breaks: "Sandbox.Cgroup: with cgroup: :auto, the host's own cgroup v2",
+    tests: [
+      "test/sandbox/cgroup_test.exs: by default (:auto), where root finds a cgroup v2 mount, a run's cgroup is below the host's own"
+    ]
+  },
+  %{
+    id: "own-cgroup-v1-missed",
+    file: "lib/sandbox/own_cgroup.ex",
+    from: "  defp in_v1?(list, {:v1, controller}), do: controller in String.split(list, \",\")",
+    to: "  defp in_v1?(_list, {:v1, _controller}), do: false",
+    breaks:
+      "Sandbox.Launcher.priority/0: VMs share one idle CPU cgroup (found beside the host's)",
+    tests: [
+      "test/sandbox/priority_test.exs: by default, where the host may write a cgroup v1 cpu hierarchy, VMs share one idle CPU cgroup beside the host's"
+    ]
+  },
+  %{
     id: "idle-group-despite-cgroup-false",
     file: "lib/sandbox/idle_group.ex",
     from:

@@ -55,35 +55,11 @@ defmodule Sandbox.Cgroup do
   end
 
   defp find(false), do: nil
-  defp find(:auto), do: with(dir when is_binary(dir) <- own_cgroup_dir(), do: usable(dir))
+
+  defp find(:auto),
+    do: with(dir when is_binary(dir) <- Sandbox.OwnCgroup.dir(:v2), do: usable(dir))
+
   defp find(dir) when is_binary(dir), do: usable(dir)
-
-  # The host's own cgroup, as a directory of a cgroup v2 mount.
-  defp own_cgroup_dir do
-    with {:ok, cgroups} <- File.read("/proc/self/cgroup"),
-         [_, own] <- Regex.run(~r/^0::(\S+)$/m, cgroups),
-         {:ok, mounts} <- File.read("/proc/self/mountinfo"),
-         {root, point} <- cgroup2_mount(mounts),
-         true <- String.starts_with?(own, root) do
-      Path.join(point, String.replace_prefix(own, root, ""))
-    else
-      _ -> nil
-    end
-  end
-
-  # mountinfo: id parent dev root mount-point options ... - fstype source super-options
-  defp cgroup2_mount(mounts) do
-    mounts
-    |> String.split("\n", trim: true)
-    |> Enum.find_value(fn line ->
-      with [fields, " cgroup2 " <> _] <- String.split(line, " -", parts: 2),
-           [_id, _parent, _dev, root, point | _] <- String.split(fields, " ") do
-        {root, point}
-      else
-        _ -> nil
-      end
-    end)
-  end
 
   defp usable(dir) do
     probe = Path.join(dir, "sandbox-probe-#{System.pid()}-#{System.unique_integer([:positive])}")

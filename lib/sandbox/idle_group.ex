@@ -19,7 +19,7 @@ defmodule Sandbox.IdleGroup do
   # stop: an empty cgroup costs nothing, and one host cannot know that no
   # other is about to use it.
 
-  alias Sandbox.Launcher
+  alias Sandbox.{Launcher, OwnCgroup}
 
   @name "sandbox-idle"
 
@@ -36,45 +36,8 @@ defmodule Sandbox.IdleGroup do
   end
 
   defp find do
-    with {:ok, cgroups} <- File.read("/proc/self/cgroup"),
-         own when is_binary(own) <- own_cpu_cgroup(cgroups),
-         {:ok, mounts} <- File.read("/proc/self/mountinfo"),
-         {root, point} <- cpu_mount(mounts),
-         true <- String.starts_with?(own, root) do
-      make(Path.join([point, String.replace_prefix(own, root, ""), @name]))
-    else
-      _ -> nil
-    end
-  end
-
-  # /proc/self/cgroup: hierarchy-id:controllers:path, one line a hierarchy.
-  defp own_cpu_cgroup(cgroups) do
-    cgroups
-    |> String.split("\n", trim: true)
-    |> Enum.find_value(fn line ->
-      with [_id, controllers, path] <- String.split(line, ":", parts: 3),
-           true <- "cpu" in String.split(controllers, ",") do
-        path
-      else
-        _ -> nil
-      end
-    end)
-  end
-
-  # mountinfo: id parent dev root mount-point options ... - fstype source super-options
-  defp cpu_mount(mounts) do
-    mounts
-    |> String.split("\n", trim: true)
-    |> Enum.find_value(fn line ->
-      with [fields, " cgroup " <> rest] <- String.split(line, " -", parts: 2),
-           [_source, options] <- String.split(rest, " ", parts: 2),
-           true <- "cpu" in String.split(String.trim(options), ","),
-           [_id, _parent, _dev, root, point | _] <- String.split(fields, " ") do
-        {root, point}
-      else
-        _ -> nil
-      end
-    end)
+    with dir when is_binary(dir) <- OwnCgroup.dir({:v1, "cpu"}),
+         do: make(Path.join(dir, @name))
   end
 
   # Made, or found made by another host; cpu.idle (Linux 5.15+) set

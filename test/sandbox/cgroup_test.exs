@@ -23,6 +23,28 @@ defmodule Sandbox.CgroupTest do
     assert File.ls!(dir) == []
   end
 
+  # With nothing configured, run cgroups go below the host's own cgroup
+  # v2: found from /proc/self/cgroup and the mount that holds it. Seen
+  # from inside the run, its cgroup is below the host's.
+  test "by default (:auto), where root finds a cgroup v2 mount, a run's cgroup is below the host's own" do
+    Sandbox.TestConfig.put_cgroup(:auto)
+    host = v2_cgroup(File.read!("/proc/self/cgroup"))
+    {:ok, %{result: text}} = Sandbox.run(~S|File.read!("/proc/self/cgroup")|, pool: false)
+    vm = v2_cgroup(text)
+
+    if :os.cmd(~c"id -u") == ~c"0\n" and File.read!("/proc/self/mountinfo") =~ " - cgroup2 " do
+      assert vm != host
+      assert String.starts_with?(vm, String.trim_trailing(host, "/") <> "/")
+    else
+      assert vm == host
+    end
+  end
+
+  defp v2_cgroup(text) do
+    [_, path] = Regex.run(~r/^0::(\S+)$/m, text)
+    path
+  end
+
   test "info names the executables a run starts" do
     info = Sandbox.info()
     assert File.exists?(info.erl) and File.exists?(info.helper)
