@@ -42,6 +42,7 @@ defmodule Sandbox.Bench do
     # The context figures too: they load the host's compiler.
     bare = bare_erl(n)
     floor = eval_floor(flood_lines)
+    modules = loaded_modules()
     monitor = Monitor.start()
 
     try do
@@ -119,6 +120,7 @@ defmodule Sandbox.Bench do
         sustained_s: div(sustained_ms, 1000),
         bare: bare,
         floor: floor,
+        modules: modules,
         events: events
       })
     after
@@ -153,6 +155,16 @@ defmodule Sandbox.Bench do
     {:ok, tokens, _} = :erl_scan.string(String.to_charlist(printed))
     {:ok, value} = :erl_parse.parse_term(tokens)
     {:ok, %{output: "", result: value}}
+  end
+
+  # How many modules a trivial run has loaded by the time it evaluates:
+  # the package's VM and the floor's. Each costs the JIT about a
+  # millisecond of CPU, whoever loads it.
+  defp loaded_modules do
+    code = "1 + 1; length(:code.all_loaded())"
+    {:ok, %{result: sandbox}} = sandbox_run(code, [])
+    {:ok, %{result: floor}} = floor_run(code, [])
+    %{sandbox: sandbox, floor: floor}
   end
 
   # Where a cold run's CPU goes, stage by stage (median of n runs): the
@@ -707,8 +719,8 @@ defmodule Sandbox.Bench do
         "every run loads now load from the VMs' boot file, in parallel batches ahead of the " <>
         "kernel). The floor, a bare `erl` (busy-waiting off) that starts Elixir, evaluates " <>
         "and halts, took #{round1(r.cold.floor.p50)} ms in the same turns, loading its modules " <>
-        "one at a time. What is left is the JIT compiling the modules a run needs (about " <>
-        "160): the VM's boot alone used #{round1(r.stages[:vm])} ms of CPU, which 2 cores " <>
+        "one at a time. What is left is the JIT compiling the modules a run needs " <>
+        "(#{r.modules.sandbox}): the VM's boot alone used #{round1(r.stages[:vm])} ms of CPU, which 2 cores " <>
         "cannot spend in much less than #{round1(r.stages[:vm] / 2)} ms even perfectly in " <>
         "parallel, and this OTP has no interpreter to load them more cheaply. Not booting " <>
         "per run does: with default " <>
@@ -830,10 +842,20 @@ defmodule Sandbox.Bench do
         "programs (ERTS's `erlexec` is started directly), scheduler busy-waiting in VMs, " <>
         "and the kernel's module loading one at a time (a boot file of the package's loads " <>
         "what every run needs in parallel batches). A VM's CPU is mostly the JIT compiling " <>
-        "the modules it loads, about a millisecond each, and a run needs about 160 (the " <>
-        "floor about 125); this OTP has no interpreter to load them more cheaply. What " <>
-        "would reach the targets is not a VM per run: a VM that serves several runs " <>
-        "(which this package's single-use guarantee rules out)."
+        "the modules it loads, about a millisecond each: a trivial run had loaded " <>
+        "#{r.modules.sandbox} when it evaluated, the floor #{r.modules.floor}; this OTP has " <>
+        "no interpreter to load them more cheaply. The difference is Elixir's Logger " <>
+        "application and what it starts (loaded whether the run logs or not), " <>
+        "distribution's modules, the guest's, and what most snippets use (Enum, Inspect, " <>
+        "the evaluator's), loaded ahead in parallel. Measured leads, not taken: a VM " <>
+        "without Logger used about 7% less CPU per run in this phase (three pairs in " <>
+        "turn), but Elixir 1.14's Logger prints nothing until its application runs, and " <>
+        "starting it at the first log event must neither deadlock (the event may come from " <>
+        "the application controller) nor lose that event; one scheduler per VM (`+S 1`) " <>
+        "used 3 to 12% less in five of six pairs but made a cold run 15 to 25% slower and " <>
+        "would leave the run's code one scheduler. What would reach the targets for sure is " <>
+        "not a VM per run: a VM that serves several runs (which this package's single-use " <>
+        "guarantee rules out)."
     ]
   end
 
