@@ -72,7 +72,7 @@ defmodule Sandbox.PriorityTest do
 
     # A host such as CI's: root, with the cpu hierarchy where systemd and
     # Debian mount it, on a kernel with cpu.idle (5.15+).
-    if host && :os.cmd(~c"id -u") == ~c"0\n" && File.exists?("/sys/fs/cgroup/cpu/cpu.idle") do
+    if host && Sandbox.TestOS.root?() && File.exists?("/sys/fs/cgroup/cpu/cpu.idle") do
       expected = Path.join(host, "sandbox-idle")
       assert vm_cpu_cgroup() == expected
       dir = Path.join("/sys/fs/cgroup/cpu", expected)
