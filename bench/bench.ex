@@ -600,12 +600,12 @@ defmodule Sandbox.Bench do
     labels = [
       vm:
         "`erlexec` and the VM's boot, to `Sandbox.Guest`: the kernel, and the boot file's " <>
-          "batches (the kernel's, distribution's, Elixir's, Logger's and the evaluator's modules)",
+          "batches (the kernel's, distribution's, Elixir's and the evaluator's modules)",
       distribution_and_preload:
         "distribution (and, without a boot file, the modules above that the kernel's boot does not load)",
       elixir: "the Elixir application",
-      logger_and_warm_up:
-        "Logger and the output devices (and, for a pool's VM, a throwaway evaluation)",
+      warm_up:
+        "the output devices (and, for a pool's VM, a throwaway evaluation; Logger starts when a run logs)",
       evaluation: "the request, the setup and the evaluation, to the code's first line",
       after:
         "after the answer: the VM's exit, its forker (`erl_child_setup`), what it did after answering"
@@ -712,10 +712,10 @@ defmodule Sandbox.Bench do
       "**Cold run.** The target is #{round1(target)} ms. A bare `erl -noshell -eval " <>
         "'halt()'` takes #{round1(r.bare.p50)} ms here, most of it loading about 100 modules at " <>
         "about a millisecond each; that leaves #{round1(target - r.bare.p50)} ms for all a run " <>
-        "adds: spawning the helper and `erl`'s start-up script, distribution, Elixir and " <>
-        "Logger, the request, the evaluation and its frames. Ours adds " <>
+        "adds: spawning the helper and `erl`'s start-up script, distribution, Elixir, " <>
+        "the request, the evaluation and its frames. Ours adds " <>
         "#{round1(r.cold.sandbox.p50 - r.bare.p50)} ms. Its largest parts are already cut " <>
-        "(distribution used to load crypto and OpenSSL, 35 to 50 ms; the 110-odd modules " <>
+        "(distribution used to load crypto and OpenSSL, 35 to 50 ms; the 90-odd modules " <>
         "every run loads now load from the VMs' boot file, in parallel batches ahead of the " <>
         "kernel). The floor, a bare `erl` (busy-waiting off) that starts Elixir, evaluates " <>
         "and halts, took #{round1(r.cold.floor.p50)} ms in the same turns, loading its modules " <>
@@ -835,23 +835,20 @@ defmodule Sandbox.Bench do
         "#{round1(tree)} ms (see \"Where a run's CPU goes\"): the VM's boot to its first " <>
         "line of our code alone is #{round1(r.stages[:vm])} ms, as a bare VM's. What ours " <>
         "adds over the floor is distribution (a node name, so that pids never alias the " <>
-        "host's), Logger (so that Logger calls print), the output devices, and, per run " <>
+        "host's), the output devices, and, per run " <>
         "in this phase, the host's work (#{round1(s.sandbox.host_cpu_per_run * 1000)} ms, the bench's " <>
         "own callers and sleeper included) and the automatic pool's VMs booted ahead and " <>
         "killed unused when the phase ends. Already cut: the `erl` script's five forked " <>
         "programs (ERTS's `erlexec` is started directly), scheduler busy-waiting in VMs, " <>
-        "and the kernel's module loading one at a time (a boot file of the package's loads " <>
-        "what every run needs in parallel batches). A VM's CPU is mostly the JIT compiling " <>
+        "the kernel's module loading one at a time (a boot file of the package's loads " <>
+        "what every run needs in parallel batches), and Logger's start in every VM (it " <>
+        "starts when a run logs or names it: about 7% of a trivial run's CPU). A VM's CPU " <>
+        "is mostly the JIT compiling " <>
         "the modules it loads, about a millisecond each: a trivial run had loaded " <>
         "#{r.modules.sandbox} when it evaluated, the floor #{r.modules.floor}; this OTP has " <>
-        "no interpreter to load them more cheaply. The difference is Elixir's Logger " <>
-        "application and what it starts (loaded whether the run logs or not), " <>
-        "distribution's modules, the guest's, and what most snippets use (Enum, Inspect, " <>
-        "the evaluator's), loaded ahead in parallel. Measured leads, not taken: a VM " <>
-        "without Logger used about 7% less CPU per run in this phase (three pairs in " <>
-        "turn), but Elixir 1.14's Logger prints nothing until its application runs, and " <>
-        "starting it at the first log event must neither deadlock (the event may come from " <>
-        "the application controller) nor lose that event; one scheduler per VM (`+S 1`) " <>
+        "no interpreter to load them more cheaply. The difference is distribution's " <>
+        "modules, the guest's, and the evaluator's, loaded ahead in parallel. Measured " <>
+        "leads, not taken: one scheduler per VM (`+S 1`) " <>
         "used 3 to 12% less in five of six pairs but made a cold run 15 to 25% slower and " <>
         "would leave the run's code one scheduler. What would reach the targets for sure is " <>
         "not a VM per run: a VM that serves several runs (which this package's single-use " <>

@@ -72,6 +72,78 @@ lifecycle_subreaper =
     tests: ["test/sandbox/logger_level_test.exs: a run prints at the host's level"]
   },
   %{
+    id: "lazy-logger-eager",
+    file: "lib/sandbox/guest.ex",
+    from: "    LazyLogger.install()",
+    to: "    LazyLogger.install(); :application.ensure_all_started(:logger)",
+    breaks: "Speed: Logger starts when a run needs it",
+    tests: [
+      "test/sandbox/lazy_logger_test.exs: a run that logs nothing neither starts Logger nor loads it, cold or warm"
+    ]
+  },
+  %{
+    id: "lazy-logger-event-dropped",
+    file: "lib/sandbox/guest/lazy_logger.ex",
+    from: "    log_again(event)",
+    to: "    _ = event",
+    breaks: "Guarantees: Everything is captured (Logger, started by a run's first event)",
+    tests: [
+      "test/sandbox/lazy_logger_test.exs: the first event starts Logger, and is printed once, in Logger's format, at the run's level"
+    ]
+  },
+  %{
+    id: "lazy-logger-registered-dropped",
+    file: "lib/sandbox/guest/lazy_logger.ex",
+    from: "      starter = Process.whereis(@starter) -> send(starter, {{:log, event}, nil})",
+    to: "      starter = Process.whereis(@starter) -> _ = {starter, event}",
+    breaks: "Guarantees: Everything is captured (a crashed process's report)",
+    tests: [
+      "test/sandbox/lazy_logger_test.exs: a crashed process's report (OTP logs it from a process of its own) prints in Logger's format"
+    ]
+  },
+  %{
+    id: "lazy-logger-not-awaited",
+    file: "lib/sandbox/guest.ex",
+    from: "    :ok = LazyLogger.await()",
+    to: "    :ok",
+    breaks: "Guarantees: Nothing printed is lost (an event logged as Logger starts)",
+    tests: [
+      "test/sandbox/lazy_logger_test.exs: an event from a registered process (which does not wait for Logger's start) is printed before the run ends"
+    ]
+  },
+  %{
+    id: "lazy-logger-named-not-started",
+    file: "lib/sandbox/guest/lazy_logger.ex",
+    from: "    if Enum.any?(sources, &names_logger?/1), do: ask(:start), else: :ok",
+    to: "    if Enum.any?(sources, &names_logger?/1), do: :ok, else: :ok",
+    breaks: "Guarantees: Everything is captured (Logger.configure/1 before any event)",
+    tests: [
+      "test/sandbox/lazy_logger_test.exs: code that names Logger has it running from its first line: Logger.configure/1 works"
+    ]
+  },
+  %{
+    id: "lazy-logger-level-lost",
+    file: "lib/sandbox/guest/lazy_logger.ex",
+    from: "    :ok = :logger.set_primary_config(:level, level)",
+    to: "    _ = level",
+    breaks: "Guarantees: Everything is captured (Logger at the run's level)",
+    tests: [
+      "test/sandbox/lazy_logger_test.exs: Logger's start keeps the run's level (Logger sets one of its own)"
+    ]
+  },
+  %{
+    id: "lazy-logger-unheld-during-start",
+    file: "lib/sandbox/guest/lazy_logger.ex",
+    from: "    %{level: level} = :logger.get_primary_config()",
+    to:
+      "    %{level: level} = (:logger.remove_primary_filter(@filter); :logger.get_primary_config())",
+    breaks:
+      "Guarantees: Everything is captured (in Logger's format, its own start's reports dropped)",
+    tests: [
+      "test/sandbox/lazy_logger_test.exs: events logged while Logger starts are held and printed once each; its own start's reports are not"
+    ]
+  },
+  %{
     id: "reach-not-staged",
     file: "c_src/helper/vm.c",
     from: "    if (args->drop && reach_bind_sources(argv, args->uid, args->gid) < 0)",

@@ -2,11 +2,11 @@ defmodule Sandbox.BootFile do
   @moduledoc false
   # The boot file peer VMs start from: the installation's own `start.boot`
   # (what `erl` boots when given none), plus batches of modules loaded
-  # ahead of the kernel's start. A peer loads the same 110-odd modules
+  # ahead of the kernel's start. A peer loads the same 90-odd modules
   # before its run whatever the run is: the kernel's and distribution's,
   # which they load one at a time as they start, each a code server call
-  # and a search of the code path, and Elixir's, Logger's and the
-  # evaluator's (`Sandbox.Guest.preload/0`). Init reads and prepares
+  # and a search of the code path, and Elixir's and the evaluator's
+  # (`Sandbox.Guest.preload/0`). Init reads and prepares
   # each batch in parallel and makes it current at once: measured on 2
   # cores, a cold run's VM used 5% less CPU and answered 20% sooner.
   #

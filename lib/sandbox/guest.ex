@@ -20,7 +20,7 @@ defmodule Sandbox.Guest do
   # Output goes to fd 1 and 2, which the helper points at the output pipe.
   # After the result the peer waits to be killed.
 
-  alias Sandbox.Guest.{Native, OutputDevice}
+  alias Sandbox.Guest.{LazyLogger, Native, OutputDevice}
   alias Sandbox.Protocol
 
   @booted Protocol.tag_booted()
@@ -31,32 +31,27 @@ defmodule Sandbox.Guest do
   @fd_request Protocol.fd_request()
   @fd_reply Protocol.fd_reply()
 
-  # What a peer loads between its boot and its first evaluation (Elixir,
-  # Logger, the evaluator, the I/O path), measured on Elixir 1.14 and
+  # What every peer loads between its boot and its first evaluation
+  # (Elixir, the evaluator, the I/O path), measured on Elixir 1.14 and
   # 1.18. Loading a module costs about a millisecond here, mostly CPU. The
   # boot file (`Sandbox.BootFile`) loads these with the kernel's, in
   # parallel batches; a peer booted without one has
   # :code.ensure_modules_loaded/1 spread them over the cores while it
   # starts distribution. A hint only: a module missing from another
-  # Elixir is skipped, one not listed loads when first called.
+  # Elixir is skipped, one not listed loads when first called. Logger's
+  # are not here: it starts when a run needs it (`LazyLogger`), and a
+  # module only some runs call (`IO`, `Inspect`) costs those runs the
+  # millisecond rather than every run.
   @preload ~w(
     elixir elixir_sup elixir_config elixir_code_server elixir_aliases
     elixir_clauses elixir_dispatch elixir_env elixir_erl elixir_erl_clauses
-    elixir_erl_for elixir_erl_pass elixir_erl_var elixir_expand elixir_fn elixir_locals
+    elixir_erl_pass elixir_erl_var elixir_expand elixir_fn elixir_locals
     elixir_module elixir_parser elixir_quote elixir_rewrite elixir_tokenizer
     elixir_utils erl_eval epp io re
-    Elixir.Access Elixir.Application Elixir.Code Elixir.Enum Elixir.GenServer
-    Elixir.IO Elixir.IO.ANSI Elixir.Inspect Elixir.Inspect.Algebra
-    Elixir.Inspect.Integer Elixir.Inspect.List Elixir.Inspect.Opts
-    Elixir.Kernel Elixir.Keyword Elixir.List Elixir.List.Chars
-    Elixir.List.Chars.BitString Elixir.Logger Elixir.Logger.App
-    Elixir.Logger.BackendSupervisor Elixir.Logger.Backends.Console
-    Elixir.Logger.Config Elixir.Logger.Filter Elixir.Logger.Formatter
-    Elixir.Logger.Handler Elixir.Logger.Utils Elixir.Logger.Watcher
-    Elixir.Macro Elixir.Macro.Env
-    Elixir.Map Elixir.Module.ParallelChecker Elixir.Process Elixir.Regex
-    Elixir.String Elixir.String.Tokenizer Elixir.Supervisor
-    Elixir.Supervisor.Default Elixir.System
+    Elixir.Code Elixir.Enum Elixir.Kernel Elixir.Keyword Elixir.List
+    Elixir.List.Chars Elixir.List.Chars.BitString Elixir.Macro Elixir.Macro.Env
+    Elixir.Map Elixir.Module.ParallelChecker Elixir.Process Elixir.String
+    Elixir.String.Tokenizer Elixir.System
   )a
 
   @doc "The modules a peer loads ahead of its first evaluation."
@@ -94,15 +89,15 @@ defmodule Sandbox.Guest do
     [stdout, _stderr] = devices = take_over_stdio()
     {:ok, _} = :application.ensure_all_started(:elixir)
     elixir = cpu_ms()
+    LazyLogger.install()
     warmed = warm_up_unless_cold()
-    start_logger()
     await_warm_up(warmed)
 
     :persistent_term.put({__MODULE__, :boot_cpu_ms},
       vm: booted_vm,
       distribution_and_preload: distributed,
       elixir: elixir,
-      logger_and_warm_up: cpu_ms()
+      warm_up: cpu_ms()
     )
 
     send_frame(channel, [@booted, System.pid()])
@@ -160,13 +155,6 @@ defmodule Sandbox.Guest do
     after
       if is_list(crypto), do: :code.add_pathz(crypto)
     end
-  end
-
-  # Elixir's Logger: without its application running, Logger calls print
-  # nothing. Its level is the host's, set with each run's request.
-  # The host's code paths as of the boot came with `-pa`.
-  defp start_logger do
-    _ = :application.ensure_all_started(:logger)
   end
 
   # The first evaluation in a VM loads the parser, the expander, erl_eval
@@ -300,6 +288,7 @@ defmodule Sandbox.Guest do
 
   defp run_setup(request) do
     apply_environment(request)
+    LazyLogger.start_if_named([request.code | request.setup])
 
     Enum.each(request.setup, fn
       code when is_binary(code) -> Code.eval_string(code)
@@ -332,9 +321,12 @@ defmodule Sandbox.Guest do
     kind, reason -> {:error, {kind, reason, __STACKTRACE__}}
   end
 
-  # Logger formats and writes from processes of its own: wait until they
-  # have written what they were given, then until the devices have.
+  # Logger formats and writes from processes of its own: wait until it has
+  # started if an event started it, until they have written what they were
+  # given, then until the devices have.
   defp flush_vm_output(devices) do
+    :ok = LazyLogger.await()
+
     for id <- :logger.get_handler_ids(),
         match?({:ok, %{module: :logger_std_h}}, :logger.get_handler_config(id)) do
       :logger_std_h.filesync(id)

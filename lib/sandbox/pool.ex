@@ -3,7 +3,7 @@ defmodule Sandbox.Pool do
   A supervised pool of pre-booted, single-use sandbox VMs.
 
   A run given a pool (`Sandbox.run(code, pool: name)`) takes a peer that
-  has already booted, started Elixir and Logger and loaded the evaluator,
+  has already booted, started Elixir and loaded the evaluator,
   so the run costs milliseconds instead of a VM boot. Each peer serves
   exactly one run and is then destroyed like any other, so every run
   still starts from a clean slate. The pool boots a replacement in the

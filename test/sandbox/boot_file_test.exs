@@ -58,7 +58,7 @@ defmodule Sandbox.BootFileTest do
     # The kernel's, distribution's, Elixir's and the evaluator's; none
     # that init loads anyway (a module loaded twice fails the boot), none
     # missing from the directories given.
-    for mod <- [:net_kernel, :unicode_util, :elixir, :elixir_parser, Kernel, Logger],
+    for mod <- [:net_kernel, :unicode_util, :elixir, :elixir_parser, Kernel, Code],
         do: assert(mod in batch)
 
     taken =
