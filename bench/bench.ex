@@ -604,8 +604,8 @@ defmodule Sandbox.Bench do
       distribution_and_preload:
         "distribution (and, without a boot file, the modules above that the kernel's boot does not load)",
       elixir: "the Elixir application",
-      warm_up:
-        "the output devices (and, for a pool's VM, a throwaway evaluation; Logger starts when a run logs)",
+      devices_and_logger_filter:
+        "the output devices and the filter that starts Logger when a run logs",
       evaluation: "the request, the setup and the evaluation, to the code's first line",
       after:
         "after the answer: the VM's exit, its forker (`erl_child_setup`), what it did after answering"

@@ -1328,6 +1328,26 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "warm-up-awaited",
+    file: "lib/sandbox/guest.ex",
+    from: "    stop_warm_up(warming)",
+    to: "    if warming, do: await_down(warming)",
+    breaks: "Speed: a pool's VM warms up only while it waits",
+    tests: [
+      "test/sandbox/pool_test.exs: a run that takes a VM still warming up stops the warm-up (it does not wait), which leaves no process behind"
+    ]
+  },
+  %{
+    id: "warm-up-device-left",
+    file: "lib/sandbox/guest.ex",
+    from: "          discard = OutputDevice.start_link(:discard)",
+    to: "          discard = OutputDevice.start(:discard)",
+    breaks: "Speed: a pool's VM warms up only while it waits (and leaves nothing behind)",
+    tests: [
+      "test/sandbox/pool_test.exs: a run that takes a VM still warming up stops the warm-up (it does not wait), which leaves no process behind"
+    ]
+  },
+  %{
     id: "vm-moved-into-cgroup",
     file: "c_src/helper/cgroup.c",
     from: "        pid_t pid = sys_clone3_into_cgroup(dir);",

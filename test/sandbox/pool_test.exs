@@ -52,11 +52,25 @@ defmodule Sandbox.PoolTest do
     refute :elixir_interpolation in Sandbox.BootFile.modules()
     loaded? = ":erlang.module_loaded(:elixir_interpolation)"
     pool = start_pool!(size: 1)
-    await_idle(pool, 1)
+    [idle] = await_idle(pool, 1)
+    # It warms up once booted, while it waits: until it has nothing left to do.
+    assert TestOS.eventually(fn -> TestOS.quiet?(idle) end, 20_000)
     assert {:ok, %{result: true}} = Sandbox.run(loaded?, pool: pool)
     assert {:ok, %{result: false}} = Sandbox.run(loaded?, pool: false)
     # With limits, the request follows the booted frame (once they are in force).
     assert {:ok, %{result: false}} = Sandbox.run(loaded?, pool: false, max_processes: 10_000)
+  end
+
+  test "a run that takes a VM still warming up stops the warm-up (it does not wait), which leaves no process behind" do
+    pool = start_pool!(size: 1)
+    # Whether the warm-up got to its last line (it inspects a map), and
+    # how many processes the run sees.
+    code = "{:erlang.module_loaded(Inspect.Map), length(Process.list())}"
+    # Taken as it finishes booting: the request comes as the warm-up starts.
+    assert {:ok, %{result: {false, processes}}} = Sandbox.run(code, pool: pool)
+    [idle] = await_idle(pool, 1)
+    assert TestOS.eventually(fn -> TestOS.quiet?(idle) end, 20_000)
+    assert {:ok, %{result: {true, ^processes}}} = Sandbox.run(code, pool: pool)
   end
 
   test "nothing carries over from one pooled run to the next" do

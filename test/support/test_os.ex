@@ -36,6 +36,30 @@ defmodule Sandbox.TestOS do
     end
   end
 
+  @doc """
+  Whether every thread of a process is asleep, three times over 100 ms:
+  it has nothing left to do (a thread that is merely starved of CPU is
+  runnable, not asleep).
+  """
+  def quiet?(pid) do
+    Enum.all?(1..3, fn _ ->
+      Process.sleep(50)
+
+      case File.ls("/proc/#{pid}/task") do
+        {:ok, tids} ->
+          Enum.all?(tids, fn tid ->
+            case File.read("/proc/#{pid}/task/#{tid}/stat") do
+              {:ok, text} -> Regex.run(~r/\)\s+(\S)/, text, capture: :all_but_first) == ["S"]
+              {:error, _} -> true
+            end
+          end)
+
+        {:error, _} ->
+          false
+      end
+    end)
+  end
+
   @doc "True while the process exists and is not a zombie."
   def alive?(pid) do
     case stat(pid) do

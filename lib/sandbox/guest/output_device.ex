@@ -20,6 +20,10 @@ defmodule Sandbox.Guest.OutputDevice do
   @spec start(:write | :discard) :: pid()
   def start(mode), do: spawn(fn -> init(mode) end)
 
+  @doc "`start/1`, linked to the caller."
+  @spec start_link(:write | :discard) :: pid()
+  def start_link(mode), do: spawn_link(fn -> init(mode) end)
+
   @doc "Serves reads from `input` (an I/O server, e.g. a `StringIO`) from now on."
   @spec set_input(pid(), pid()) :: :ok
   def set_input(device, input) do
