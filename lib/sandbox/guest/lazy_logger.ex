@@ -171,9 +171,9 @@ defmodule Sandbox.Guest.LazyLogger do
   # Its metadata (pid, group leader, time, location) is the original's.
   defp log_again(%{level: level, msg: msg, meta: meta}) do
     case msg do
-      {:string, string} -> :logger.macro_log(%{}, level, string, meta)
-      {:report, report} -> :logger.macro_log(%{}, level, report, meta)
-      {format, args} -> :logger.macro_log(%{}, level, format, args, meta)
+      {:string, string} -> :logger.log(level, string, meta)
+      {:report, report} -> :logger.log(level, report, meta)
+      {format, args} -> :logger.log(level, format, args, meta)
     end
   end
 
