@@ -162,7 +162,7 @@ defmodule Sandbox.Guest do
   # pool's) loads the common ones while it waits, in a process that leaves
   # nothing behind. Only while it waits: the request stops it, so a run
   # never waits for it, and under load, where a pool's VMs are taken as
-  # soon as they have booted, they do not spend the CPU (measured: 5% of a
+  # soon as they have booted, they do not spend the CPU (measured: 7% of a
   # trivial run's). A peer launched for its run (a cold one,
   # `-sandbox_cold`) skips it: the run loads what it needs, no more.
   # What most snippets use: lists, ranges, maps, string interpolation,

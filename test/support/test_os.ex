@@ -37,9 +37,9 @@ defmodule Sandbox.TestOS do
   end
 
   @doc """
-  Whether every thread of a process is asleep, three times over 100 ms:
+  Whether every thread of a process is asleep, three times 50 ms apart:
   it has nothing left to do (a thread that is merely starved of CPU is
-  runnable, not asleep).
+  runnable, not asleep). A thread's stat is at /proc/<tid>/stat too.
   """
   def quiet?(pid) do
     Enum.all?(1..3, fn _ ->
@@ -48,9 +48,10 @@ defmodule Sandbox.TestOS do
       case File.ls("/proc/#{pid}/task") do
         {:ok, tids} ->
           Enum.all?(tids, fn tid ->
-            case File.read("/proc/#{pid}/task/#{tid}/stat") do
-              {:ok, text} -> Regex.run(~r/\)\s+(\S)/, text, capture: :all_but_first) == ["S"]
-              {:error, _} -> true
+            # A thread gone in between has nothing left to do either.
+            case stat(String.to_integer(tid)) do
+              nil -> true
+              %{state: state} -> state == "S"
             end
           end)
 
