@@ -122,6 +122,16 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "lazy-logger-quoted-setup-unread",
+    file: "lib/sandbox/guest/lazy_logger.ex",
+    from: "  defp names_logger?(quoted), do: names_logger?(:erlang.term_to_binary(quoted))",
+    to: "  defp names_logger?(_quoted), do: false",
+    breaks: "Guarantees: Everything is captured (Logger.configure/1 in a quoted setup)",
+    tests: [
+      "test/sandbox/lazy_logger_test.exs: code that names Logger has it running from its first line: Logger.configure/1 works"
+    ]
+  },
+  %{
     id: "lazy-logger-level-lost",
     file: "lib/sandbox/guest/lazy_logger.ex",
     from: "    :ok = :logger.set_primary_config(:level, level)",

@@ -80,6 +80,14 @@ defmodule Sandbox.LazyLoggerTest do
       run!(~S|:logger.info("after setup")|, setup: ["Logger.configure(level: :info)"])
 
     assert count(output, "[info] after setup") == 1
+
+    # Named in a quoted setup.
+    {output, :ok} =
+      run!(~S|:logger.info("after quoted setup")|,
+        setup: [quote(do: Logger.configure(level: :info))]
+      )
+
+    assert count(output, "[info] after quoted setup") == 1
   end
 
   test "Logger's start keeps the run's level (Logger sets one of its own)" do
