@@ -600,9 +600,9 @@ defmodule Sandbox.Bench do
     labels = [
       vm:
         "`erlexec` and the VM's boot, to `Sandbox.Guest`: the kernel, and the boot file's " <>
-          "batches (the kernel's, distribution's, Elixir's and the evaluator's modules)",
-      distribution_and_preload:
-        "distribution (and, without a boot file, the modules above that the kernel's boot does not load)",
+          "batches (the kernel's, Elixir's and the evaluator's modules)",
+      node_name_and_preload:
+        "the node name (and, without a boot file, the modules above that the kernel's boot does not load)",
       elixir: "the Elixir application",
       devices_and_logger_filter:
         "the output devices and the filter that starts Logger when a run logs",

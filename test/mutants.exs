@@ -537,12 +537,33 @@ lifecycle_subreaper =
   %{
     id: "dist-listener",
     file: "lib/sandbox/guest.ex",
-    from: "          dist_listen: false,",
-    to: "          dist_listen: true,",
+    from: "    :ok = name_node()",
+    to: "    {:ok, _} = :net_kernel.start(:sandbox_mutant, %{name_domain: :shortnames})",
     breaks: "Guarantees: No distribution (no listener, no EPMD)",
     tests: [
       "test/sandbox/isolation_test.exs: no Erlang distribution the peer is connected to nothing and has no socket to be reached on",
       "test/sandbox/isolation_test.exs: no Erlang distribution the host stays non-distributed and no EPMD is started or told of the VM"
+    ]
+  },
+  %{
+    id: "node-unnamed",
+    file: "lib/sandbox/guest.ex",
+    from: "    :ok = name_node()",
+    to: "    :ok",
+    breaks: "Guarantees: No distribution (pids and refs decode as remote ones)",
+    tests: [
+      "test/sandbox/isolation_test.exs: no Erlang distribution pids and refs in a result are never host-local"
+    ]
+  },
+  %{
+    id: "cookie-server-missing",
+    file: "lib/sandbox/guest.ex",
+    from:
+      "    {:ok, _} = :supervisor.start_child(:kernel_sup, %{id: :auth, start: {:auth, :start_link, []}})",
+    to: "    {:ok, :skipped}",
+    breaks: "Guarantees: No distribution (a random cookie)",
+    tests: [
+      "test/sandbox/isolation_test.exs: no Erlang distribution each VM has a cookie of its own, and takes part in no global name traffic"
     ]
   },
   %{

@@ -83,9 +83,9 @@ defmodule Sandbox.Guest do
     booted_vm = cpu_ms()
     preloading = spawn_monitor(fn -> :code.ensure_modules_loaded(@preload) end)
     channel = Port.open({:fd, @fd_request, @fd_reply}, [:binary, packet: 4])
-    start_distribution()
+    :ok = name_node()
     await_down(preloading)
-    distributed = cpu_ms()
+    named = cpu_ms()
     [stdout, _stderr] = devices = take_over_stdio()
     {:ok, _} = :application.ensure_all_started(:elixir)
     elixir = cpu_ms()
@@ -93,18 +93,21 @@ defmodule Sandbox.Guest do
 
     :persistent_term.put({__MODULE__, :boot_cpu_ms},
       vm: booted_vm,
-      distribution_and_preload: distributed,
+      node_name_and_preload: named,
       elixir: elixir,
       devices_and_logger_filter: cpu_ms()
     )
 
-    send_frame(channel, [@booted, System.pid()])
+    send_frame(channel, [@booted, :os.getpid()])
     warming = warm_up_unless_cold()
-    request = Map.put(receive_request(channel), :launch_context, launch_context())
+    request = :maps.put(:launch_context, launch_context(), receive_request(channel))
     stop_warm_up(warming)
     add_new_paths(request.paths)
-    if Map.get(request, :ignore_file_size_signal), do: :ok = Native.ignore_file_size_signal()
-    give_stdin(stdout, Map.get(request, :stdin))
+
+    if :maps.get(:ignore_file_size_signal, request, false),
+      do: :ok = Native.ignore_file_size_signal()
+
+    give_stdin(stdout, :maps.get(:stdin, request, nil))
     send_frame(channel, [@started])
 
     parent = self()
@@ -134,27 +137,30 @@ defmodule Sandbox.Guest do
   end
 
   # A node name of its own, so the peer's pids and refs never decode as the
-  # host's, but no listener (so no EPMD and no way in) and hidden. Started
-  # here rather than with -sname for one reason: net_kernel seeds the
-  # node's "creation" from crypto when it can, and loading crypto (and
-  # OpenSSL) costs 35 to 50 ms, a sixth of a cold boot. Without crypto on
-  # the path it takes a pseudo-random one, which is all a creation needs.
-  # crypto is back on the path before any code of the run can look for it.
-  defp start_distribution do
+  # host's, and nothing else of distribution: no net_kernel, so no
+  # listener, no EPMD, no connection in or out (`Node.connect/1` is
+  # `:ignored`, as in a VM without a name). `:erlang.setnode/2` is what
+  # net_kernel calls once it has a name, and only a process registered as
+  # `net_kernel` may call it. Starting net_kernel for the name alone cost
+  # every run 4 modules more (`re`, the TCP distribution's, EPMD's client)
+  # and about 5 ms of CPU. The creation tells apart
+  # nodes of the same name, which these never share: any valid one will
+  # do. The cookie server runs as under net_kernel (`Node.get_cookie/0`:
+  # the launcher's random `-setcookie`), under the kernel's supervisor.
+  defp name_node do
     {:ok, [[name]]} = :init.get_argument(:sandbox_node)
-    crypto = :code.lib_dir(:crypto, :ebin)
-    if is_list(crypto), do: :code.del_path(:crypto)
+    node = :erlang.list_to_atom(name ++ ~c"@" ++ :inet_db.gethostname())
+    true = :erlang.register(:net_kernel, self())
 
     try do
-      {:ok, _} =
-        :net_kernel.start(List.to_atom(name), %{
-          name_domain: :shortnames,
-          dist_listen: false,
-          hidden: true
-        })
+      true = :erlang.setnode(node, :rand.uniform(0xFFFFFFF0) + 3)
     after
-      if is_list(crypto), do: :code.add_pathz(crypto)
+      :erlang.unregister(:net_kernel)
     end
+
+    {:ok, _} = :supervisor.start_child(:kernel_sup, %{id: :auth, start: {:auth, :start_link, []}})
+
+    :ok
   end
 
   # A first evaluation loads what the boot file leaves out (the modules
