@@ -94,8 +94,8 @@ lifecycle_subreaper =
   %{
     id: "lazy-logger-registered-dropped",
     file: "lib/sandbox/guest/lazy_logger.ex",
-    from: "      starter = Process.whereis(@starter) -> send(starter, {{:log, event}, nil})",
-    to: "      starter = Process.whereis(@starter) -> _ = {starter, event}",
+    from: "        send(starter, {{:log, event}, nil})",
+    to: "        _ = {starter, event}",
     breaks: "Guarantees: Everything is captured (a crashed process's report)",
     tests: [
       "test/sandbox/lazy_logger_test.exs: a crashed process's report (OTP logs it from a process of its own) prints in Logger's format"
@@ -114,8 +114,8 @@ lifecycle_subreaper =
   %{
     id: "lazy-logger-named-not-started",
     file: "lib/sandbox/guest/lazy_logger.ex",
-    from: "    if Enum.any?(sources, &names_logger?/1), do: ask(:start), else: :ok",
-    to: "    if Enum.any?(sources, &names_logger?/1), do: :ok, else: :ok",
+    from: "    if :lists.any(&names_logger?/1, sources), do: ask(:start), else: :ok",
+    to: "    if :lists.any(&names_logger?/1, sources), do: :ok, else: :ok",
     breaks: "Guarantees: Everything is captured (Logger.configure/1 before any event)",
     tests: [
       "test/sandbox/lazy_logger_test.exs: code that names Logger has it running from its first line: Logger.configure/1 works"
@@ -409,8 +409,8 @@ lifecycle_subreaper =
   %{
     id: "capture-stderr-in-order",
     file: "lib/sandbox/guest.ex",
-    from: "    for name <- [:user, :standard_error] do",
-    to: "    for name <- [:user] do",
+    from: "      [:user, :standard_error]",
+    to: "      [:user]",
     breaks: "Guarantees: Everything is captured (in the order each writer wrote)",
     tests: [
       "test/sandbox/output_test.exs: capture every writer's output is whole and in the order it wrote: stdout and stderr interleaved exactly"
@@ -564,6 +564,17 @@ lifecycle_subreaper =
     breaks: "Guarantees: No distribution (a random cookie)",
     tests: [
       "test/sandbox/isolation_test.exs: no Erlang distribution each VM has a cookie of its own, and takes part in no global name traffic"
+    ]
+  },
+  %{
+    id: "dot-erlang-read",
+    file: "lib/sandbox/boot_file.ex",
+    from:
+      ~S|    source = Path.join([List.to_string(:code.root_dir()), "bin", "no_dot_erlang.boot"])|,
+    to: ~S|    source = Path.join([List.to_string(:code.root_dir()), "bin", "start.boot"])|,
+    breaks: "Guarantees: Nothing carries over (no .erlang file is evaluated)",
+    tests: [
+      "test/sandbox/isolation_test.exs: what the peer sees of the host a .erlang file in the home directory is not evaluated"
     ]
   },
   %{
@@ -1324,18 +1335,18 @@ lifecycle_subreaper =
     to: "        {:ok, before ++ rest}",
     breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
     tests: [
-      "test/sandbox/boot_file_test.exs: it is start.boot, plus the modules every peer loads in batches ahead of the kernel"
+      "test/sandbox/boot_file_test.exs: it is no_dot_erlang.boot, plus the modules every peer loads in batches ahead of the kernel"
     ]
   },
   %{
     id: "boot-batch-loads-twice",
     file: "lib/sandbox/boot_file.ex",
     from:
-      "        batch = for mod <- modules(), mod not in taken, file = beam(mod), do: {mod, file}",
-    to: "        batch = for mod <- modules(), file = beam(mod), do: {mod, file}",
+      "        batch = for mod <- modules, mod not in taken, file = beam(mod), do: {mod, file}",
+    to: "        batch = for mod <- modules, file = beam(mod), do: {mod, file}",
     breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
     tests: [
-      "test/sandbox/boot_file_test.exs: it is start.boot, plus the modules every peer loads in batches ahead of the kernel"
+      "test/sandbox/boot_file_test.exs: a module that init loads anyway is left out of the batches (a module loaded twice fails the boot)"
     ]
   },
   %{

@@ -1,12 +1,14 @@
 defmodule Sandbox.BootFile do
   @moduledoc false
-  # The boot file peer VMs start from: the installation's own `start.boot`
-  # (what `erl` boots when given none), plus batches of modules loaded
-  # ahead of the kernel's start. A peer loads the same 90-odd modules
-  # before its run whatever the run is: the kernel's and distribution's,
-  # which they load one at a time as they start, each a code server call
-  # and a search of the code path, and Elixir's and the evaluator's
-  # (`Sandbox.Guest.preload/0`). Init reads and prepares
+  # The boot file peer VMs start from: the installation's own
+  # `no_dot_erlang.boot` (what `erl` boots when given none, less the
+  # evaluation of the first `.erlang` file found in the working directory
+  # or HOME: a host user's file is not the run's, and reading it loaded 3
+  # modules more), plus batches of modules loaded ahead of the kernel's
+  # start. A peer loads the same 70-odd modules before its run whatever the
+  # run is: the kernel's, which it loads one at a time as it starts, each
+  # a code server call and a search of the code path, and Elixir's and the
+  # evaluator's (`Sandbox.Guest.preload/0`). Init reads and prepares
   # each batch in parallel and makes it current at once: measured on 2
   # cores, a cold run's VM used 5% less CPU and answered 20% sooner.
   #
@@ -15,24 +17,23 @@ defmodule Sandbox.BootFile do
   # user's cache. Named by its content, so hosts that share a directory
   # share the file, and a host with other paths writes its own.
   #
-  # Where there is no `start.boot` to start from or nowhere to write, there
+  # Where there is no `no_dot_erlang.boot` to start from or nowhere to write, there
   # is no boot file and peers boot as `erl` does (nil below).
 
   alias Sandbox.Guest
 
-  # What a peer's kernel, distribution, Logger's OTP handler and the I/O
-  # path load lazily before its run, on OTP 25 (see the module doc). A
+  # What a peer's kernel, Logger's OTP handler and the I/O path load
+  # lazily before its run, on OTP 25 (see the module doc). A
   # module the installation lacks is left out; one missing from the list
   # loads when first called, as without a boot file.
   @otp_modules ~w(
-    auth beam_lib binary c epp erl_anno erl_distribution erl_epmd erl_features
+    auth beam_lib binary epp erl_anno erl_distribution erl_features
     erl_internal erl_scan erl_signal_handler erpc gb_sets gb_trees global
     global_group inet inet_config inet_db inet_gethost_native inet_parse
-    inet_tcp inet_tcp_dist inet_udp io kernel_config kernel_refc
-    logger_formatter logger_h_common logger_handler_watcher logger_olp
-    logger_proxy logger_std_h logger_sup maps net_kernel orddict ordsets os
-    peer proplists queue rand raw_file_io re rpc standard_error string
-    supervisor_bridge unicode unicode_util user user_sup
+    inet_udp io kernel_config kernel_refc logger_formatter logger_h_common
+    logger_handler_watcher logger_olp logger_proxy logger_std_h logger_sup
+    maps net_kernel ordsets os peer proplists queue rand rpc standard_error
+    string supervisor_bridge unicode unicode_util user user_sup
   )a
 
   # Init loads each primLoad's modules at once: all read and prepared
@@ -63,7 +64,7 @@ defmodule Sandbox.BootFile do
   end
 
   defp make_here do
-    source = Path.join([List.to_string(:code.root_dir()), "bin", "start.boot"])
+    source = Path.join([List.to_string(:code.root_dir()), "bin", "no_dot_erlang.boot"])
     make(source, Enum.reject([priv_dir(), cache_dir()], &is_nil/1))
   end
 
@@ -72,14 +73,15 @@ defmodule Sandbox.BootFile do
   def modules, do: Enum.uniq(@otp_modules ++ Guest.preload())
 
   @doc """
-  A boot file made from the boot file `source` and written into the first
-  of `dirs` that takes it; its path without `.boot`, or nil.
+  A boot file made from the boot file `source`, loading `modules` in
+  batches, and written into the first of `dirs` that takes it; its path
+  without `.boot`, or nil.
   """
-  @spec make(String.t(), [String.t()]) :: String.t() | nil
-  def make(source, dirs) do
+  @spec make(String.t(), [String.t()], [module()]) :: String.t() | nil
+  def make(source, dirs, modules \\ modules()) do
     with {:ok, binary} <- File.read(source),
          {:script, _, instructions} = script <- decode(binary),
-         {:ok, instructions} <- add_batch(instructions) do
+         {:ok, instructions} <- add_batch(instructions, modules) do
       write(:erlang.term_to_binary(put_elem(script, 2, instructions)), dirs)
     else
       _ -> nil
@@ -89,14 +91,14 @@ defmodule Sandbox.BootFile do
   # The batches go last before `kernel_load_completed`: init loads what
   # comes before it, in interactive mode too. What it loads already is
   # left out (a module loaded twice is an error).
-  defp add_batch(instructions) do
+  defp add_batch(instructions, modules) do
     case Enum.split_while(instructions, &(&1 != {:kernel_load_completed})) do
       {_, []} ->
         :error
 
       {before, rest} ->
         taken = for {kind, mods} <- before, kind in [:preLoaded, :primLoad], mod <- mods, do: mod
-        batch = for mod <- modules(), mod not in taken, file = beam(mod), do: {mod, file}
+        batch = for mod <- modules, mod not in taken, file = beam(mod), do: {mod, file}
         dirs = batch |> Enum.map(fn {_, file} -> Path.dirname(file) end) |> Enum.uniq()
         mods = Enum.map(batch, &elem(&1, 0))
         loads = Enum.map(Enum.chunk_every(mods, @batch_size), &{:primLoad, &1})

@@ -32,26 +32,30 @@ defmodule Sandbox.Guest do
   @fd_reply Protocol.fd_reply()
 
   # What every peer loads between its boot and its first evaluation
-  # (Elixir, the evaluator, the I/O path), measured on Elixir 1.14 and
-  # 1.18. Loading a module costs about a millisecond here, mostly CPU. The
-  # boot file (`Sandbox.BootFile`) loads these with the kernel's, in
-  # parallel batches; a peer booted without one has
-  # :code.ensure_modules_loaded/1 spread them over the cores while it
-  # starts distribution. A hint only: a module missing from another
-  # Elixir is skipped, one not listed loads when first called. Logger's
-  # are not here: it starts when a run needs it (`LazyLogger`), and a
-  # module only some runs call (`IO`, `Inspect`) costs those runs the
-  # millisecond rather than every run.
+  # (Elixir, the evaluator, the I/O path, this module's own), measured on
+  # Elixir 1.14 and 1.18 with `1 + 1`. Loading a module costs about a
+  # millisecond of CPU here, most of it the JIT's. The boot file
+  # (`Sandbox.BootFile`) loads these with the kernel's, in parallel
+  # batches; a peer booted without one has :code.ensure_modules_loaded/1
+  # spread them over the cores while it names its node. A hint only: a
+  # module missing from another Elixir is skipped, one not listed loads
+  # when first called. Only what every run needs: a module some runs call
+  # (`Enum`, `IO`, the compiler's for aliases, matches or `fn`) costs those
+  # runs the millisecond rather than every run, and a pool's VM loads the
+  # common ones while it waits (@warm_up). Logger's start when a run needs
+  # it (`LazyLogger`). For the same reason the peer's own code calls
+  # Erlang's modules (`:lists`, `:maps`, `:erlang`), loaded anyway, where
+  # Elixir's (`Enum`, `Map`, `Process`) would add theirs to every run.
+  # (`Sandbox.Guest.Native` is left out: init cannot run an on_load.)
   @preload ~w(
-    elixir elixir_sup elixir_config elixir_code_server elixir_aliases
-    elixir_clauses elixir_dispatch elixir_env elixir_erl elixir_erl_clauses
-    elixir_erl_pass elixir_erl_var elixir_expand elixir_fn elixir_locals
-    elixir_module elixir_parser elixir_quote elixir_rewrite elixir_tokenizer
-    elixir_utils erl_eval epp io re
-    Elixir.Code Elixir.Enum Elixir.Kernel Elixir.Keyword Elixir.List
-    Elixir.List.Chars Elixir.List.Chars.BitString Elixir.Macro Elixir.Macro.Env
-    Elixir.Map Elixir.Module.ParallelChecker Elixir.Process Elixir.String
+    elixir elixir_code_server elixir_config elixir_dispatch elixir_env
+    elixir_erl elixir_erl_pass elixir_erl_var elixir_expand elixir_parser
+    elixir_rewrite elixir_sup elixir_tokenizer elixir_utils
+    Elixir.Code Elixir.Kernel Elixir.List.Chars Elixir.List.Chars.BitString
+    Elixir.Macro.Env Elixir.Module.ParallelChecker Elixir.String
     Elixir.String.Tokenizer Elixir.System
+    Elixir.Sandbox.Guest Elixir.Sandbox.Guest.LazyLogger
+    Elixir.Sandbox.Guest.OutputDevice
   )a
 
   @doc "The modules a peer loads ahead of its first evaluation."
@@ -113,7 +117,12 @@ defmodule Sandbox.Guest do
     parent = self()
     {evaluator, monitor} = spawn_monitor(fn -> evaluate(parent, request, stdout) end)
     send_frame(channel, [@result | await_result(channel, evaluator, monitor, devices)])
-    Process.sleep(:infinity)
+    # Until the helper kills the VM (a message nobody can send).
+    never = make_ref()
+
+    receive do
+      ^never -> :ok
+    end
   end
 
   # Synchronous writers for all the VM prints through `:user` and
@@ -122,12 +131,15 @@ defmodule Sandbox.Guest do
   # write is done before it is answered, so order across the two holds.
   # The `:user` device is also the code's group leader.
   defp take_over_stdio do
-    for name <- [:user, :standard_error] do
-      device = OutputDevice.start(:write)
-      if Process.whereis(name), do: Process.unregister(name)
-      Process.register(device, name)
-      device
-    end
+    :lists.map(
+      fn name ->
+        device = OutputDevice.start(:write)
+        if :erlang.whereis(name) != :undefined, do: :erlang.unregister(name)
+        :erlang.register(name, device)
+        device
+      end,
+      [:user, :standard_error]
+    )
   end
 
   defp receive_request(channel) do
@@ -191,9 +203,9 @@ defmodule Sandbox.Guest do
         spawn_monitor(fn ->
           # Linked: a warm-up stopped takes its device along.
           discard = OutputDevice.start_link(:discard)
-          Process.group_leader(self(), discard)
+          :erlang.group_leader(discard, self())
           Code.eval_string(@warm_up)
-          Process.exit(discard, :kill)
+          :erlang.exit(discard, :kill)
         end)
     end
   end
@@ -202,7 +214,7 @@ defmodule Sandbox.Guest do
   defp stop_warm_up(nil), do: :ok
 
   defp stop_warm_up({pid, _monitor} = warming) do
-    Process.exit(pid, :kill)
+    :erlang.exit(pid, :kill)
     await_down(warming)
   end
 
@@ -215,7 +227,7 @@ defmodule Sandbox.Guest do
   # The digest of the environment and directory this VM was launched with.
   defp launch_context do
     case :init.get_argument(:sandbox_context) do
-      {:ok, [[digest]]} -> List.to_integer(digest)
+      {:ok, [[digest]]} -> :erlang.list_to_integer(digest)
       _ -> nil
     end
   end
@@ -228,7 +240,11 @@ defmodule Sandbox.Guest do
   defp adopt_host_context(nil, _launched), do: :ok
 
   defp adopt_host_context(%{env: env, cwd: cwd}, _launched) do
-    for {name, _} <- System.get_env(), not Map.has_key?(env, name), do: System.delete_env(name)
+    :lists.foreach(
+      fn name -> if not :maps.is_key(name, env), do: System.delete_env(name) end,
+      :maps.keys(System.get_env())
+    )
+
     System.put_env(env)
     :ok = :file.set_cwd(cwd)
   end
@@ -240,7 +256,7 @@ defmodule Sandbox.Guest do
     # cost a load, about 1 ms, in every run.)
     case paths -- :code.get_path() do
       [] -> :ok
-      new -> :ok = :code.add_pathsa(Enum.reverse(new))
+      new -> :ok = :code.add_pathsa(:lists.reverse(new))
     end
   end
 
@@ -266,7 +282,7 @@ defmodule Sandbox.Guest do
         await_result(channel, evaluator, monitor, devices)
 
       {^evaluator, {:result, encoded}} ->
-        Process.demonitor(monitor, [:flush])
+        :erlang.demonitor(monitor, [:flush])
         flush_vm_output(devices)
         encoded
 
@@ -280,7 +296,7 @@ defmodule Sandbox.Guest do
   # Setup and code run in one process, as in the reference (where both ran
   # in the same :erpc process), so process state set up carries over.
   defp evaluate(parent, %{code: code} = request, device) do
-    Process.group_leader(self(), OutputDevice.start(:discard))
+    :erlang.group_leader(OutputDevice.start(:discard), self())
 
     case run_setup(request) do
       :ok ->
@@ -290,7 +306,7 @@ defmodule Sandbox.Guest do
           {^parent, :capture} -> :ok
         end
 
-        Process.group_leader(self(), device)
+        :erlang.group_leader(device, self())
         send(parent, {self(), {:result, :erlang.term_to_binary(eval_code(code))}})
 
       setup_error ->
@@ -302,10 +318,13 @@ defmodule Sandbox.Guest do
     apply_environment(request)
     LazyLogger.start_if_named([request.code | request.setup])
 
-    Enum.each(request.setup, fn
-      code when is_binary(code) -> Code.eval_string(code)
-      ast -> Code.eval_quoted(ast)
-    end)
+    :lists.foreach(
+      fn
+        code when is_binary(code) -> Code.eval_string(code)
+        ast -> Code.eval_quoted(ast)
+      end,
+      request.setup
+    )
   catch
     kind, reason -> {:setup_error, kind, reason, __STACKTRACE__}
   end
@@ -314,15 +333,19 @@ defmodule Sandbox.Guest do
   # every process they start. Applied here rather than at boot, so a pool's
   # peer, booted before its run was known, gets them too.
   defp apply_environment(request) do
-    adopt_host_context(Map.get(request, :host), request.launch_context)
+    adopt_host_context(:maps.get(:host, request, nil), request.launch_context)
     # The host's level: what its own Logger calls would print, a run's print.
-    :ok = :logger.set_primary_config(:level, Map.get(request, :logger_level, :warning))
+    :ok = :logger.set_primary_config(:level, :maps.get(:logger_level, request, :warning))
 
-    for {name, value} <- Map.get(request, :env, []) do
-      if value, do: System.put_env(name, value), else: System.delete_env(name)
-    end
+    :lists.foreach(
+      fn
+        {name, nil} -> System.delete_env(name)
+        {name, value} -> System.put_env(name, value)
+      end,
+      :maps.get(:env, request, [])
+    )
 
-    if dir = Map.get(request, :cd), do: File.cd!(dir)
+    if dir = :maps.get(:cd, request, nil), do: File.cd!(dir)
     :ok
   end
 
@@ -339,13 +362,18 @@ defmodule Sandbox.Guest do
   defp flush_vm_output(devices) do
     :ok = LazyLogger.await()
 
-    for id <- :logger.get_handler_ids(),
-        match?({:ok, %{module: :logger_std_h}}, :logger.get_handler_config(id)) do
-      :logger_std_h.filesync(id)
-    end
+    :lists.foreach(
+      fn id ->
+        case :logger.get_handler_config(id) do
+          {:ok, %{module: :logger_std_h}} -> :logger_std_h.filesync(id)
+          _ -> :ok
+        end
+      end,
+      :logger.get_handler_ids()
+    )
 
-    if Process.whereis(Logger), do: apply(Logger, :flush, [])
-    Enum.each(devices, &OutputDevice.sync/1)
+    if :erlang.whereis(Logger) != :undefined, do: apply(Logger, :flush, [])
+    :lists.foreach(&OutputDevice.sync/1, devices)
   end
 
   defp send_frame(channel, frame), do: Port.command(channel, frame)

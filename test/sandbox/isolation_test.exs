@@ -62,6 +62,25 @@ defmodule Sandbox.IsolationTest do
   end
 
   describe "what the peer sees of the host" do
+    # `erl`'s default boot evaluates the first `.erlang` it finds (the
+    # working directory's, then HOME's): a host user's file would run in
+    # every VM. A cold VM, booted with this HOME.
+    test "a .erlang file in the home directory is not evaluated", %{tmp_dir: dir} do
+      marker = Path.join(dir, "evaluated")
+      File.write!(Path.join(dir, ".erlang"), ~s|file:write_file("#{marker}", <<"yes">>).\n|)
+      home = System.get_env("HOME")
+      System.put_env("HOME", dir)
+
+      on_exit(fn -> if home, do: System.put_env("HOME", home), else: System.delete_env("HOME") end)
+
+      # The VM had this HOME: the file was there to be read.
+      assert {:ok, %{result: {:ok, [[home]]}}} =
+               Sandbox.run(":init.get_argument(:home)", pool: false)
+
+      assert List.to_string(home) == dir
+      refute File.exists?(marker)
+    end
+
     test "a code path added to the host at run time", %{tmp_dir: dir} do
       [{module, beam}] =
         Code.compile_string("defmodule AddedAtRunTime, do: def(hello, do: :from_added_path)")

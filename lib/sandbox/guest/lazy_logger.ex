@@ -57,14 +57,14 @@ defmodule Sandbox.Guest.LazyLogger do
     # that does not log (a round trip to a sleeping process costs a warm
     # run tens of µs to milliseconds under load).
     :persistent_term.put(@pending, :atomics.new(1, signed: false))
-    Process.register(spawn(fn -> serve(:idle) end), @starter)
+    :erlang.register(@starter, spawn(fn -> serve(:idle) end))
     :ok = :logger.add_primary_filter(@filter, {&__MODULE__.filter/2, :none})
   end
 
   @doc "Starts Logger now if any of `sources` (code strings or quoted setup) names it."
   @spec start_if_named([String.t() | Macro.t()]) :: :ok
   def start_if_named(sources) do
-    if Enum.any?(sources, &names_logger?/1), do: ask(:start), else: :ok
+    if :lists.any(&names_logger?/1, sources), do: ask(:start), else: :ok
   end
 
   @doc """
@@ -87,12 +87,12 @@ defmodule Sandbox.Guest.LazyLogger do
   end
 
   defp busy?(name) do
-    case Process.whereis(name) do
-      nil ->
+    case :erlang.whereis(name) do
+      :undefined ->
         false
 
       pid ->
-        Process.info(pid, [:status, :message_queue_len]) != [
+        :erlang.process_info(pid, [:status, :message_queue_len]) != [
           status: :waiting,
           message_queue_len: 0
         ]
@@ -106,17 +106,23 @@ defmodule Sandbox.Guest.LazyLogger do
     :atomics.add(:persistent_term.get(@pending), 1, 1)
 
     cond do
-      Process.info(self(), :registered_name) == {:registered_name, []} -> ask({:log, event})
-      starter = Process.whereis(@starter) -> send(starter, {{:log, event}, nil})
-      true -> :ok
+      # (Erlang's answer for a process without a name is [].)
+      :erlang.process_info(self(), :registered_name) == [] ->
+        ask({:log, event})
+
+      (starter = :erlang.whereis(@starter)) != :undefined ->
+        send(starter, {{:log, event}, nil})
+
+      true ->
+        :ok
     end
 
     :stop
   end
 
   defp ask(request) do
-    case Process.whereis(@starter) do
-      nil ->
+    case :erlang.whereis(@starter) do
+      :undefined ->
         :ok
 
       starter ->
@@ -126,10 +132,10 @@ defmodule Sandbox.Guest.LazyLogger do
         send(starter, {request, monitor})
 
         receive do
-          {^monitor, :done} -> Process.demonitor(monitor, [:flush])
+          {^monitor, :done} -> :erlang.demonitor(monitor, [:flush])
           {:DOWN, ^monitor, _, _, _} -> :ok
         after
-          @wait_ms -> Process.demonitor(monitor, [:flush])
+          @wait_ms -> :erlang.demonitor(monitor, [:flush])
         end
 
         :ok

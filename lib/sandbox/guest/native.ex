@@ -61,8 +61,10 @@ defmodule Sandbox.Guest.Native do
         write_all(fd, binary_part(data, written, byte_size(data) - written))
 
       {:error, :eagain} ->
-        Process.sleep(1)
-        write_all(fd, data)
+        receive do
+        after
+          1 -> write_all(fd, data)
+        end
 
       {:error, _errno} = error ->
         error

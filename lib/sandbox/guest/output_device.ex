@@ -34,11 +34,11 @@ defmodule Sandbox.Guest.OutputDevice do
   @doc "Returns once everything sent to `device` before this call is in the pipe."
   @spec sync(pid()) :: :ok
   def sync(device) do
-    ref = Process.monitor(device)
+    ref = :erlang.monitor(:process, device)
     send(device, {:sandbox_sync, self(), ref})
 
     receive do
-      {^ref, :synced} -> Process.demonitor(ref, [:flush])
+      {^ref, :synced} -> :erlang.demonitor(ref, [:flush])
       {:DOWN, ^ref, _, _, _} -> :ok
     end
 
@@ -56,7 +56,7 @@ defmodule Sandbox.Guest.OutputDevice do
   # Sandbox.Protocol's fd_guest_output); elsewhere the VM opens one.
   defp open do
     case :init.get_argument(:sandbox_output_fd) do
-      {:ok, [[fd]]} -> {:ok, List.to_integer(fd)}
+      {:ok, [[fd]]} -> {:ok, :erlang.list_to_integer(fd)}
       :error -> Native.open()
     end
   end
@@ -82,44 +82,47 @@ defmodule Sandbox.Guest.OutputDevice do
   end
 
   # Takes the requests already waiting, up to a bound.
-  defp collect(acc, count) when count >= @max_batch, do: Enum.reverse(acc)
+  defp collect(acc, count) when count >= @max_batch, do: :lists.reverse(acc)
 
   defp collect(acc, count) do
     receive do
       {:io_request, from, reply_as, request} ->
         collect([{from, reply_as, request} | acc], count + 1)
     after
-      0 -> Enum.reverse(acc)
+      0 -> :lists.reverse(acc)
     end
   end
 
   defp serve_batch(state, batch) do
-    {replies, data, state} =
-      Enum.reduce(batch, {[], [], state}, fn {from, reply_as, request}, {replies, data, state} ->
-        case read_with_prompt(request, state) do
-          {prompt, read} ->
-            # The input device answers the read itself, once the prompt is out.
-            {_reply, bytes, state} = handle(prompt, state)
-            {[{:forward, {:io_request, from, reply_as, read}} | replies], [data | bytes], state}
-
-          nil ->
-            {reply, bytes, state} = handle(request, state)
-            {[{from, reply_as, reply} | replies], [data | bytes], state}
-        end
-      end)
-
+    {replies, data, state} = :lists.foldl(&serve_request/2, {[], [], state}, batch)
     write(state.fd, data)
 
-    Enum.each(Enum.reverse(replies), fn
-      {:forward, read} -> send(state.input, read)
-      {from, reply_as, reply} -> send(from, {:io_reply, reply_as, reply})
-    end)
+    :lists.foreach(
+      fn
+        {:forward, read} -> send(state.input, read)
+        {from, reply_as, reply} -> send(from, {:io_reply, reply_as, reply})
+      end,
+      :lists.reverse(replies)
+    )
 
     state
   end
 
+  defp serve_request({from, reply_as, request}, {replies, data, state}) do
+    case read_with_prompt(request, state) do
+      {prompt, read} ->
+        # The input device answers the read itself, once the prompt is out.
+        {_reply, bytes, state} = handle(prompt, state)
+        {[{:forward, {:io_request, from, reply_as, read}} | replies], [data | bytes], state}
+
+      nil ->
+        {reply, bytes, state} = handle(request, state)
+        {[{from, reply_as, reply} | replies], [data | bytes], state}
+    end
+  end
+
   defp write(nil, _data), do: :ok
-  defp write(fd, data), do: Native.write_all(fd, IO.iodata_to_binary(data))
+  defp write(fd, data), do: Native.write_all(fd, :erlang.iolist_to_binary(data))
 
   # A read, when there is an input device: its prompt as a put_chars
   # request, and the read without it.
@@ -180,19 +183,19 @@ defmodule Sandbox.Guest.OutputDevice do
     ArgumentError -> {{:error, request}, [], state}
   end
 
+  # (`:proplists`, loaded anyway, rather than Keyword: see Sandbox.Guest's
+  # @preload.)
   defp setopts(opts, state) do
-    case Keyword.split(List.wrap(opts), [:encoding, :binary]) do
-      {known, []} ->
-        case {Keyword.get(known, :encoding, state.encoding), Keyword.get(known, :binary, true)} do
-          {encoding, true} when encoding in [:unicode, :utf8, :latin1] ->
-            {:ok, [], %{state | encoding: if(encoding == :utf8, do: :unicode, else: encoding)}}
+    opts = :proplists.unfold(if is_list(opts), do: opts, else: [opts])
+    known? = fn option -> match?({key, _} when key in [:encoding, :binary], option) end
 
-          _ ->
-            {{:error, :enotsup}, [], state}
-        end
-
-      _unknown ->
-        {{:error, :enotsup}, [], state}
+    with true <- :lists.all(known?, opts),
+         {encoding, true} when encoding in [:unicode, :utf8, :latin1] <-
+           {:proplists.get_value(:encoding, opts, state.encoding),
+            :proplists.get_value(:binary, opts, true)} do
+      {:ok, [], %{state | encoding: if(encoding == :utf8, do: :unicode, else: encoding)}}
+    else
+      _ -> {{:error, :enotsup}, [], state}
     end
   end
 
