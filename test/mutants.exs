@@ -1339,6 +1339,17 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "boot-apps-searched",
+    file: "lib/sandbox/boot_file.ex",
+    from:
+      "          for app <- @apps, spec = app_spec(app), do: {:apply, {:application, :load, [spec]}}",
+    to: "          []",
+    breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
+    tests: [
+      "test/sandbox/boot_file_test.exs: Elixir's application and the compiler's load from their specs in the boot file, not from a search of the code path"
+    ]
+  },
+  %{
     id: "boot-batch-loads-twice",
     file: "lib/sandbox/boot_file.ex",
     from:

@@ -81,7 +81,8 @@ defmodule Sandbox.BootFile do
   def make(source, dirs, modules \\ modules()) do
     with {:ok, binary} <- File.read(source),
          {:script, _, instructions} = script <- decode(binary),
-         {:ok, instructions} <- add_batch(instructions, modules) do
+         {:ok, instructions} <- add_batch(instructions, modules),
+         {:ok, instructions} <- add_app_loads(instructions) do
       write(:erlang.term_to_binary(put_elem(script, 2, instructions)), dirs)
     else
       _ -> nil
@@ -103,6 +104,37 @@ defmodule Sandbox.BootFile do
         mods = Enum.map(batch, &elem(&1, 0))
         loads = Enum.map(Enum.chunk_every(mods, @batch_size), &{:primLoad, &1})
         {:ok, before ++ [{:path, Enum.map(dirs, &String.to_charlist/1)} | loads] ++ rest}
+    end
+  end
+
+  # Elixir's application and the one it needs, loaded from their specs
+  # where the kernel's and stdlib's are, as init loads those: every peer
+  # starts Elixir, and `application:load/1` of a name searches every
+  # directory of the code path for the `.app` file and parses it, 3 to
+  # 4 ms. The specs are the files the peer would find (its code path is
+  # the host's), read here; an application without one is left to load as
+  # before.
+  @apps [:compiler, :elixir]
+
+  defp add_app_loads(instructions) do
+    case Enum.split_while(instructions, &(&1 != {:progress, :applications_loaded})) do
+      {_, []} ->
+        :error
+
+      {before, rest} ->
+        loads =
+          for app <- @apps, spec = app_spec(app), do: {:apply, {:application, :load, [spec]}}
+
+        {:ok, before ++ loads ++ rest}
+    end
+  end
+
+  defp app_spec(app) do
+    with file when is_list(file) <- :code.where_is_file(~c"#{app}.app"),
+         {:ok, [{:application, ^app, _} = spec]} <- :file.consult(file) do
+      spec
+    else
+      _ -> nil
     end
   end
 

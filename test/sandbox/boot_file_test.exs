@@ -43,8 +43,9 @@ defmodule Sandbox.BootFileTest do
     source = script(@source)
     instructions = script(path)
 
-    assert [{:path, dirs} | loads] = added(path)
-    assert instructions -- added(path) == source
+    {app_loads, added} = Enum.split_with(added(path), &match?({:apply, _}, &1))
+    assert [{:path, dirs} | loads] = added
+    assert instructions -- (added ++ app_loads) == source
     assert [_, _ | _] = loads
     batch = for {:primLoad, mods} <- loads, do: mods
     assert length(batch) == length(loads)
@@ -54,7 +55,7 @@ defmodule Sandbox.BootFileTest do
     {before, [{:kernel_load_completed} | _]} =
       Enum.split_while(instructions, &(&1 != {:kernel_load_completed}))
 
-    assert Enum.take(before, -length(added(path))) == added(path)
+    assert Enum.take(before, -length(added)) == added
 
     # The kernel's, Elixir's and the evaluator's; none
     # that init loads anyway (a module loaded twice fails the boot), none
@@ -88,6 +89,21 @@ defmodule Sandbox.BootFileTest do
              Sandbox.run(":init.get_argument(:boot)", pool: false, isolation: :strict)
 
     assert List.to_string(boot) == path
+  end
+
+  test "Elixir's application and the compiler's load from their specs in the boot file, not from a search of the code path" do
+    instructions = script(BootFile.path() <> ".boot")
+
+    {before, [{:progress, :applications_loaded} | _]} =
+      Enum.split_while(instructions, &(&1 != {:progress, :applications_loaded}))
+
+    for app <- [:compiler, :elixir] do
+      {:ok, [spec]} = :file.consult(:code.where_is_file(~c"#{app}.app"))
+      assert {:apply, {:application, :load, [spec]}} in before
+    end
+
+    assert {:ok, %{result: vsn}} = Sandbox.run("Application.spec(:elixir, :vsn)", pool: false)
+    assert vsn == Application.spec(:elixir, :vsn)
   end
 
   # Which modules init loads itself changes with OTP's release: one listed
