@@ -1381,6 +1381,27 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "pool-run-one-scheduler",
+    file: "lib/sandbox/guest.ex",
+    from: "    all_schedulers_online()",
+    to: "    :ok",
+    breaks:
+      "Guarantees: Nothing carries over (a pooled run's VM is as a cold one's: every scheduler online)",
+    tests: [
+      "test/sandbox/pool_test.exs: a pool's VM boots with one scheduler online, and its run has them all, as a cold run does"
+    ]
+  },
+  %{
+    id: "pool-boot-all-schedulers",
+    file: "lib/sandbox/launcher.ex",
+    from: ~S|  defp cold(:pooled), do: ["+S", ":1"]|,
+    to: ~S|  defp cold(:pooled), do: []|,
+    breaks: "Speed: a pool's VM boots on one scheduler",
+    tests: [
+      "test/sandbox/pool_test.exs: a pool's VM boots with one scheduler online, and its run has them all, as a cold run does"
+    ]
+  },
+  %{
     id: "warm-up-awaited",
     file: "lib/sandbox/guest.ex",
     from: "    stop_warm_up(warming)",

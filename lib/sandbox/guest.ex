@@ -106,6 +106,7 @@ defmodule Sandbox.Guest do
     warming = warm_up_unless_cold()
     request = :maps.put(:launch_context, launch_context(), receive_request(channel))
     stop_warm_up(warming)
+    all_schedulers_online()
     add_new_paths(request.paths)
 
     if :maps.get(:ignore_file_size_signal, request, false),
@@ -222,6 +223,17 @@ defmodule Sandbox.Guest do
     receive do
       {:DOWN, ^monitor, :process, ^pid, _reason} -> :ok
     end
+  end
+
+  # A pool's VM boots with one scheduler online (see Sandbox.Launcher):
+  # the run has them all, as in any VM.
+  defp all_schedulers_online do
+    all = :erlang.system_info(:schedulers)
+
+    if :erlang.system_info(:schedulers_online) < all,
+      do: :erlang.system_flag(:schedulers_online, all)
+
+    :ok
   end
 
   # The digest of the environment and directory this VM was launched with.

@@ -61,6 +61,19 @@ defmodule Sandbox.PoolTest do
     assert {:ok, %{result: false}} = Sandbox.run(loaded?, pool: false, max_processes: 10_000)
   end
 
+  # Its boot spends less CPU on one (see Sandbox.Launcher).
+  test "a pool's VM boots with one scheduler online, and its run has them all, as a cold run does" do
+    code = ~S"""
+    {String.contains?(File.read!("/proc/self/cmdline"), <<0, "-S", 0, ":1", 0>>),
+     :erlang.system_info(:schedulers_online), :erlang.system_info(:schedulers)}
+    """
+
+    pool = start_pool!(size: 1)
+    await_idle(pool, 1)
+    assert {:ok, %{result: {true, all, all}}} = Sandbox.run(code, pool: pool)
+    assert {:ok, %{result: {false, ^all, ^all}}} = Sandbox.run(code, pool: false)
+  end
+
   test "a run that takes a VM still warming up stops the warm-up (it does not wait), which leaves no process behind" do
     pool = start_pool!(size: 1)
     # Whether the warm-up got to its last line (it inspects a map), and
