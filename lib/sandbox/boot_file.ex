@@ -27,10 +27,10 @@ defmodule Sandbox.BootFile do
   # module the installation lacks is left out; one missing from the list
   # loads when first called, as without a boot file.
   @otp_modules ~w(
-    auth beam_lib binary epp erl_anno erl_distribution erl_features
-    erl_internal erl_scan erl_signal_handler erpc gb_sets gb_trees global
-    global_group inet inet_config inet_db inet_gethost_native inet_parse
-    inet_udp io kernel_config kernel_refc logger_formatter logger_h_common
+    auth beam_lib binary erl_anno erl_distribution erl_features erl_internal
+    erl_scan erl_signal_handler erpc gb_sets gb_trees global global_group
+    inet inet_config inet_db inet_gethost_native inet_parse inet_udp io
+    kernel_config kernel_refc logger_formatter logger_h_common
     logger_handler_watcher logger_olp logger_proxy logger_std_h logger_sup
     maps net_kernel ordsets os peer proplists queue rand rpc standard_error
     string supervisor_bridge unicode unicode_util user user_sup
@@ -110,10 +110,11 @@ defmodule Sandbox.BootFile do
   # Elixir's application and the one it needs, loaded from their specs
   # where the kernel's and stdlib's are, as init loads those: every peer
   # starts Elixir, and `application:load/1` of a name searches every
-  # directory of the code path for the `.app` file and parses it, 3 to
-  # 4 ms. The specs are the files the peer would find (its code path is
-  # the host's), read here; an application without one is left to load as
-  # before.
+  # directory of the code path for the `.app` file and parses it (with
+  # `epp`, which no trivial run needs otherwise): 3 to 4 ms, and 2 for
+  # loading `epp`. The specs are the files the peer would find (its code
+  # path is the host's), read here; an application without one is left to
+  # load as before.
   @apps [:compiler, :elixir]
 
   defp add_app_loads(instructions) do
