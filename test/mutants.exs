@@ -1388,17 +1388,29 @@ lifecycle_subreaper =
     breaks:
       "Guarantees: Nothing carries over (a pooled run's VM is as a cold one's: every scheduler online)",
     tests: [
-      "test/sandbox/pool_test.exs: a pool's VM boots with one scheduler online, and its run has them all, as a cold run does"
+      "test/sandbox/pool_test.exs: a pool's VM boots on one scheduler while another of the pool boots, on all alone; its run has them all, as a cold run does"
     ]
   },
   %{
     id: "pool-boot-all-schedulers",
     file: "lib/sandbox/launcher.ex",
-    from: ~S|  defp cold(:pooled), do: ["+S", ":1"]|,
-    to: ~S|  defp cold(:pooled), do: []|,
-    breaks: "Speed: a pool's VM boots on one scheduler",
+    from: ~S|  defp cold({:pooled, :one}), do: ["+S", ":1"]|,
+    to: ~S|  defp cold({:pooled, :one}), do: []|,
+    breaks: "Speed: a pool's VM boots on one scheduler while others boot",
     tests: [
-      "test/sandbox/pool_test.exs: a pool's VM boots with one scheduler online, and its run has them all, as a cold run does"
+      "test/sandbox/pool_test.exs: a pool's VM boots on one scheduler while another of the pool boots, on all alone; its run has them all, as a cold run does"
+    ]
+  },
+  %{
+    id: "pool-boot-always-one-scheduler",
+    file: "lib/sandbox/pool.ex",
+    from:
+      "    if map_size(state.booting) > 0 or not :queue.is_empty(state.waiting), do: :one, else: :all",
+    to: "    :one",
+    breaks:
+      "Speed: a pool's VM booted alone boots on all schedulers (an agent's loop finds it ready)",
+    tests: [
+      "test/sandbox/pool_test.exs: a pool's VM boots on one scheduler while another of the pool boots, on all alone; its run has them all, as a cold run does"
     ]
   },
   %{

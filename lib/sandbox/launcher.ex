@@ -18,9 +18,10 @@ defmodule Sandbox.Launcher do
   reports it) rather than run with a network. With `isolation: :strict` it
   is born in a box (`Sandbox.Isolation`), or, where one cannot be had,
   the error says why. `use` is `:cold` for a VM launched for its run,
-  `:pooled` for a pool's, which warms up while it waits for one.
+  `{:pooled, schedulers}` for a pool's, which warms up while it waits for
+  one and boots with `:all` its schedulers online or `:one`.
   """
-  @spec launch(reference(), Options.t(), :cold | :pooled) ::
+  @spec launch(reference(), Options.t(), :cold | {:pooled, :all | :one}) ::
           {:ok, Native.vm()}
           | {:error,
              {:spawn, String.t(), integer(), String.t()}
@@ -138,17 +139,17 @@ defmodule Sandbox.Launcher do
   end
 
   # A VM launched for its run skips the throwaway evaluation a pool's VM
-  # runs while it waits (see Sandbox.Guest). A pool's VM boots with one
+  # runs while it waits (see Sandbox.Guest). A pool's VM may boot with one
   # scheduler online (`Sandbox.Guest` brings the others online when its
-  # run comes): its boot is ahead of any run, so its wall time matters
-  # less than its CPU, and on one scheduler it spends less, the schedulers
-  # not waking each other as they share out the loading. Measured in one
-  # host, 4 callers of the automatic pool for 6 s each way in turn, 3
-  # times: 226, 227 and 231 ms of the machine's CPU per run against 236,
-  # 241 and 234, and 4 to 8% more runs per second. A cold run waits for its
-  # VM's boot, and on one scheduler that boot took a quarter longer.
+  # run comes; the pool says when, see there): on one scheduler a boot
+  # spends less CPU, the schedulers not waking each other as they share
+  # out the loading, but takes a quarter longer. Measured in one host, 4
+  # callers of the automatic pool for 6 s each way in turn, 3 times: 226,
+  # 227 and 231 ms of the machine's CPU per run against 236, 241 and 234,
+  # and 4 to 8% more runs per second.
   defp cold(:cold), do: ["-sandbox_cold"]
-  defp cold(:pooled), do: ["+S", ":1"]
+  defp cold({:pooled, :all}), do: []
+  defp cold({:pooled, :one}), do: ["+S", ":1"]
 
   @doc """
   What starts a VM: ERTS's `erlexec` with the variables `erl` would have

@@ -541,7 +541,7 @@ defmodule Sandbox.Pool do
     if :queue.len(state.idle) + map_size(state.booting) < state.target and below_max?(state) do
       ref = make_ref()
 
-      case Launcher.launch(ref, state.launch, :pooled) do
+      case Launcher.launch(ref, state.launch, {:pooled, schedulers(state)}) do
         {:ok, vm} ->
           peer = %{vm: vm, started_at: now_ms(), signature: Launcher.signature()}
           boot_event(:start, Telemetry.start_measurements(), ref, %{})
@@ -561,6 +561,15 @@ defmodule Sandbox.Pool do
     else
       state
     end
+  end
+
+  # With others of the pool booting, or runs waiting for one, a VM boots
+  # on one scheduler (Sandbox.Launcher): the cores are busy with boots
+  # already, and on one it spends less CPU for as many runs. Alone, it
+  # boots on all, sooner: the VM an agent's loop takes a few hundred ms
+  # later is then booted and warmed up in time.
+  defp schedulers(state) do
+    if map_size(state.booting) > 0 or not :queue.is_empty(state.waiting), do: :one, else: :all
   end
 
   defp back_off(%{backoff: nil} = state) do
