@@ -1381,6 +1381,16 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "pool-boot-without-common",
+    file: "lib/sandbox/launcher.ex",
+    from: "  defp boot_kind({:pooled, :all}), do: :common",
+    to: "  defp boot_kind({:pooled, :all}), do: :run",
+    breaks: "Speed: a pool's VM booted alone loads what most runs call in its boot file",
+    tests: [
+      "test/sandbox/boot_file_test.exs: cold, pooled and strict peers boot from the boot file"
+    ]
+  },
+  %{
     id: "pool-run-one-scheduler",
     file: "lib/sandbox/guest.ex",
     from: "    all_schedulers_online()",
@@ -1454,7 +1464,7 @@ lifecycle_subreaper =
   %{
     id: "boot-file-never-remade",
     file: "lib/sandbox/boot_file.ex",
-    from: ~S|      path -> if File.regular?(path <> ".boot"), do: path, else: remake()|,
+    from: ~S|      path -> if File.regular?(path <> ".boot"), do: path, else: remake(kind)|,
     to: ~S|      path -> path|,
     breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
     tests: [

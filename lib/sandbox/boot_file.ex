@@ -10,15 +10,18 @@ defmodule Sandbox.BootFile do
   # a code server call and a search of the code path, and Elixir's and the
   # evaluator's (`Sandbox.Guest.preload/0`). Init reads and prepares
   # each batch in parallel and makes it current at once: measured on 2
-  # cores, a cold run's VM used 5% less CPU and answered 20% sooner.
+  # cores, a cold run's VM used 5% less CPU and answered 20% sooner. A
+  # second file (`:common`) also loads what most runs call
+  # (`Sandbox.Guest.common/0`), for a pool's VM booted alone, which an
+  # agent's next call is likely to take (see `Sandbox.Launcher`).
   #
-  # Made once per host VM and written where every peer can read it, a
+  # Each made once per host VM and written where every peer can read it, a
   # strict one included: this application's priv directory, else the
   # user's cache. Named by its content, so hosts that share a directory
   # share the file, and a host with other paths writes its own.
   #
-  # Where there is no `no_dot_erlang.boot` to start from or nowhere to write, there
-  # is no boot file and peers boot as `erl` does (nil below).
+  # Where there is no `no_dot_erlang.boot` to start from or nowhere to
+  # write, there is no boot file and peers boot as `erl` does (nil below).
 
   alias Sandbox.Guest
 
@@ -42,35 +45,44 @@ defmodule Sandbox.BootFile do
   # stayed 15 MB larger (resident) to the end, with the same CPU and wall.
   @batch_size 32
 
-  @key {__MODULE__, :path}
+  @typedoc """
+  Which boot file: `:run` loads what every run needs; `:common` also what
+  most runs call (`Sandbox.Guest.common/0`), for a pool's VM booted ahead
+  of a run that is likely to come soon (see Sandbox.Pool).
+  """
+  @type kind :: :run | :common
 
   @doc """
   The boot file for peers, as `-boot` takes it (without `.boot`), or nil
   where there is none. Made on the first call, and again if it has been
   removed since (a `mix clean`, a cache cleaner).
   """
-  @spec path() :: String.t() | nil
-  def path do
-    case Sandbox.Once.get(@key, &make_here/0) do
+  @spec path(kind()) :: String.t() | nil
+  def path(kind \\ :run) do
+    case Sandbox.Once.get(key(kind), fn -> make_here(kind) end) do
       nil -> nil
-      path -> if File.regular?(path <> ".boot"), do: path, else: remake()
+      path -> if File.regular?(path <> ".boot"), do: path, else: remake(kind)
     end
   end
 
-  defp remake do
-    path = make_here()
-    :persistent_term.put(@key, path)
+  defp key(kind), do: {__MODULE__, :path, kind}
+
+  defp remake(kind) do
+    path = make_here(kind)
+    :persistent_term.put(key(kind), path)
     path
   end
 
-  defp make_here do
+  defp make_here(kind) do
     source = Path.join([List.to_string(:code.root_dir()), "bin", "no_dot_erlang.boot"])
-    make(source, Enum.reject([priv_dir(), cache_dir()], &is_nil/1))
+    make(source, Enum.reject([priv_dir(), cache_dir()], &is_nil/1), modules(kind))
   end
 
-  @doc "The modules a boot file loads ahead of the kernel, where they are."
-  @spec modules() :: [module()]
-  def modules, do: Enum.uniq(@otp_modules ++ Guest.preload())
+  @doc "The modules a boot file of `kind` loads ahead of the kernel, where they are."
+  @spec modules(kind()) :: [module()]
+  def modules(kind \\ :run)
+  def modules(:run), do: Enum.uniq(@otp_modules ++ Guest.preload())
+  def modules(:common), do: Enum.uniq(modules(:run) ++ Guest.common())
 
   @doc """
   A boot file made from the boot file `source`, loading `modules` in

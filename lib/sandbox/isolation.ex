@@ -175,12 +175,12 @@ defmodule Sandbox.Isolation do
         do: dir
   end
 
-  # Where the peers' boot file is (see Sandbox.BootFile).
+  # Where the peers' boot files are (see Sandbox.BootFile).
   defp boot_dir do
-    case Sandbox.BootFile.path() do
-      nil -> []
-      path -> [Path.dirname(path)]
-    end
+    for kind <- [:run, :common],
+        path = Sandbox.BootFile.path(kind),
+        uniq: true,
+        do: Path.dirname(path)
   end
 
   defp binds(pairs, flag), do: Enum.flat_map(pairs, fn {src, dest} -> [flag, src, dest] end)

@@ -135,8 +135,18 @@ defmodule Sandbox.Launcher do
     {exec, _exec_env} = vm_executable()
     context = host_context()
     env = Enum.map(context.env, fn {key, value} -> key <> "=" <> value end)
-    %{argv: [exec | vm_args(context.digest) ++ cold(use)], env: env}
+    %{argv: [exec | vm_args(context.digest, boot_kind(use)) ++ cold(use)], env: env}
   end
+
+  # A pool's VM booted alone (the pool says when) is booted for a run
+  # likely to come soon, an agent's next call say: its boot file loads
+  # what most runs call too (Sandbox.Guest.common/0), 28 modules, about
+  # 25 ms of CPU. Any other VM loads only what every run needs: a cold
+  # run's VM, which the run waits for, and a pool's VM booted among others,
+  # under load, where CPU per run is what counts; a run loads what else it
+  # calls when it calls it.
+  defp boot_kind({:pooled, :all}), do: :common
+  defp boot_kind(_use), do: :run
 
   # A VM launched for its run skips the throwaway evaluation a pool's VM
   # runs while it waits (see Sandbox.Guest). A pool's VM may boot with one
@@ -185,7 +195,7 @@ defmodule Sandbox.Launcher do
       else: Path.join([root, "erts-#{:erlang.system_info(:version)}", "bin", "erl"])
   end
 
-  defp vm_args(digest) do
+  defp vm_args(digest, boot_kind) do
     [
       # Schedulers that run out of work sleep at once rather than spin for
       # more: a VM's boot is short bursts of work on each scheduler, and
@@ -214,14 +224,14 @@ defmodule Sandbox.Launcher do
       node_name(),
       "-sandbox_context",
       Integer.to_string(digest)
-    ] ++ boot() ++ ["-pa" | host_paths()] ++ ["-s", "Elixir.Sandbox.Guest", "start"]
+    ] ++ boot(boot_kind) ++ ["-pa" | host_paths()] ++ ["-s", "Elixir.Sandbox.Guest", "start"]
   end
 
   # The installation's default boot with the modules every peer loads
   # ahead of the kernel, in batches (Sandbox.BootFile); erl's own
   # default where there is none.
-  defp boot do
-    case BootFile.path() do
+  defp boot(kind) do
+    case BootFile.path(kind) do
       nil -> []
       path -> ["-boot", path]
     end

@@ -566,8 +566,9 @@ defmodule Sandbox.Pool do
   # With others of the pool booting, or runs waiting for one, a VM boots
   # on one scheduler (Sandbox.Launcher): the cores are busy with boots
   # already, and on one it spends less CPU for as many runs. Alone, it
-  # boots on all, sooner: the VM an agent's loop takes a few hundred ms
-  # later is then booted and warmed up in time.
+  # boots on all, sooner, and with what most runs call in its boot file:
+  # the VM an agent's loop takes a few hundred ms later is then booted and
+  # warmed up in time.
   defp schedulers(state) do
     if map_size(state.booting) > 0 or not :queue.is_empty(state.waiting), do: :one, else: :all
   end

@@ -21,6 +21,8 @@ defmodule Sandbox.BootFileTest do
   # The instructions a boot file adds to its source.
   defp added(path), do: script(path) -- script(@source)
 
+  # A pool of one boots its VM alone: from the boot file with what most
+  # runs call (see Sandbox.Pool).
   test "cold, pooled and strict peers boot from the boot file" do
     path = BootFile.path()
     assert is_binary(path)
@@ -30,7 +32,7 @@ defmodule Sandbox.BootFileTest do
 
     pool = start_supervised!({Sandbox.Pool, size: 1, name: :boot_file_pool})
     assert {:ok, %{result: {:ok, [[pooled]]}}} = Sandbox.run(booted_from, pool: pool)
-    assert List.to_string(pooled) == path
+    assert List.to_string(pooled) == BootFile.path(:common)
 
     assert {:ok, %{result: {:ok, [[strict]]}}} =
              Sandbox.run(booted_from, pool: false, isolation: :strict)
@@ -80,7 +82,7 @@ defmodule Sandbox.BootFileTest do
   test "a boot file outside the code paths (the user's cache) is seen in the strict box",
        %{tmp_dir: tmp} do
     path = BootFile.make(@source, [Path.join(tmp, "cache")])
-    key = {BootFile, :path}
+    key = {BootFile, :path, :run}
     kept = BootFile.path()
     :persistent_term.put(key, path)
     on_exit(fn -> :persistent_term.put(key, kept) end)
@@ -166,7 +168,7 @@ defmodule Sandbox.BootFileTest do
   end
 
   test "a host without HOME (so without a user's cache) still makes one, in priv" do
-    key = {BootFile, :path}
+    key = {BootFile, :path, :run}
     kept = BootFile.path()
     home = System.get_env("HOME")
     System.delete_env("HOME")
@@ -193,13 +195,32 @@ defmodule Sandbox.BootFileTest do
   end
 
   test "without a boot file, peers boot as erl does and runs work as before" do
-    key = {BootFile, :path}
-    kept = BootFile.path()
-    :persistent_term.put(key, nil)
-    on_exit(fn -> :persistent_term.put(key, kept) end)
+    for kind <- [:run, :common] do
+      key = {BootFile, :path, kind}
+      kept = BootFile.path(kind)
+      :persistent_term.put(key, nil)
+      on_exit(fn -> :persistent_term.put(key, kept) end)
+    end
 
     # No -boot: erl's default.
     assert {:ok, %{result: :error}} = Sandbox.run(":init.get_argument(:boot)", pool: false)
     assert {:ok, %{output: "3\n", result: :ok}} = Sandbox.run("IO.puts(1 + 2)", pool: false)
+    pool = start_supervised!({Sandbox.Pool, size: 1, name: :no_boot_file_pool})
+    assert {:ok, %{result: :error}} = Sandbox.run(":init.get_argument(:boot)", pool: pool)
+  end
+
+  test "the pool's boot file is the run's plus what most runs call, in its batches" do
+    run = BootFile.modules(:run)
+    common = BootFile.modules(:common)
+    assert common -- run == Sandbox.Guest.common() -- run
+    assert [_ | _] = common -- run
+
+    batch = fn kind ->
+      for {:primLoad, mods} <- added(BootFile.path(kind) <> ".boot"), mod <- mods, do: mod
+    end
+
+    assert batch.(:run) -- batch.(:common) == []
+    assert Enum.all?([Enum, Inspect.Map, :elixir_fn], &(&1 in batch.(:common)))
+    refute Enum.any?([Enum, Inspect.Map, :elixir_fn], &(&1 in batch.(:run)))
   end
 end

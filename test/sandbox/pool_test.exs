@@ -46,19 +46,24 @@ defmodule Sandbox.PoolTest do
     assert peer_os_pid(pool: pool) == replacement
   end
 
-  # The warm-up loads what interpolation needs, which the boot file does
-  # not; the code below does not interpolate.
+  # The warm-up loads what interpolation needs, which a cold run's boot
+  # file does not (the code below does not interpolate), and notes when it
+  # is done.
   test "a pool's VM warms up while it waits; a VM booted for its run does not, limits or none" do
-    refute :elixir_interpolation in Sandbox.BootFile.modules()
-    loaded? = ":erlang.module_loaded(:elixir_interpolation)"
+    refute :elixir_interpolation in Sandbox.BootFile.modules(:run)
+
+    loaded? =
+      "{:erlang.module_loaded(:elixir_interpolation), :persistent_term.get({Sandbox.Guest, :warmed_up}, false)}"
+
     pool = start_pool!(size: 1)
     [idle] = await_idle(pool, 1)
     # It warms up once booted, while it waits: until it has nothing left to do.
     assert TestOS.eventually(fn -> TestOS.quiet?(idle) end, 20_000)
-    assert {:ok, %{result: true}} = Sandbox.run(loaded?, pool: pool)
-    assert {:ok, %{result: false}} = Sandbox.run(loaded?, pool: false)
+    assert {:ok, %{result: {true, true}}} = Sandbox.run(loaded?, pool: pool)
+    assert {:ok, %{result: {false, false}}} = Sandbox.run(loaded?, pool: false)
     # With limits, the request follows the booted frame (once they are in force).
-    assert {:ok, %{result: false}} = Sandbox.run(loaded?, pool: false, max_processes: 10_000)
+    assert {:ok, %{result: {false, false}}} =
+             Sandbox.run(loaded?, pool: false, max_processes: 10_000)
   end
 
   # On one, a boot spends less CPU but takes longer (see Sandbox.Launcher
@@ -86,9 +91,9 @@ defmodule Sandbox.PoolTest do
 
   test "a run that takes a VM still warming up stops the warm-up (it does not wait), which leaves no process behind" do
     pool = start_pool!(size: 1)
-    # Whether the warm-up got to its last line (it inspects a map), and
-    # how many processes the run sees.
-    code = "{:erlang.module_loaded(Inspect.Map), length(Process.list())}"
+    # Whether the warm-up got to its end, and how many processes the run
+    # sees.
+    code = "{:persistent_term.get({Sandbox.Guest, :warmed_up}, false), length(Process.list())}"
     # Taken as it finishes booting: the request comes as the warm-up starts.
     assert {:ok, %{result: {false, processes}}} = Sandbox.run(code, pool: pool)
     [idle] = await_idle(pool, 1)
