@@ -712,12 +712,12 @@ defmodule Sandbox.Bench do
       "**Cold run.** The target is #{round1(target)} ms. A bare `erl -noshell -eval " <>
         "'halt()'` takes #{round1(r.bare.p50)} ms here, most of it loading about 100 modules at " <>
         "about a millisecond each; that leaves #{round1(target - r.bare.p50)} ms for all a run " <>
-        "adds: spawning the helper and `erl`'s start-up script, distribution, Elixir, " <>
+        "adds: spawning the helper and `erl`'s start-up script, the node name, Elixir, " <>
         "the request, the evaluation and its frames. Ours adds " <>
         "#{round1(r.cold.sandbox.p50 - r.bare.p50)} ms. Its largest parts are already cut " <>
-        "(distribution used to load crypto and OpenSSL, 35 to 50 ms; the 90-odd modules " <>
-        "every run loads now load from the VMs' boot file, in parallel batches ahead of the " <>
-        "kernel). The floor, a bare `erl` (busy-waiting off) that starts Elixir, evaluates " <>
+        "(distribution used to load crypto and OpenSSL, 35 to 50 ms, and now does not run; " <>
+        "the 70-odd modules every run loads now load from the VMs' boot file, in parallel " <>
+        "batches ahead of the kernel, and only those). The floor, a bare `erl` (busy-waiting off) that starts Elixir, evaluates " <>
         "and halts, took #{round1(r.cold.floor.p50)} ms in the same turns, loading its modules " <>
         "one at a time. What is left is the JIT compiling the modules a run needs " <>
         "(#{r.modules.sandbox}): the VM's boot alone used #{round1(r.stages[:vm])} ms of CPU, which 2 cores " <>
@@ -834,23 +834,25 @@ defmodule Sandbox.Bench do
         "and #{round1(1.15 * s.floor.cpu_per_run * 1000)} ms. A cold run's VM tree took " <>
         "#{round1(tree)} ms (see \"Where a run's CPU goes\"): the VM's boot to its first " <>
         "line of our code alone is #{round1(r.stages[:vm])} ms, as a bare VM's. What ours " <>
-        "adds over the floor is distribution (a node name, so that pids never alias the " <>
-        "host's), the output devices, and, per run " <>
+        "adds over the floor is the node name (so that pids never alias the host's), the " <>
+        "output devices, and, per run " <>
         "in this phase, the host's work (#{round1(s.sandbox.host_cpu_per_run * 1000)} ms, the bench's " <>
         "own callers and sleeper included) and the automatic pool's VMs booted ahead and " <>
         "killed unused when the phase ends. Already cut: the `erl` script's five forked " <>
         "programs (ERTS's `erlexec` is started directly), scheduler busy-waiting in VMs, " <>
         "the kernel's module loading one at a time (a boot file of the package's loads " <>
-        "what every run needs in parallel batches), and Logger's start in every VM (it " <>
-        "starts when a run logs or names it: about 7% of a trivial run's CPU). A VM's CPU " <>
+        "what every run needs in parallel batches), Logger's start in every VM (it " <>
+        "starts when a run logs or names it: about 7% of a trivial run's CPU), " <>
+        "distribution (the node name is set without it), the modules no trivial run needs, " <>
+        "and, for a pool's VMs booted under load, all schedulers but one during the boot. " <>
+        "A VM's CPU " <>
         "is mostly the JIT compiling " <>
         "the modules it loads, about a millisecond each: a trivial run had loaded " <>
         "#{r.modules.sandbox} when it evaluated, the floor #{r.modules.floor}; this OTP has " <>
-        "no interpreter to load them more cheaply. The difference is distribution's " <>
-        "modules, the guest's, and the evaluator's, loaded ahead in parallel. Measured " <>
-        "leads, not taken: one scheduler per VM (`+S 1`) " <>
-        "used 3 to 12% less in five of six pairs but made a cold run 15 to 25% slower and " <>
-        "would leave the run's code one scheduler. What would reach the targets for sure is " <>
+        "no interpreter to load them more cheaply. Of what is left, `unicode_util` (about " <>
+        "10 ms) loads only because Elixir's start parses the OTP release with " <>
+        "`string:to_integer/1`. Measured leads, not taken: one scheduler for a cold run's " <>
+        "VM made it 15 to 25% slower. What would reach the targets for sure is " <>
         "not a VM per run: a VM that serves several runs (which this package's single-use " <>
         "guarantee rules out)."
     ]
