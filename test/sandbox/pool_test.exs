@@ -90,6 +90,15 @@ defmodule Sandbox.PoolTest do
   end
 
   test "a run that takes a VM still warming up stops the warm-up (it does not wait), which leaves no process behind" do
+    # The pool's VM boots from the run's boot file, as one booted under
+    # load does, so that its warm-up has modules to load and is still
+    # going when the run comes: from the one with what most runs call
+    # (Sandbox.BootFile), it can be over before. Either boots the same VM
+    # but for speed, so other tests may boot from it meanwhile.
+    key = {Sandbox.BootFile, :path, :common}
+    kept = Sandbox.BootFile.path(:common)
+    :persistent_term.put(key, Sandbox.BootFile.path(:run))
+    on_exit(fn -> :persistent_term.put(key, kept) end)
     pool = start_pool!(size: 1)
     # Whether the warm-up got to its end, and how many processes the run
     # sees.
