@@ -1373,8 +1373,8 @@ lifecycle_subreaper =
   %{
     id: "cold-vm-warms-up",
     file: "lib/sandbox/launcher.ex",
-    from: ~S|  defp cold(:cold), do: ["-sandbox_cold"]|,
-    to: ~S|  defp cold(:cold), do: []|,
+    from: ~S|  defp use_flags(:cold), do: ["-sandbox_cold"]|,
+    to: ~S|  defp use_flags(:cold), do: []|,
     breaks: "Speed: a VM booted for its run does no throwaway evaluation",
     tests: [
       "test/sandbox/pool_test.exs: a pool's VM warms up while it waits; a VM booted for its run does not, limits or none"
@@ -1404,8 +1404,8 @@ lifecycle_subreaper =
   %{
     id: "pool-boot-all-schedulers",
     file: "lib/sandbox/launcher.ex",
-    from: ~S|  defp cold({:pooled, :one}), do: ["+S", ":1"]|,
-    to: ~S|  defp cold({:pooled, :one}), do: []|,
+    from: ~S|  defp use_flags({:pooled, :one}), do: ["+S", ":1"]|,
+    to: ~S|  defp use_flags({:pooled, :one}), do: []|,
     breaks: "Speed: a pool's VM boots on one scheduler while others boot",
     tests: [
       "test/sandbox/pool_test.exs: a pool's VM boots on one scheduler while another of the pool boots, on all alone; its run has them all, as a cold run does"

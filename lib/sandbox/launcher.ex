@@ -135,7 +135,7 @@ defmodule Sandbox.Launcher do
     {exec, _exec_env} = vm_executable()
     context = host_context()
     env = Enum.map(context.env, fn {key, value} -> key <> "=" <> value end)
-    %{argv: [exec | vm_args(context.digest, boot_kind(use)) ++ cold(use)], env: env}
+    %{argv: [exec | vm_args(context.digest, boot_kind(use)) ++ use_flags(use)], env: env}
   end
 
   # A pool's VM booted alone (the pool says when) is booted for a run
@@ -157,9 +157,9 @@ defmodule Sandbox.Launcher do
   # callers of the automatic pool for 6 s each way in turn, 3 times: 226,
   # 227 and 231 ms of the machine's CPU per run against 236, 241 and 234,
   # and 4 to 8% more runs per second.
-  defp cold(:cold), do: ["-sandbox_cold"]
-  defp cold({:pooled, :all}), do: []
-  defp cold({:pooled, :one}), do: ["+S", ":1"]
+  defp use_flags(:cold), do: ["-sandbox_cold"]
+  defp use_flags({:pooled, :all}), do: []
+  defp use_flags({:pooled, :one}), do: ["+S", ":1"]
 
   @doc """
   What starts a VM: ERTS's `erlexec` with the variables `erl` would have
