@@ -417,6 +417,16 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "output-setopts-shorthand-refused",
+    file: "lib/sandbox/guest/output_device.ex",
+    from: "    opts = :proplists.unfold(if is_list(opts), do: opts, else: [opts])",
+    to: "    opts = if is_list(opts), do: opts, else: [opts]",
+    breaks: "Guarantees: Everything is captured (the I/O protocol's options)",
+    tests: [
+      "test/sandbox/output_test.exs: the output device's options setopts takes :binary alone, known options in a keyword list, and refuses the rest"
+    ]
+  },
+  %{
     id: "output-written-before-answer",
     file: "lib/sandbox/guest/output_device.ex",
     from: "    write(state.fd, data)",

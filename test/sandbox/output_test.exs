@@ -95,6 +95,14 @@ defmodule Sandbox.OutputTest do
     end
   end
 
+  describe "the output device's options" do
+    # The I/O protocol allows `:binary` alone for `{:binary, true}`.
+    test "setopts takes :binary alone, known options in a keyword list, and refuses the rest" do
+      code = "{:io.setopts([:binary]), :io.setopts(encoding: :unicode), :io.setopts(echo: true)}"
+      assert {:ok, %{result: {:ok, :ok, {:error, :enotsup}}}} = Sandbox.run(code, pool: false)
+    end
+  end
+
   describe "truncation" do
     # The reference's byte formatting, stated independently of the C code.
     defp reference_bytes(bytes) when bytes < 1_024, do: "#{bytes}B"
