@@ -1371,6 +1371,26 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "boot-list-incomplete",
+    file: "lib/sandbox/guest.ex",
+    from: "    elixir elixir_code_server elixir_config elixir_dispatch elixir_env",
+    to: "    elixir elixir_code_server elixir_config elixir_env",
+    breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
+    tests: [
+      "test/sandbox/boot_file_test.exs: a trivial run loads nothing beyond its boot file (the lists of what every run loads are complete)"
+    ]
+  },
+  %{
+    id: "common-list-incomplete",
+    file: "lib/sandbox/guest.ex",
+    from: "    Elixir.Code.Identifier Elixir.Enum Elixir.IO Elixir.Inspect",
+    to: "    Elixir.Code.Identifier Elixir.IO Elixir.Inspect",
+    breaks: "Speed: a pool's VM booted alone loads what most runs call in its boot file",
+    tests: [
+      "test/sandbox/boot_file_test.exs: the warm-up loads nothing beyond the pool's boot file (Guest.common/0 is complete)"
+    ]
+  },
+  %{
     id: "boot-dir-unbound",
     file: "lib/sandbox/isolation.ex",
     from: "code_paths() ++ boot_dir() ++",

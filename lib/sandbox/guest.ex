@@ -69,11 +69,12 @@ defmodule Sandbox.Guest do
   # file's batches (`Sandbox.BootFile`, `:common`), loaded in parallel
   # before the kernel starts rather than one by one by its warm-up, so that
   # an agent's loop finds them loaded a few hundred ms later even on a slow
-  # machine.
+  # machine. The two Elixirs differ in one: 1.14 loads `elixir_locals`,
+  # 1.18 `elixir_import` (boot_file_test checks the list is complete).
   @common ~w(
     elixir_aliases elixir_bitstring elixir_clauses elixir_erl_clauses
-    elixir_erl_for elixir_fn elixir_interpolation elixir_map elixir_module
-    elixir_quote erl_bits eval_bits orddict
+    elixir_erl_for elixir_fn elixir_import elixir_interpolation elixir_locals
+    elixir_map elixir_module elixir_quote erl_bits eval_bits orddict
     Elixir.Code.Identifier Elixir.Enum Elixir.IO Elixir.Inspect
     Elixir.Inspect.Algebra Elixir.Inspect.Integer Elixir.Inspect.List
     Elixir.Inspect.Map Elixir.Inspect.Opts Elixir.Keyword Elixir.List
@@ -216,6 +217,10 @@ defmodule Sandbox.Guest do
   IO.puts("#{Enum.sum(1..2)} #{inspect(%{m | a: for(i <- x, do: i)})}")
   :ok
   """
+
+  @doc "The code a pool's VM evaluates while it waits: what `common/0` lists is what it loads."
+  @spec warm_up() :: String.t()
+  def warm_up, do: @warm_up
 
   defp warm_up_unless_cold do
     case :init.get_argument(:sandbox_cold) do

@@ -209,6 +209,28 @@ defmodule Sandbox.BootFileTest do
     assert {:ok, %{result: :error}} = Sandbox.run(":init.get_argument(:boot)", pool: pool)
   end
 
+  # The lists of modules are kept by hand (measured with `:erlang.loaded()`
+  # in a run): on this Elixir, what they leave out would load one by one
+  # in every run, through the code server. Each VM here boots from the
+  # run's boot file (cold, no warm-up); init's own boot loads the rest.
+  defp loaded_beyond(kind, code) do
+    booted = for {:primLoad, mods} <- script(BootFile.path(kind) <> ".boot"), mod <- mods, do: mod
+    assert {:ok, %{result: loaded}} = Sandbox.run(code, pool: false)
+    # Its on_load function is why init cannot load it (see Sandbox.Guest).
+    loaded -- [Sandbox.Guest.Native | booted ++ :erlang.pre_loaded()]
+  end
+
+  test "a trivial run loads nothing beyond its boot file (the lists of what every run loads are complete)" do
+    assert loaded_beyond(:run, ":erlang.loaded()") == []
+  end
+
+  test "the warm-up loads nothing beyond the pool's boot file (Guest.common/0 is complete)" do
+    code = "Code.eval_string(#{inspect(Sandbox.Guest.warm_up())}); :erlang.loaded()"
+    assert loaded_beyond(:common, code) == []
+    # What it loads is not all in the run's boot file: the test can fail.
+    refute loaded_beyond(:run, code) == []
+  end
+
   test "the pool's boot file is the run's plus what most runs call, in its batches" do
     run = BootFile.modules(:run)
     common = BootFile.modules(:common)
