@@ -140,8 +140,8 @@ defmodule Sandbox.Launcher do
 
   # A pool's VM booted alone (the pool says when) is booted for a run
   # likely to come soon, an agent's next call say: its boot file loads
-  # what most runs call too (Sandbox.Guest.common/0), 28 modules, about
-  # 25 ms of CPU. Any other VM loads only what every run needs: a cold
+  # what most runs call too (Sandbox.Guest.common/0), about 30 modules
+  # and 25 ms of CPU. Any other VM loads only what every run needs: a cold
   # run's VM, which the run waits for, and a pool's VM booted among others,
   # under load, where CPU per run is what counts; a run loads what else it
   # calls when it calls it.
