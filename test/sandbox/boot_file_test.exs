@@ -21,6 +21,10 @@ defmodule Sandbox.BootFileTest do
   # The instructions a boot file adds to its source.
   defp added(path), do: script(path) -- script(@source)
 
+  # The modules `instructions` have init load (its primLoads).
+  defp prim_loaded(instructions),
+    do: for({:primLoad, mods} <- instructions, mod <- mods, do: mod)
+
   # A pool of one boots its VM alone: from the boot file with what most
   # runs call (see Sandbox.Pool).
   test "cold, pooled and strict peers boot from the boot file" do
@@ -113,7 +117,7 @@ defmodule Sandbox.BootFileTest do
   test "a module that init loads anyway is left out of the batches (a module loaded twice fails the boot)",
        %{tmp_dir: tmp} do
     path = BootFile.make(@source, [tmp], [:lists, :erl_eval, :elixir_parser])
-    batch = for {:primLoad, mods} <- added(path <> ".boot"), mod <- mods, do: mod
+    batch = prim_loaded(added(path <> ".boot"))
     assert batch == [:elixir_parser]
 
     {_, 0} =
@@ -214,7 +218,7 @@ defmodule Sandbox.BootFileTest do
   # in every run, through the code server. Each VM here boots from the
   # run's boot file (cold, no warm-up); init's own boot loads the rest.
   defp loaded_beyond(kind, code) do
-    booted = for {:primLoad, mods} <- script(BootFile.path(kind) <> ".boot"), mod <- mods, do: mod
+    booted = prim_loaded(script(BootFile.path(kind) <> ".boot"))
     assert {:ok, %{result: loaded}} = Sandbox.run(code, pool: false)
     # Its on_load function is why init cannot load it (see Sandbox.Guest).
     loaded -- [Sandbox.Guest.Native | booted ++ :erlang.pre_loaded()]
@@ -237,9 +241,7 @@ defmodule Sandbox.BootFileTest do
     assert common -- run == Sandbox.Guest.common() -- run
     assert [_ | _] = common -- run
 
-    batch = fn kind ->
-      for {:primLoad, mods} <- added(BootFile.path(kind) <> ".boot"), mod <- mods, do: mod
-    end
+    batch = fn kind -> prim_loaded(added(BootFile.path(kind) <> ".boot")) end
 
     assert batch.(:run) -- batch.(:common) == []
     assert Enum.all?([Enum, Inspect.Map, :elixir_fn], &(&1 in batch.(:common)))
