@@ -841,7 +841,8 @@ defmodule Sandbox.Bench do
         "killed unused when the phase ends. Already cut: the `erl` script's five forked " <>
         "programs (ERTS's `erlexec` is started directly), scheduler busy-waiting in VMs, " <>
         "the kernel's module loading one at a time (a boot file of the package's loads " <>
-        "what every run needs in parallel batches), Logger's start in every VM (it " <>
+        "what every run needs in parallel batches, each looked for only where it is, not " <>
+        "first in each of the host's code paths), Logger's start in every VM (it " <>
         "starts when a run logs or names it: about 7% of a trivial run's CPU), " <>
         "distribution (the node name is set without it), the modules no trivial run needs, " <>
         "and, for a pool's VMs booted under load, all schedulers but one during the boot. " <>

@@ -1330,8 +1330,8 @@ lifecycle_subreaper =
   %{
     id: "boot-file-unused",
     file: "lib/sandbox/launcher.ex",
-    from: ~S|      path -> ["-boot", path]|,
-    to: ~S|      path -> ["-sandbox_boot", path]|,
+    from: ~S/      path -> ["-boot", path, "-sandbox_paths" | host_paths()]/,
+    to: ~S/      path -> ["-sandbox_boot", path, "-sandbox_paths" | host_paths()]/,
     breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
     tests: [
       "test/sandbox/boot_file_test.exs: cold, pooled and strict peers boot from the boot file"
@@ -1340,8 +1340,7 @@ lifecycle_subreaper =
   %{
     id: "boot-batch-dropped",
     file: "lib/sandbox/boot_file.ex",
-    from:
-      "        {:ok, before ++ [{:path, Enum.map(dirs, &String.to_charlist/1)} | loads] ++ rest}",
+    from: "        {:ok, before ++ Enum.flat_map(batches(found), &load_batch/1) ++ rest}",
     to: "        {:ok, before ++ rest}",
     breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
     tests: [
@@ -1363,11 +1362,51 @@ lifecycle_subreaper =
     id: "boot-batch-loads-twice",
     file: "lib/sandbox/boot_file.ex",
     from:
-      "        batch = for mod <- modules, mod not in taken, file = beam(mod), do: {mod, file}",
-    to: "        batch = for mod <- modules, file = beam(mod), do: {mod, file}",
+      "          for mod <- modules, mod not in taken, file = beam(mod), do: {mod, Path.dirname(file)}",
+    to: "          for mod <- modules, file = beam(mod), do: {mod, Path.dirname(file)}",
     breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
     tests: [
       "test/sandbox/boot_file_test.exs: a module that init loads anyway is left out of the batches (a module loaded twice fails the boot)"
+    ]
+  },
+  %{
+    id: "boot-paths-as-pa",
+    file: "lib/sandbox/launcher.ex",
+    from: ~S/      path -> ["-boot", path, "-sandbox_paths" | host_paths()]/,
+    to: ~S/      path -> ["-boot", path, "-pa" | host_paths()]/,
+    breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
+    tests: [
+      "test/sandbox/boot_file_test.exs: a peer's boot looks for its modules in none of the host's code paths; its runs have them, in the host's order"
+    ]
+  },
+  %{
+    id: "launch-paths-appended",
+    file: "lib/sandbox/guest.ex",
+    from: "      {:ok, [paths]} -> :code.add_pathsa(paths)",
+    to: "      {:ok, [paths]} -> :code.add_pathsz(paths)",
+    breaks: "Guarantees: Nothing carries over (the host's code paths at the moment of the call)",
+    tests: [
+      "test/sandbox/boot_file_test.exs: a peer's boot looks for its modules in none of the host's code paths; its runs have them, in the host's order"
+    ]
+  },
+  %{
+    id: "boot-batch-path-least-used-first",
+    file: "lib/sandbox/boot_file.ex",
+    from: "      |> Enum.sort_by(fn {_dir, count} -> -count end)",
+    to: "      |> Enum.sort_by(fn {_dir, count} -> count end)",
+    breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
+    tests: [
+      "test/sandbox/boot_file_test.exs: each batch's path is the directories of its modules, most used first"
+    ]
+  },
+  %{
+    id: "boot-batches-mixed",
+    file: "lib/sandbox/boot_file.ex",
+    from: "    |> Enum.group_by(fn {_mod, dir} -> dir end)",
+    to: "    |> Enum.group_by(fn {mod, _dir} -> mod end)",
+    breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
+    tests: [
+      "test/sandbox/boot_file_test.exs: each batch's path is the directories of its modules, most used first"
     ]
   },
   %{

@@ -111,12 +111,34 @@ defmodule Sandbox.BootFile do
 
       {before, rest} ->
         taken = for {kind, mods} <- before, kind in [:preLoaded, :primLoad], mod <- mods, do: mod
-        batch = for mod <- modules, mod not in taken, file = beam(mod), do: {mod, file}
-        dirs = batch |> Enum.map(fn {_, file} -> Path.dirname(file) end) |> Enum.uniq()
-        mods = Enum.map(batch, &elem(&1, 0))
-        loads = Enum.map(Enum.chunk_every(mods, @batch_size), &{:primLoad, &1})
-        {:ok, before ++ [{:path, Enum.map(dirs, &String.to_charlist/1)} | loads] ++ rest}
+
+        found =
+          for mod <- modules, mod not in taken, file = beam(mod), do: {mod, Path.dirname(file)}
+
+        {:ok, before ++ Enum.flat_map(batches(found), &load_batch/1) ++ rest}
     end
+  end
+
+  # Modules grouped by directory, in batches: init looks for each module
+  # in each directory of the batch's path in turn (a failed open for
+  # every directory before its own), so a batch mostly holds one
+  # directory's, and its path lists its directories, most used first.
+  defp batches(found) do
+    found
+    |> Enum.group_by(fn {_mod, dir} -> dir end)
+    |> Enum.sort_by(fn {dir, _} -> Enum.find_index(found, &(elem(&1, 1) == dir)) end)
+    |> Enum.flat_map(fn {_dir, mods} -> mods end)
+    |> Enum.chunk_every(@batch_size)
+  end
+
+  defp load_batch(batch) do
+    dirs =
+      batch
+      |> Enum.frequencies_by(fn {_mod, dir} -> dir end)
+      |> Enum.sort_by(fn {_dir, count} -> -count end)
+      |> Enum.map(fn {dir, _count} -> String.to_charlist(dir) end)
+
+    [{:path, dirs}, {:primLoad, Enum.map(batch, fn {mod, _dir} -> mod end)}]
   end
 
   # Elixir's application and the one it needs, loaded from their specs

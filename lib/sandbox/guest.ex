@@ -106,6 +106,7 @@ defmodule Sandbox.Guest do
   end
 
   defp serve do
+    :ok = add_launch_paths()
     :ok = Native.reap_children_normally()
     booted_vm = cpu_ms()
     preloading = spawn_monitor(fn -> :code.ensure_modules_loaded(@preload) end)
@@ -288,6 +289,18 @@ defmodule Sandbox.Guest do
 
     System.put_env(env)
     :ok = :file.set_cwd(cwd)
+  end
+
+  # The host's code paths when this peer was launched, as `-pa` would
+  # have put them (ahead of OTP's, in the host's order), before anything
+  # loads from them: `Sandbox.Guest.Native` (no boot file loads it), the
+  # warm-up, a run's first call of a module no boot file loaded. Given apart from `-pa` where there is a boot file (see
+  # Sandbox.Launcher).
+  defp add_launch_paths do
+    case :init.get_argument(:sandbox_paths) do
+      {:ok, [paths]} -> :code.add_pathsa(paths)
+      :error -> :ok
+    end
   end
 
   # Paths the host added after this peer booted (a pool's peer may have

@@ -50,13 +50,13 @@ defmodule Sandbox.BootFileTest do
     instructions = script(path)
 
     {app_loads, added} = Enum.split_with(added(path), &match?({:apply, _}, &1))
-    assert [{:path, dirs} | loads] = added
     assert instructions -- (added ++ app_loads) == source
-    assert [_, _ | _] = loads
-    batch = for {:primLoad, mods} <- loads, do: mods
-    assert length(batch) == length(loads)
-    assert Enum.all?(batch, &(length(&1) <= 32))
-    batch = Enum.concat(batch)
+    # Batches, each after the path init looks for its modules in.
+    batches = Enum.chunk_every(added, 2)
+    assert [_, _ | _] = batches
+    assert Enum.all?(batches, &match?([{:path, _}, {:primLoad, _}], &1))
+    assert Enum.all?(batches, fn [_, {:primLoad, mods}] -> length(mods) <= 32 end)
+    batch = for [_, {:primLoad, mods}] <- batches, mod <- mods, do: mod
 
     {before, [{:kernel_load_completed} | _]} =
       Enum.split_while(instructions, &(&1 != {:kernel_load_completed}))
@@ -78,9 +78,46 @@ defmodule Sandbox.BootFileTest do
     assert batch -- taken == batch
     assert Enum.uniq(batch) == batch
 
-    for mod <- batch do
-      assert Enum.any?(dirs, &File.exists?(Path.join(&1, "#{mod}.beam"))), "#{mod} not found"
+    for [{:path, dirs}, {:primLoad, mods}] <- batches do
+      for mod <- mods do
+        assert Enum.any?(dirs, &File.exists?(Path.join(&1, "#{mod}.beam"))), "#{mod} not found"
+      end
     end
+  end
+
+  # Init looks for each module of a batch in each directory of its path in
+  # turn: every directory before the module's own is a failed open.
+  test "each batch's path is the directories of its modules, most used first" do
+    batches = Enum.chunk_every(added(BootFile.path() <> ".boot") -- app_loads(), 2)
+
+    for [{:path, dirs}, {:primLoad, mods}] <- batches do
+      found = Enum.map(mods, fn mod -> mod |> :code.which() |> Path.dirname() end)
+      counts = Enum.frequencies(found)
+      dirs = Enum.map(dirs, &List.to_string/1)
+      assert Enum.sort(dirs) == Enum.sort(Map.keys(counts))
+      assert Enum.map(dirs, &counts[&1]) == Enum.sort(Map.values(counts), :desc)
+    end
+
+    # Each directory's modules together, so that few share a batch with
+    # another directory's.
+    in_order = for [_, {:primLoad, mods}] <- batches, mod <- mods, do: :code.which(mod)
+    in_order = Enum.map(in_order, &Path.dirname/1)
+    assert length(Enum.dedup(in_order)) == length(Enum.uniq(in_order))
+  end
+
+  defp app_loads, do: Enum.filter(added(BootFile.path() <> ".boot"), &match?({:apply, _}, &1))
+
+  # Given as `-pa`, the host's paths would come first in every batch's
+  # path: a failed open in each of them for every module init loads.
+  test "a peer's boot looks for its modules in none of the host's code paths; its runs have them, in the host's order" do
+    code = "{:erl_prim_loader.get_path(), :code.get_path()}"
+    assert {:ok, %{result: {{:ok, loader_path}, run_path}}} = Sandbox.run(code, pool: false)
+    otp = :code.lib_dir()
+    assert loader_path != [] and Enum.all?(loader_path, &List.starts_with?(&1, otp))
+    hosts = fn path -> Enum.reject(path, &List.starts_with?(&1, otp)) end
+    assert [_, _ | _] = hosts.(:code.get_path())
+    assert hosts.(run_path) == hosts.(:code.get_path())
+    assert Enum.take(run_path, length(hosts.(run_path))) == hosts.(run_path)
   end
 
   test "a boot file outside the code paths (the user's cache) is seen in the strict box",
@@ -206,8 +243,12 @@ defmodule Sandbox.BootFileTest do
       on_exit(fn -> :persistent_term.put(key, kept) end)
     end
 
-    # No -boot: erl's default.
+    # No -boot: erl's default; the host's paths as -pa, in its order.
     assert {:ok, %{result: :error}} = Sandbox.run(":init.get_argument(:boot)", pool: false)
+    otp = :code.lib_dir()
+    hosts = fn path -> Enum.reject(path, &List.starts_with?(&1, otp)) end
+    assert {:ok, %{result: run_path}} = Sandbox.run(":code.get_path()", pool: false)
+    assert hosts.(run_path) == hosts.(:code.get_path())
     assert {:ok, %{output: "3\n", result: :ok}} = Sandbox.run("IO.puts(1 + 2)", pool: false)
     pool = start_supervised!({Sandbox.Pool, size: 1, name: :no_boot_file_pool})
     assert {:ok, %{result: :error}} = Sandbox.run(":init.get_argument(:boot)", pool: pool)
