@@ -1402,8 +1402,8 @@ lifecycle_subreaper =
   %{
     id: "boot-batches-mixed",
     file: "lib/sandbox/boot_file.ex",
-    from: "    |> Enum.group_by(fn {_mod, dir} -> dir end)",
-    to: "    |> Enum.group_by(fn {mod, _dir} -> mod end)",
+    from: "    |> Enum.sort_by(fn {_mod, dir} -> Enum.find_index(dirs, &(&1 == dir)) end)",
+    to: "    |> Enum.sort_by(fn _ -> 0 end)",
     breaks: "Speed: peers boot from a boot file that loads what every run needs in batches",
     tests: [
       "test/sandbox/boot_file_test.exs: each batch's path is the directories of its modules, most used first"

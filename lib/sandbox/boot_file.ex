@@ -119,15 +119,16 @@ defmodule Sandbox.BootFile do
     end
   end
 
-  # Modules grouped by directory, in batches: init looks for each module
-  # in each directory of the batch's path in turn (a failed open for
-  # every directory before its own), so a batch mostly holds one
-  # directory's, and its path lists its directories, most used first.
+  # Modules grouped by directory (a stable sort), in batches: init looks
+  # for each module in each directory of the batch's path in turn (a
+  # failed open for every directory before its own), so a batch mostly
+  # holds one directory's, and its path lists its directories, most used
+  # first.
   defp batches(found) do
+    dirs = found |> Enum.map(fn {_mod, dir} -> dir end) |> Enum.uniq()
+
     found
-    |> Enum.group_by(fn {_mod, dir} -> dir end)
-    |> Enum.sort_by(fn {dir, _} -> Enum.find_index(found, &(elem(&1, 1) == dir)) end)
-    |> Enum.flat_map(fn {_dir, mods} -> mods end)
+    |> Enum.sort_by(fn {_mod, dir} -> Enum.find_index(dirs, &(&1 == dir)) end)
     |> Enum.chunk_every(@batch_size)
   end
 

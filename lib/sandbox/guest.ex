@@ -294,8 +294,8 @@ defmodule Sandbox.Guest do
   # The host's code paths when this peer was launched, as `-pa` would
   # have put them (ahead of OTP's, in the host's order), before anything
   # loads from them: `Sandbox.Guest.Native` (no boot file loads it), the
-  # warm-up, a run's first call of a module no boot file loaded. Given apart from `-pa` where there is a boot file (see
-  # Sandbox.Launcher).
+  # warm-up, a run's first call of a module no boot file loaded. Given
+  # apart from `-pa` where there is a boot file (see Sandbox.Launcher).
   defp add_launch_paths do
     case :init.get_argument(:sandbox_paths) do
       {:ok, [paths]} -> :code.add_pathsa(paths)

@@ -232,7 +232,7 @@ defmodule Sandbox.Launcher do
   # (Sandbox.BootFile), and the host's code paths for `Sandbox.Guest` to
   # add once booted. Not `-pa`: init puts those ahead of every directory
   # of the boot file, and would look for each module it loads in each of
-  # them first (measured: about 770 failed opens per VM, 8 to 10 ms of
+  # them first (measured: about 770 failed opens per VM, 8 to 20 ms of
   # CPU). Where there is no boot file, erl's own default boot, and `-pa`,
   # without which init would not find `Sandbox.Guest` to start it.
   defp boot_and_paths(kind) do
