@@ -21,6 +21,12 @@ defmodule Sandbox.BootFileTest do
   # The instructions a boot file adds to its source.
   defp added(path), do: script(path) -- script(@source)
 
+  # The host's own code paths in `path`, in its order (OTP's left out).
+  defp hosts(path), do: Enum.reject(path, &List.starts_with?(&1, :code.lib_dir()))
+
+  # Where each module is, as the host would load it.
+  defp dirs_of(mods), do: Enum.map(mods, &(&1 |> :code.which() |> Path.dirname()))
+
   # The modules `instructions` have init load (its primLoads).
   defp prim_loaded(instructions),
     do: for({:primLoad, mods} <- instructions, mod <- mods, do: mod)
@@ -88,11 +94,11 @@ defmodule Sandbox.BootFileTest do
   # Init looks for each module of a batch in each directory of its path in
   # turn: every directory before the module's own is a failed open.
   test "each batch's path is the directories of its modules, most used first" do
-    batches = Enum.chunk_every(added(BootFile.path() <> ".boot") -- app_loads(), 2)
+    added = added(BootFile.path() <> ".boot")
+    batches = added |> Enum.reject(&match?({:apply, _}, &1)) |> Enum.chunk_every(2)
 
     for [{:path, dirs}, {:primLoad, mods}] <- batches do
-      found = Enum.map(mods, fn mod -> mod |> :code.which() |> Path.dirname() end)
-      counts = Enum.frequencies(found)
+      counts = Enum.frequencies(dirs_of(mods))
       dirs = Enum.map(dirs, &List.to_string/1)
       assert Enum.sort(dirs) == Enum.sort(Map.keys(counts))
       assert Enum.map(dirs, &counts[&1]) == Enum.sort(Map.values(counts), :desc)
@@ -100,24 +106,19 @@ defmodule Sandbox.BootFileTest do
 
     # Each directory's modules together, so that few share a batch with
     # another directory's.
-    in_order = for [_, {:primLoad, mods}] <- batches, mod <- mods, do: :code.which(mod)
-    in_order = Enum.map(in_order, &Path.dirname/1)
+    in_order = dirs_of(prim_loaded(added))
     assert length(Enum.dedup(in_order)) == length(Enum.uniq(in_order))
   end
-
-  defp app_loads, do: Enum.filter(added(BootFile.path() <> ".boot"), &match?({:apply, _}, &1))
 
   # Given as `-pa`, the host's paths would come first in every batch's
   # path: a failed open in each of them for every module init loads.
   test "a peer's boot looks for its modules in none of the host's code paths; its runs have them, in the host's order" do
     code = "{:erl_prim_loader.get_path(), :code.get_path()}"
     assert {:ok, %{result: {{:ok, loader_path}, run_path}}} = Sandbox.run(code, pool: false)
-    otp = :code.lib_dir()
-    assert loader_path != [] and Enum.all?(loader_path, &List.starts_with?(&1, otp))
-    hosts = fn path -> Enum.reject(path, &List.starts_with?(&1, otp)) end
-    assert [_, _ | _] = hosts.(:code.get_path())
-    assert hosts.(run_path) == hosts.(:code.get_path())
-    assert Enum.take(run_path, length(hosts.(run_path))) == hosts.(run_path)
+    assert loader_path != [] and hosts(loader_path) == []
+    assert [_, _ | _] = hosts(:code.get_path())
+    assert hosts(run_path) == hosts(:code.get_path())
+    assert Enum.take(run_path, length(hosts(run_path))) == hosts(run_path)
   end
 
   test "a boot file outside the code paths (the user's cache) is seen in the strict box",
@@ -245,10 +246,8 @@ defmodule Sandbox.BootFileTest do
 
     # No -boot: erl's default; the host's paths as -pa, in its order.
     assert {:ok, %{result: :error}} = Sandbox.run(":init.get_argument(:boot)", pool: false)
-    otp = :code.lib_dir()
-    hosts = fn path -> Enum.reject(path, &List.starts_with?(&1, otp)) end
     assert {:ok, %{result: run_path}} = Sandbox.run(":code.get_path()", pool: false)
-    assert hosts.(run_path) == hosts.(:code.get_path())
+    assert hosts(run_path) == hosts(:code.get_path())
     assert {:ok, %{output: "3\n", result: :ok}} = Sandbox.run("IO.puts(1 + 2)", pool: false)
     pool = start_supervised!({Sandbox.Pool, size: 1, name: :no_boot_file_pool})
     assert {:ok, %{result: :error}} = Sandbox.run(":init.get_argument(:boot)", pool: pool)
