@@ -1380,6 +1380,37 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "vm-allocator-instance-per-scheduler",
+    file: "lib/sandbox/launcher.ex",
+    from: ~S|      "+Mut",|,
+    to: ~S|      "+Muatags",|,
+    breaks: "Speed: a VM starts one instance of each memory allocator",
+    tests: [
+      "test/sandbox/lean_vm_test.exs: each memory allocator has one instance, shared by the VM's threads; :erlang.memory/0 still answers"
+    ]
+  },
+  %{
+    id: "vm-default-dirty-io-schedulers",
+    file: "lib/sandbox/launcher.ex",
+    from: ~S|      "+SDio",|,
+    to: ~S|      "+SDcpu",|,
+    breaks: "Speed: a VM starts two dirty I/O schedulers",
+    tests: [
+      "test/sandbox/lean_vm_test.exs: two dirty I/O schedulers: code blocked reading a FIFO does not stop the VM loading modules"
+    ]
+  },
+  %{
+    id: "vm-one-dirty-io-scheduler",
+    file: "lib/sandbox/launcher.ex",
+    from: ~S|      "2",|,
+    to: ~S|      "1",|,
+    breaks:
+      "Speed: a VM starts two dirty I/O schedulers (code blocked on a read does not stop its loading)",
+    tests: [
+      "test/sandbox/lean_vm_test.exs: two dirty I/O schedulers: code blocked reading a FIFO does not stop the VM loading modules"
+    ]
+  },
+  %{
     id: "launch-paths-appended",
     file: "lib/sandbox/guest.ex",
     from: "      {:ok, [paths]} -> :code.add_pathsa(paths)",

@@ -207,6 +207,21 @@ defmodule Sandbox.Launcher do
       "none",
       "+sbwtdio",
       "none",
+      # One instance of each memory allocator, shared by the VM's threads,
+      # rather than one per scheduler and one more: each instance starts
+      # with carriers of its own to set up and touch, and a VM that lives
+      # for one snippet never gains from spreading its allocations.
+      # Measured in one host, 40 cold runs each way in turn: 9 ms less CPU
+      # per run (38 of 40 pairs better); with 4 callers back to back, 5%
+      # more runs per second.
+      "+Mut",
+      "false",
+      # Two dirty I/O schedulers rather than ten: threads a VM starts and
+      # stops and that file reads (code loading) never keep busy. Two, not
+      # one, so that code blocked reading a pipe or a FIFO does not stop
+      # the VM loading modules. 4 ms less CPU per run (30 of 40 pairs).
+      "+SDio",
+      "2",
       # No shell, nothing read from stdin (the peer's stdin is /dev/null).
       "-noshell",
       "-noinput",
