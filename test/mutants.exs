@@ -1246,11 +1246,52 @@ lifecycle_subreaper =
   %{
     id: "idle-group-not-joined",
     file: "c_src/helper/sandbox_helper.c",
-    from: "    if (args.idle_group)",
-    to: "    if (0 && args.idle_group)",
+    from:
+      "    h.in_idle_group = args.idle && args.idle_group && cgroup_move(args.idle_group, h.peer) == 0;",
+    to: "    h.in_idle_group = args.idle && args.idle_group;",
     breaks: "Sandbox.Launcher.priority/0: VMs share one idle CPU cgroup",
     tests: [
       "test/sandbox/priority_test.exs: by default, where the host may write a cgroup v1 cpu hierarchy, VMs share one idle CPU cgroup beside the host's"
+    ]
+  },
+  %{
+    id: "booted-vm-not-lifted",
+    file: "c_src/helper/sandbox_helper.c",
+    from: "                (void)priority_lift_booted(h->peer);",
+    to: "                (void)h;",
+    breaks: "Sandbox.Launcher.priority/0: a booted VM leaves SCHED_IDLE in the idle group",
+    tests: [
+      "test/sandbox/priority_test.exs: in the idle CPU cgroup a booted VM's threads leave SCHED_IDLE for nice 19; what it started stays under SCHED_IDLE"
+    ]
+  },
+  %{
+    id: "booted-order-not-sent",
+    file: "c_src/nif/peer_link.c",
+    from: "        helper_link_send_booted(r);",
+    to: "        (void)helper_link_send_booted;",
+    breaks: "Sandbox.Launcher.priority/0: a booted VM leaves SCHED_IDLE in the idle group",
+    tests: [
+      "test/sandbox/priority_test.exs: in the idle CPU cgroup a booted VM's threads leave SCHED_IDLE for nice 19; what it started stays under SCHED_IDLE"
+    ]
+  },
+  %{
+    id: "booted-vm-lifted-at-host-nice",
+    file: "c_src/helper/priority.c",
+    from: "#define BOOTED_NICE 19",
+    to: "#define BOOTED_NICE 0",
+    breaks: "Sandbox.Launcher.priority/0: a booted VM leaves SCHED_IDLE in the idle group",
+    tests: [
+      "test/sandbox/priority_test.exs: in the idle CPU cgroup a booted VM's threads leave SCHED_IDLE for nice 19; what it started stays under SCHED_IDLE"
+    ]
+  },
+  %{
+    id: "booted-vm-lifted-outside-the-group",
+    file: "c_src/helper/sandbox_helper.c",
+    from: "            if (h->in_idle_group)",
+    to: "            if (1)",
+    breaks: "Sandbox.Launcher.priority/0: outside the idle group a VM stays under SCHED_IDLE",
+    tests: [
+      "test/sandbox/priority_test.exs: with cgroup: false a booted VM stays under SCHED_IDLE"
     ]
   },
   %{

@@ -13,13 +13,15 @@
  *                                    the whole tree is reaped: rusage of all
  *   fail <stage> <errno>             the helper could not do its job
  *
- * and the host's order, on the orders pipe:
+ * and the host's orders, on the orders pipe:
  *
  *   limits <memory bytes> <cpu ms> <processes> <file bytes>
  *                                    enforce these from now on (-1: none)
+ *   booted                           the peer has booted (its priority may
+ *                                    rise: see helper/priority.c)
  *
- * EOF on the orders pipe (or anything but a "limits" line) orders the
- * tree killed.
+ * EOF on the orders pipe (or anything but those lines) orders the tree
+ * killed.
  *
  * Text keeps the channel readable in a trace; lines are short and bounded. */
 #ifndef SANDBOX_HELPER_LINE_H
@@ -40,6 +42,7 @@ typedef enum {
     NOTICE_BREACH,
     NOTICE_NETWORK,
     ORDER_LIMITS,
+    ORDER_BOOTED,
 } helper_line_kind_t;
 
 /* How a limit is enforced (reported in "enforced", and by Sandbox.info/0). */

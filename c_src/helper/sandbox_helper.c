@@ -28,6 +28,7 @@
 #include "common/fdio.h"
 #include "limits.h"
 #include "netns.h"
+#include "priority.h"
 #include "common/helper_line.h"
 #include "common/syscalls.h"
 #include "tree.h"
@@ -54,7 +55,8 @@ typedef struct {
     pid_t peer;      /* 0 until forked */
     int peer_reaped; /* its pid (and so its group id) may now be reused */
     int signal_fd;
-    char *cgroup; /* the run's cgroup, or NULL */
+    char *cgroup;      /* the run's cgroup, or NULL */
+    int in_idle_group; /* the peer was moved into the host's idle CPU cgroup */
     helper_line_reader_t orders;
     limiter_t limiter;
     int64_t next_sample_ms;
@@ -279,6 +281,14 @@ static int handle_orders(helper_t *h) {
             return 1;
         if (got == 0)
             break;
+        if (order.kind == ORDER_BOOTED) {
+            /* Only where the idle group keeps the VM below the host
+             * without SCHED_IDLE. Best effort: a VM left under SCHED_IDLE
+             * still runs, only later after waking. */
+            if (h->in_idle_group)
+                (void)priority_lift_booted(h->peer);
+            continue;
+        }
         if (order.kind != ORDER_LIMITS || enforce(h, &order))
             return 1;
     }
@@ -371,8 +381,7 @@ int main(int argc, char **argv) {
      * (16 ms measured), which the VM's boot goes on without. Before any
      * change of identity: the group is the host user's. Best effort: a
      * group removed or refused leaves the VM under SCHED_IDLE alone. */
-    if (args.idle_group)
-        (void)cgroup_move(args.idle_group, h.peer);
+    h.in_idle_group = args.idle && args.idle_group && cgroup_move(args.idle_group, h.peer) == 0;
     limiter_init(&h.limiter, h.cgroup, self);
     if (args.drop && become_user(&h, &args))
         finish(&h);

@@ -1,5 +1,5 @@
 /* The pipes to and from the helper (lines in common/status.h): its reports
- * in, as events and facts; the "limits" order out. Closing the control pipe
+ * in, as events and facts; the "limits" and "booted" orders out. Closing the control pipe
  * (run.c) is the order to kill the tree. */
 #include "run.h"
 
@@ -81,4 +81,14 @@ void helper_link_send_limits(run_t *r, int64_t now) {
     size_t len = helper_line_format(&order, line, sizeof line);
     if (len == 0 || r->fds.orders < 0 || fdio_write_some(r->fds.orders, line, len) != (ssize_t)len)
         run_event(r, EV_PEER_LOST, 0, 0, now);
+}
+
+/* Unanswered, and a write that fails is let go: a helper that is gone is
+ * noticed by its notices pipe's EOF. */
+void helper_link_send_booted(run_t *r) {
+    helper_line_t order = {.kind = ORDER_BOOTED};
+    char line[HELPER_LINE_MAX];
+    size_t len = helper_line_format(&order, line, sizeof line);
+    if (len > 0 && r->fds.orders >= 0)
+        (void)fdio_write_some(r->fds.orders, line, len);
 }

@@ -25,6 +25,7 @@ static int handle_frame(run_t *r, const uint8_t *frame, size_t len, int64_t now)
         r->os_pid = (int)pids_parse((const char *)frame + 1, len - 1);
         if (r->os_pid == 0)
             return -1;
+        helper_link_send_booted(r);
         kind = EV_BOOTED;
         break;
     case SANDBOX_TAG_STARTED:

@@ -163,9 +163,10 @@ void peer_link_deliver_request(run_t *r, int64_t now);
 void peer_link_write_request(run_t *r, int64_t now);
 int peer_link_send_capture_begun(run_t *r);
 
-/* helper_link.c: the helper's status lines, the limits order to it. */
+/* helper_link.c: the helper's status lines, the limits and booted orders to it. */
 void helper_link_read(run_t *r, int64_t now);
 void helper_link_send_limits(run_t *r, int64_t now);
+void helper_link_send_booted(run_t *r);
 
 /* capture.c: the output pipe. capture_read paces itself: once it has
  * emptied the pipe it leaves it alone for a moment, and capture_resume

@@ -32,11 +32,93 @@ defmodule Sandbox.PriorityTest do
     on_exit(fn -> Application.delete_env(:sandbox, :priority) end)
   end
 
+  defp put_cgroup(value) do
+    Application.put_env(:sandbox, :cgroup, value)
+    on_exit(fn -> Application.delete_env(:sandbox, :cgroup) end)
+  end
+
   test "by default the VM and what it starts run under SCHED_IDLE" do
     host = host_niceness()
+    # Without the idle CPU cgroup, SCHED_IDLE alone keeps the VM below the
+    # host, booted or not (see the booted VM's test below).
+    put_cgroup(false)
 
     assert {:ok, %{result: {{^host, @sched_idle}, {^host, @sched_idle}}}} =
              Sandbox.run(@priorities, pool: false)
+  end
+
+  # {niceness, policy} of each thread of an OS process, and of its
+  # children's main threads, read from the host.
+  defp thread_priorities(os_pid) do
+    tasks = Path.wildcard("/proc/#{os_pid}/task/*/stat")
+    children = "/proc/#{os_pid}/task/*/children" |> Path.wildcard() |> Enum.map(&File.read!/1)
+    child_pids = children |> Enum.join(" ") |> String.split()
+    stat = fn path -> parse_stat(File.read!(path)) end
+    {Enum.map(tasks, stat), Enum.map(child_pids, &stat.("/proc/#{&1}/stat"))}
+  end
+
+  defp parse_stat(text) do
+    fields = text |> String.split(")") |> List.last() |> String.split()
+    {String.to_integer(Enum.at(fields, 16)), String.to_integer(Enum.at(fields, 38))}
+  end
+
+  # The helper takes the order a moment after the pool hears of the boot.
+  defp eventually(fun, tries \\ 100) do
+    value = fun.()
+
+    if elem(value, 0) or tries == 0,
+      do: value,
+      else:
+        (
+          Process.sleep(50)
+          eventually(fun, tries - 1)
+        )
+  end
+
+  defp booted_pool_vm do
+    {:ok, pool} = Sandbox.Pool.start_link(size: 1)
+    on_exit(fn -> if Process.alive?(pool), do: GenServer.stop(pool) end)
+
+    {true, [os_pid]} =
+      eventually(fn ->
+        {Sandbox.Pool.status(pool).idle == 1, Sandbox.Pool.status(pool).idle_os_pids}
+      end)
+
+    os_pid
+  end
+
+  test "in the idle CPU cgroup a booted VM's threads leave SCHED_IDLE for nice 19; what it started stays under SCHED_IDLE" do
+    host = host_niceness()
+    os_pid = booted_pool_vm()
+
+    if Sandbox.IdleGroup.dir() do
+      {true, {threads, children}} =
+        eventually(fn ->
+          {threads, _} = now = thread_priorities(os_pid)
+          {Enum.all?(threads, &(&1 == {19, @sched_other})), now}
+        end)
+
+      assert length(threads) > 1
+      # erl_child_setup, which forks every program the run starts.
+      assert [_ | _] = children
+      assert Enum.all?(children, &(&1 == {host, @sched_idle}))
+    else
+      # No group to keep it below the host: it stays under SCHED_IDLE.
+      Process.sleep(200)
+      {threads, _} = thread_priorities(os_pid)
+      assert Enum.all?(threads, &(&1 == {host, @sched_idle}))
+    end
+  end
+
+  test "with cgroup: false a booted VM stays under SCHED_IDLE" do
+    host = host_niceness()
+    put_cgroup(false)
+    os_pid = booted_pool_vm()
+    # Long enough for the order to be carried out, were it to be.
+    Process.sleep(300)
+    {threads, children} = thread_priorities(os_pid)
+    assert length(threads) > 1
+    assert Enum.all?(threads ++ children, &(&1 == {host, @sched_idle}))
   end
 
   test "priority: n runs them n steps of niceness below the host; 0 at the host's priority" do
@@ -89,8 +171,7 @@ defmodule Sandbox.PriorityTest do
     assert vm_cpu_cgroup() == host
 
     Application.delete_env(:sandbox, :priority)
-    Application.put_env(:sandbox, :cgroup, false)
-    on_exit(fn -> Application.delete_env(:sandbox, :cgroup) end)
+    put_cgroup(false)
     assert vm_cpu_cgroup() == host
   end
 
