@@ -6,7 +6,8 @@
  * every descendant, and kills the whole tree when told to (EOF or "kill"
  * on its orders pipe), when the peer ends, or when the host dies. Told the
  * run's limits ("limits" on the orders pipe), it puts them in force and
- * kills the tree when one is crossed (see limits.h).
+ * kills the tree when one is crossed (see limits.h). Told the peer has
+ * booted ("booted"), it lifts it out of SCHED_IDLE (see priority.c).
  *
  * Where it is given a cgroup v2 directory it may create children in, the
  * peer runs in a cgroup of its own, killed in one write to cgroup.kill
