@@ -1257,8 +1257,8 @@ lifecycle_subreaper =
   %{
     id: "booted-vm-not-lifted",
     file: "c_src/helper/sandbox_helper.c",
-    from: "                (void)priority_lift_booted(h->peer);",
-    to: "                (void)h;",
+    from: "                    (void)priority_lift_booted(vm);",
+    to: "                    (void)vm;",
     breaks: "Sandbox.Launcher.priority/0: a booted VM leaves SCHED_IDLE in the idle group",
     tests: [
       "test/sandbox/priority_test.exs: in the idle CPU cgroup a booted VM's threads leave SCHED_IDLE for nice 19; what it started stays under SCHED_IDLE"
@@ -1285,10 +1285,40 @@ lifecycle_subreaper =
     ]
   },
   %{
+    id: "strict-helper-keeps-no-nice-capability",
+    file: "c_src/helper/sandbox_helper.c",
+    from: "    int keep_nice = h->in_idle_group && priority_keep_nice_before_setuid() == 0;",
+    to: "    int keep_nice = 0;",
+    breaks: "Sandbox.Pool: a strict pool's booted VM leaves SCHED_IDLE like any other",
+    tests: [
+      "test/sandbox/priority_test.exs: in a strict box too, a booted VM's threads leave SCHED_IDLE for nice 19 (its helper keeps CAP_SYS_NICE alone); what it started stays under SCHED_IDLE"
+    ]
+  },
+  %{
+    id: "strict-helper-keeps-every-capability",
+    file: "c_src/helper/priority.c",
+    from: "    sets[CAP_TO_INDEX(CAP_SYS_NICE)].permitted = CAP_TO_MASK(CAP_SYS_NICE);",
+    to: "    sets[0].permitted = sets[1].permitted = 0xffffffff;",
+    breaks: "isolation: :strict: the helper keeps CAP_SYS_NICE and nothing else",
+    tests: [
+      "test/sandbox/priority_test.exs: in a strict box too, a booted VM's threads leave SCHED_IDLE for nice 19 (its helper keeps CAP_SYS_NICE alone); what it started stays under SCHED_IDLE"
+    ]
+  },
+  %{
+    id: "booted-vm-found-by-its-namespace-pid-alone",
+    file: "c_src/helper/sandbox_helper.c",
+    from: "                pid_t vm = tree_find_ns_pid(h->peer, (pid_t)order.a);",
+    to: "                pid_t vm = h->peer;",
+    breaks: "Sandbox.Pool: a strict pool's VM is found in its box to be lifted",
+    tests: [
+      "test/sandbox/priority_test.exs: in a strict box too, a booted VM's threads leave SCHED_IDLE for nice 19 (its helper keeps CAP_SYS_NICE alone); what it started stays under SCHED_IDLE"
+    ]
+  },
+  %{
     id: "booted-vm-lifted-outside-the-group",
     file: "c_src/helper/sandbox_helper.c",
-    from: "            if (h->in_idle_group)",
-    to: "            if (1)",
+    from: "            if (h->in_idle_group && order.a > 0 && order.a <= INT32_MAX) {",
+    to: "            if (order.a > 0 && order.a <= INT32_MAX) {",
     breaks: "Sandbox.Launcher.priority/0: outside the idle group a VM stays under SCHED_IDLE",
     tests: [
       "test/sandbox/priority_test.exs: with cgroup: false a booted VM stays under SCHED_IDLE"

@@ -12,7 +12,7 @@ static const struct {
 } KINDS[] = {
     {NOTICE_EXIT, "exit", 1},         {NOTICE_DONE, "done", 3},     {NOTICE_FAIL, "fail", 2},
     {NOTICE_ENFORCED, "enforced", 4}, {NOTICE_BREACH, "breach", 1}, {NOTICE_NETWORK, "network", 1},
-    {ORDER_LIMITS, "limits", 4},      {ORDER_BOOTED, "booted", 0},
+    {ORDER_LIMITS, "limits", 4},      {ORDER_BOOTED, "booted", 1},
 };
 
 #define KIND_COUNT (sizeof KINDS / sizeof KINDS[0])

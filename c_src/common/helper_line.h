@@ -17,8 +17,10 @@
  *
  *   limits <memory bytes> <cpu ms> <processes> <file bytes>
  *                                    enforce these from now on (-1: none)
- *   booted                           the peer has booted (its priority may
- *                                    rise: see helper/priority.c)
+ *   booted <pid>                     the peer has booted; <pid> is the VM's
+ *                                    own, as it sees it (in a strict box,
+ *                                    in its pid namespace); its priority
+ *                                    may rise: see helper/priority.c
  *
  * EOF on the orders pipe (or anything but those lines) orders the tree
  * killed.
@@ -71,7 +73,8 @@ typedef enum {
 typedef struct {
     helper_line_kind_t kind;
     /* wait status | utime, stime, maxrss | stage, errno |
-     * four mechanisms | limit_kind_t | SANDBOX_NETNS_* | four limits */
+     * four mechanisms | limit_kind_t | SANDBOX_NETNS_* | four limits |
+     * the booted VM's own pid */
     int64_t a, b, c, d;
 } helper_line_t;
 

@@ -14,12 +14,16 @@
 #include "common/pids.h"
 
 #include <dirent.h>
+#include <linux/capability.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* The weakest weight SCHED_OTHER has. */
 #define BOOTED_NICE 19
@@ -70,5 +74,23 @@ int priority_lift_booted(pid_t vm) {
     if (closedir(tasks) < 0 && rc == 0)
         return -1;
     errno = failure;
+    return rc;
+}
+
+int priority_keep_nice_before_setuid(void) { return prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0); }
+
+int priority_keep_nice_after_setuid(void) {
+    /* The raw call: glibc has no wrapper, and libcap would be a whole
+     * library for one. Version 3: two 32-bit words of each set. */
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct sets[_LINUX_CAPABILITY_U32S_3] = {{0}};
+    sets[CAP_TO_INDEX(CAP_SYS_NICE)].permitted = CAP_TO_MASK(CAP_SYS_NICE);
+    sets[CAP_TO_INDEX(CAP_SYS_NICE)].effective = CAP_TO_MASK(CAP_SYS_NICE);
+    int rc = (int)syscall(SYS_capset, &header, sets);
+    int saved = errno;
+    /* Whatever capset did: nothing more is to be kept past a later change. */
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+        return -1;
+    errno = saved;
     return rc;
 }

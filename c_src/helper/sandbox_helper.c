@@ -286,8 +286,13 @@ static int handle_orders(helper_t *h) {
             /* Only where the idle group keeps the VM below the host
              * without SCHED_IDLE. Best effort: a VM left under SCHED_IDLE
              * still runs, only later after waking. */
-            if (h->in_idle_group)
-                (void)priority_lift_booted(h->peer);
+            if (h->in_idle_group && order.a > 0 && order.a <= INT32_MAX) {
+                /* The peer itself, or in a strict box the VM the box
+                 * started, which reported its pid as its namespace has it. */
+                pid_t vm = tree_find_ns_pid(h->peer, (pid_t)order.a);
+                if (vm > 0)
+                    (void)priority_lift_booted(vm);
+            }
             continue;
         }
         if (order.kind != ORDER_LIMITS || enforce(h, &order))
@@ -308,9 +313,15 @@ static int arm_parent_death(pid_t host) {
 /* A root host's strict run: once the VM is forked (it entered its cgroup
  * as root), the helper gives up root as well. Killing, measuring and
  * limiting the box's processes then work as their owner's, which needs no
- * capability. Returns 1 if the host died meanwhile. */
+ * capability; lifting the booted VM out of SCHED_IDLE needs CAP_SYS_NICE,
+ * the one it keeps. Returns 1 if the host died meanwhile. */
 static int become_user(helper_t *h, const helper_args_t *args) {
+    /* Keeping CAP_SYS_NICE is worth it only where the VM will be lifted
+     * (see handle_orders); failing to keep it only leaves the VM idle. */
+    int keep_nice = h->in_idle_group && priority_keep_nice_before_setuid() == 0;
     if (setgroups(0, NULL) < 0 || setgid(args->gid) < 0 || setuid(args->uid) < 0)
+        fail_run(h, STAGE_SETUP);
+    if (keep_nice && priority_keep_nice_after_setuid() < 0 && errno != EPERM)
         fail_run(h, STAGE_SETUP);
     /* A change of identity disarms the parent-death signal. */
     return arm_parent_death(args->host);

@@ -265,3 +265,56 @@ int tree_descendants(pid_t root, pids_t *out) {
     errno = saved;
     return rc;
 }
+
+int tree_parse_ns_pid(const char *status, size_t len, pid_t *ns_pid) {
+    static const char key[] = "\nNSpid:";
+    const size_t key_len = sizeof key - 1;
+    const char *end = status + len, *line = NULL;
+    for (const char *p = status; !line && (size_t)(end - p) >= key_len; p++)
+        if (memcmp(p, key, key_len) == 0)
+            line = p + key_len;
+    if (!line)
+        return -1;
+    const char *eol = memchr(line, '\n', (size_t)(end - line));
+    if (!eol)
+        return -1; /* cut short: the last field may be missing */
+    /* Fields separated by tabs; the innermost namespace's comes last. */
+    const char *field = eol;
+    while (field > line && field[-1] != '\t' && field[-1] != ' ')
+        field--;
+    pid_t pid = pids_parse(field, (size_t)(eol - field));
+    if (pid <= 0)
+        return -1;
+    *ns_pid = pid;
+    return 0;
+}
+
+/* 1 if pid's own-namespace pid is ns_pid, 0 if not or it is gone. */
+static int has_ns_pid(pid_t pid, pid_t ns_pid) {
+    char path[64], text[4096]; /* NSpid comes before the long lines */
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    ssize_t len = fdio_read_file(path, text, sizeof text);
+    pid_t found;
+    return len > 0 && tree_parse_ns_pid(text, (size_t)len, &found) == 0 && found == ns_pid;
+}
+
+pid_t tree_find_ns_pid(pid_t root, pid_t ns_pid) {
+    if (has_ns_pid(root, ns_pid))
+        return root; /* no namespace of its own: the common case, no scan */
+    pids_t tree;
+    pids_init(&tree);
+    if (tree_descendants(root, &tree) < 0) {
+        int saved = errno;
+        pids_free(&tree);
+        errno = saved;
+        return -1;
+    }
+    pid_t found = 0;
+    for (size_t i = 0; !found && i < tree.len; i++)
+        if (has_ns_pid(tree.items[i], ns_pid))
+            found = tree.items[i];
+    pids_free(&tree);
+    if (!found)
+        errno = ESRCH;
+    return found;
+}

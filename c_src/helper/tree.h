@@ -45,6 +45,18 @@ int tree_kill_children(pid_t parent, pid_t spare_pgid);
  * *leader_status; 0 if not; -1 with errno. */
 int tree_end_all(pid_t spare_pgid, pid_t leader, int *leader_status);
 
+/* Extracts from the text of /proc/<pid>/status the process's pid in its
+ * innermost pid namespace: the last field of its "NSpid:" line (the only
+ * one where it has no namespace of its own). Returns 0, or -1 if there is
+ * no such line or it is malformed. */
+int tree_parse_ns_pid(const char *status, size_t len, pid_t *ns_pid);
+
+/* The process of root's tree (root first, then its descendants) whose pid
+ * in its own namespace is ns_pid: how a process that reported its pid
+ * from inside a pid namespace is found from outside. Returns its pid here,
+ * or 0 if none is (errno ESRCH), or -1 with errno. */
+pid_t tree_find_ns_pid(pid_t root, pid_t ns_pid);
+
 /* Appends every descendant of root (children, their children, ...) to out,
  * as /proc shows them now. Returns 0, or -1 with errno. */
 int tree_descendants(pid_t root, pids_t *out);

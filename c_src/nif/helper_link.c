@@ -86,7 +86,7 @@ void helper_link_send_limits(run_t *r, int64_t now) {
 /* Unanswered, and a write that fails is let go: a helper that is gone is
  * noticed by its notices pipe's EOF. */
 void helper_link_send_booted(run_t *r) {
-    helper_line_t order = {.kind = ORDER_BOOTED};
+    helper_line_t order = {.kind = ORDER_BOOTED, .a = r->os_pid};
     char line[HELPER_LINE_MAX];
     size_t len = helper_line_format(&order, line, sizeof line);
     if (len > 0 && r->fds.orders >= 0)

@@ -14,7 +14,7 @@ Test(helper_line, formats_and_parses_each_kind) {
         {NOTICE_BREACH, LIMIT_CPU, 0, 0, 0},
         {NOTICE_NETWORK, NETNS_USER, 0, 0, 0},
         {ORDER_LIMITS, INT64_C(1) << 40, -1, 12, 0},
-        {ORDER_BOOTED, 0, 0, 0, 0},
+        {ORDER_BOOTED, 2, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++) {
         char line[HELPER_LINE_MAX];
@@ -36,8 +36,8 @@ Test(helper_line, rejects_malformed_lines) {
         "",        "peer",     "peer ",   "peer x",       "peer 1 2",
         "exit -",  "done 1 2", "nope 1",  "peer  1",      "peer 99999999999999999999",
         "peerx 1", "fail 1",   "kill 1",  "limits 1 2 3", "breach",
-        "killx",   "limit 1",  "network", "network 1 2",  "booted 1",
-        "booted ", "bootedx"};
+        "killx",   "limit 1",  "network", "network 1 2",  "booted",
+        "booted ", "bootedx",  "booted 1 2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         helper_line_t m;
         cr_assert_eq(helper_line_parse(bad[i], strlen(bad[i]), &m), -1, "accepted \"%s\"", bad[i]);

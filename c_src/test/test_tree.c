@@ -4,7 +4,9 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -207,4 +209,88 @@ Test(tree, end_all_kills_every_child_and_says_when_the_leader_is_not_among_them)
     cr_assert_eq(status, -1, "a status was given for no leader");
     cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "a child is left");
     cr_assert_eq(errno, ECHILD);
+}
+
+static int parse_ns(const char *text, pid_t *ns_pid) {
+    return tree_parse_ns_pid(text, strlen(text), ns_pid);
+}
+
+Test(tree, parses_the_pid_in_the_innermost_namespace) {
+    pid_t pid;
+    cr_assert_eq(parse_ns("Name:\tbeam.smp\nNStgid:\t31668\t2\nNSpid:\t31668\t2\nNSpgid:\t9\n", &pid), 0);
+    cr_assert_eq(pid, 2);
+    cr_assert_eq(parse_ns("Name:\tsh\nNSpid:\t4242\nNSpgid:\t4242\n", &pid), 0);
+    cr_assert_eq(pid, 4242);
+    cr_assert_eq(parse_ns("Name:\tsh\nNSpid:\t7\t5\t3\nVmPeak:\t1 kB\n", &pid), 0);
+    cr_assert_eq(pid, 3);
+}
+
+Test(tree, rejects_status_text_without_a_whole_nspid_line) {
+    const char *bad[] = {"Name:\tsh\nPid:\t12\n", "Name:\tsh\nNSpid:\t12", "Name:\tsh\nNSpid:\t\n",
+                         "Name:\tsh\nNSpid:\t12\tx\n", "NSpid:\t12\n", "Name:\tsh\nNStgid:\t12\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pid_t pid = 99;
+        cr_assert_eq(parse_ns(bad[i], &pid), -1, "accepted \"%s\"", bad[i]);
+        cr_assert_eq(pid, 99);
+    }
+}
+
+Test(tree, finds_a_process_by_its_pid_in_its_own_namespace) {
+    /* A child that unshares a pid namespace (inside a user namespace of
+     * its own, so no privilege is needed) and forks its first process,
+     * pid 1 there, whose pid here it reports. */
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0); /* to reap pid 1 there */
+    int report[2];
+    cr_assert_eq(pipe(report), 0);
+    pid_t outer = fork();
+    cr_assert_geq(outer, 0);
+    if (outer == 0) {
+        /* Either ends with its parent, should the test fail first. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
+            _exit(1);
+        pid_t inner = fork();
+        if (inner == 0) {
+            pid_t self = getpid();
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+                write(report[1], &self, sizeof self) != (ssize_t)sizeof self)
+                _exit(1);
+            for (;;)
+                pause();
+        }
+        for (;;)
+            pause();
+    }
+    pid_t inner_there; /* as it sees itself */
+    cr_assert_eq(read(report[0], &inner_there, sizeof inner_there), (ssize_t)sizeof inner_there);
+    cr_assert_eq(inner_there, 1);
+
+    pid_t inner_here = tree_find_ns_pid(outer, 1);
+    /* Not the outer child, whose own namespace is ours. */
+    cr_assert_gt(inner_here, 0);
+    cr_assert_neq(inner_here, outer);
+    pid_t ppid;
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)inner_here);
+    FILE *f = fopen(path, "re");
+    cr_assert_not_null(f);
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    cr_assert_eq(tree_parse_ppid(text, len, &ppid), 0);
+    cr_assert_eq(ppid, outer);
+
+    /* A process without a namespace of its own is found as itself. */
+    cr_assert_eq(tree_find_ns_pid(outer, outer), outer);
+    /* And one that is not in the tree is not found. */
+    errno = 0;
+    cr_assert_eq(tree_find_ns_pid(outer, 2), 0);
+    cr_assert_eq(errno, ESRCH);
+
+    /* Pid 1 there is not the outer child's to take along: killed first,
+     * it comes to us, the subreaper, once its parent is gone. */
+    cr_assert_eq(kill(inner_here, SIGKILL), 0);
+    cr_assert_eq(kill(outer, SIGKILL), 0);
+    cr_assert_eq(waitpid(outer, NULL, 0), outer);
+    cr_assert_eq(waitpid(inner_here, NULL, 0), inner_here);
+    close(report[0]);
+    close(report[1]);
 }

@@ -110,6 +110,98 @@ defmodule Sandbox.PriorityTest do
     end
   end
 
+  # Fields of /proc/<pid>/status, each as its list of words.
+  defp status_fields(os_pid) do
+    case File.read("/proc/#{os_pid}/status") do
+      {:ok, text} ->
+        for line <- String.split(text, "\n", trim: true), into: %{} do
+          [key, value] = String.split(line, ":", parts: 2)
+          {key, String.split(value)}
+        end
+
+      {:error, _} ->
+        %{}
+    end
+  end
+
+  # The OS processes from `os_pid` up to this host, `os_pid` first.
+  defp ancestry(os_pid) do
+    host = String.to_integer(System.pid())
+
+    Stream.unfold(os_pid, fn
+      pid when pid in [0, 1] ->
+        nil
+
+      pid ->
+        {pid, pid |> status_fields() |> Map.get("PPid", ["0"]) |> hd() |> String.to_integer()}
+    end)
+    |> Enum.take_while(&(&1 != host))
+  end
+
+  # A strict pool's VM reports its pid in its box's pid namespace: the
+  # process this host started (through a helper and bubblewrap) whose
+  # innermost pid it is, and that process's helper.
+  defp strict_vm(ns_pid) do
+    host = String.to_integer(System.pid())
+
+    "/proc/[0-9]*"
+    |> Path.wildcard()
+    |> Enum.map(&String.to_integer(Path.basename(&1)))
+    |> Enum.find_value(fn pid ->
+      fields = status_fields(pid)
+
+      with ["beam.smp"] <- fields["Name"],
+           [_, inner] <- fields["NSpid"],
+           true <- inner == Integer.to_string(ns_pid),
+           [_ | _] = line <- ancestry(pid),
+           parent when parent == host <-
+             line
+             |> List.last()
+             |> status_fields()
+             |> Map.get("PPid")
+             |> hd()
+             |> String.to_integer() do
+        {pid, List.last(line)}
+      else
+        _ -> nil
+      end
+    end)
+  end
+
+  test "in a strict box too, a booted VM's threads leave SCHED_IDLE for nice 19 (its helper keeps CAP_SYS_NICE alone); what it started stays under SCHED_IDLE" do
+    host = host_niceness()
+    {:ok, pool} = Sandbox.Pool.start_link(size: 1, isolation: :strict)
+    on_exit(fn -> if Process.alive?(pool), do: GenServer.stop(pool) end)
+
+    {true, [ns_pid]} =
+      eventually(fn ->
+        {Sandbox.Pool.status(pool).idle == 1, Sandbox.Pool.status(pool).idle_os_pids}
+      end)
+
+    assert {os_pid, helper} = strict_vm(ns_pid)
+    assert os_pid != ns_pid
+
+    if Sandbox.IdleGroup.dir() do
+      {true, {threads, children}} =
+        eventually(fn ->
+          {threads, _} = now = thread_priorities(os_pid)
+          {Enum.all?(threads, &(&1 == {19, @sched_other})), now}
+        end)
+
+      assert length(threads) > 1
+      assert [_ | _] = children
+      assert Enum.all?(children, &(&1 == {host, @sched_idle}))
+      # The box's user, with CAP_SYS_NICE (bit 23) and nothing else.
+      assert %{"Uid" => [uid | _], "CapEff" => [eff], "CapPrm" => [prm]} = status_fields(helper)
+      assert uid != "0"
+      assert {eff, prm} == {"0000000000800000", "0000000000800000"}
+    else
+      Process.sleep(200)
+      {threads, _} = thread_priorities(os_pid)
+      assert Enum.all?(threads, &(&1 == {host, @sched_idle}))
+    end
+  end
+
   test "with cgroup: false a booted VM stays under SCHED_IDLE" do
     host = host_niceness()
     put_cgroup(false)
