@@ -32,11 +32,13 @@ built := @echo "  built"
 endif
 
 BUILD := _build/native
-# Where the C core's binaries and their objects go: priv/ and _build/native
-# by hand. The Mix compiler gives its application's build directory
-# (_build/<env>/lib/sandbox), as elixir_make does: a dependency's sources
-# (deps/sandbox, maybe read-only) are never written to.
-PRIV ?= priv
+# Where the C core's binaries and their objects go: _build/native/priv and
+# _build/native by hand. The Mix compiler gives its application's build
+# directory (_build/<env>/lib/sandbox), as elixir_make does: a dependency's
+# sources (deps/sandbox, maybe read-only) are never written to. Never a
+# top-level priv/: Mix would copy it, older binaries and all, over the
+# ones it builds.
+PRIV ?= $(BUILD)/priv
 OBJ ?= $(BUILD)
 NIF := $(PRIV)/sandbox_nif.so
 GUEST_NIF := $(PRIV)/sandbox_guest_nif.so
@@ -78,7 +80,7 @@ help:
 	@echo "make test-valgrind              C unit tests under valgrind memcheck"
 	@echo "make fuzz [FUZZ_SECONDS=10]     libFuzzer on every parser of peer input and on output capping"
 	@echo "make mutants [MUTANTS_ARGS=...]  each mutant of test/mutants.exs must fail its tests"
-	@echo "make priv                       build priv/sandbox_nif.so and priv/sandbox_helper"
+	@echo "make priv                       build the C core into _build/native/priv"
 	@echo "make clean                      remove C build products"
 
 priv: $(NIF) $(GUEST_NIF) $(HELPER) $(CONFINE)

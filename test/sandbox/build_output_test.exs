@@ -37,6 +37,8 @@ defmodule Sandbox.BuildOutputTest do
 
     assert {verbose, 0} = make.(["priv", "V=1", "-B"])
     assert verbose =~ "-Wall -Wextra"
-    assert verbose =~ "-o priv/sandbox_helper.tmp"
+    assert verbose =~ "-o _build/native/priv/sandbox_helper.tmp"
+    # Never a priv/ in the sources, which Mix would copy into a build.
+    refute File.exists?(Path.join(dir, "priv"))
   end
 end
