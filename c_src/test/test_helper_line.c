@@ -33,10 +33,10 @@ Test(helper_line, formats_and_parses_each_kind) {
 
 Test(helper_line, rejects_malformed_lines) {
     const char *bad[] = {
-        "",        "peer",     "peer ",   "peer x",       "peer 1 2",
-        "exit -",  "done 1 2", "nope 1",  "peer  1",      "peer 99999999999999999999",
-        "peerx 1", "fail 1",   "kill 1",  "limits 1 2 3", "breach",
-        "killx",   "limit 1",  "network", "network 1 2",  "booted",
+        "",        "peer",     "peer ",     "peer x",       "peer 1 2",
+        "exit -",  "done 1 2", "nope 1",    "peer  1",      "peer 99999999999999999999",
+        "peerx 1", "fail 1",   "kill 1",    "limits 1 2 3", "breach",
+        "killx",   "limit 1",  "network",   "network 1 2",  "booted",
         "booted ", "bootedx",  "booted 1 2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         helper_line_t m;

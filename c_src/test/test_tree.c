@@ -217,7 +217,8 @@ static int parse_ns(const char *text, pid_t *ns_pid) {
 
 Test(tree, parses_the_pid_in_the_innermost_namespace) {
     pid_t pid;
-    cr_assert_eq(parse_ns("Name:\tbeam.smp\nNStgid:\t31668\t2\nNSpid:\t31668\t2\nNSpgid:\t9\n", &pid), 0);
+    cr_assert_eq(
+        parse_ns("Name:\tbeam.smp\nNStgid:\t31668\t2\nNSpid:\t31668\t2\nNSpgid:\t9\n", &pid), 0);
     cr_assert_eq(pid, 2);
     cr_assert_eq(parse_ns("Name:\tsh\nNSpid:\t4242\nNSpgid:\t4242\n", &pid), 0);
     cr_assert_eq(pid, 4242);
@@ -226,8 +227,9 @@ Test(tree, parses_the_pid_in_the_innermost_namespace) {
 }
 
 Test(tree, rejects_status_text_without_a_whole_nspid_line) {
-    const char *bad[] = {"Name:\tsh\nPid:\t12\n", "Name:\tsh\nNSpid:\t12", "Name:\tsh\nNSpid:\t\n",
-                         "Name:\tsh\nNSpid:\t12\tx\n", "NSpid:\t12\n", "Name:\tsh\nNStgid:\t12\n"};
+    const char *bad[] = {"Name:\tsh\nPid:\t12\n", "Name:\tsh\nNSpid:\t12",
+                         "Name:\tsh\nNSpid:\t\n", "Name:\tsh\nNSpid:\t12\tx\n",
+                         "NSpid:\t12\n",          "Name:\tsh\nNStgid:\t12\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pid_t pid = 99;
         cr_assert_eq(parse_ns(bad[i], &pid), -1, "accepted \"%s\"", bad[i]);
