@@ -766,12 +766,17 @@ defmodule Sandbox.Bench do
         "Ours took #{round1(r.flood.sandbox.ms - floor)} ms more than that: its output device's " <>
         "work, a `write(2)` per `IO.puts` among it, made before the request is answered so " <>
         "that output printed right before a halt or a crash is never lost (the host reads " <>
-        "the pipe at most once a millisecond, so those writes wake no one). What would cut " <>
-        "the rest: a shared-memory ring between the peer and its helper (a write becomes a " <>
-        "copy; the helper moves it to the pipe in batches, and moves what is left after the " <>
-        "peer dies)."
+        "the pipe at most once a millisecond, so those writes wake no one). A `write(2)` " <>
+        "costs more than itself on a kernel that isolates page tables without PCID (each " <>
+        "empties the TLB). Not taken: answering first and writing later (what was printed " <>
+        "right before a halt or a kill would be lost), or memory shared with the host (the " <>
+        "code's output would lose its order with what programs it starts write to the same " <>
+        "descriptors); see the README's Speed section."
     ]
   end
+
+  defp note("trivial run, warm" <> _, r), do: warm_note(r)
+  defp note("`isolation: :strict` trivial run, warm" <> _, r), do: warm_note(r)
 
   defp note("concurrent", r) do
     list = fn times -> Enum.map_join(times, ", ", &"#{round1(&1)}") end
@@ -823,6 +828,23 @@ defmodule Sandbox.Bench do
   end
 
   defp note(_name, _r), do: []
+
+  # Said once for both warm rows.
+  defp warm_note(r) do
+    strict = if r.strict_warm, do: " (strict: #{round1(r.strict_warm.p50)} ms)", else: ""
+
+    [
+      "**Warm runs.** #{round1(r.warm.p50)} ms at p50#{strict} against 3 ms. On an idle " <>
+        "machine a warm run takes 2.5 to 3 ms here, about 2 ms of it threads woken in turn " <>
+        "(the host's watcher, the VM's poll thread and a scheduler on the way in, the capture " <>
+        "round trip, the way back), 0.1 to 0.5 ms each where an idle vCPU halts (README, " <>
+        "Speed). Runs 250 ms apart also share the cores with the pool's replacement for the " <>
+        "VM just taken, which boots for about as long as a bare `erl` (#{round1(r.bare.p50)} " <>
+        "ms here). What would reach it: fewer hops (no capture round trip for a run without " <>
+        "setup; frames written by the peer's NIF rather than through its port's async " <>
+        "thread, 0.1 ms measured)."
+    ]
+  end
 
   # The sustained rows share one reason: each run boots one VM, so CPU per
   # boot bounds runs per second.
