@@ -7,7 +7,9 @@
  * on its orders pipe), when the peer ends, or when the host dies. Told the
  * run's limits ("limits" on the orders pipe), it puts them in force and
  * kills the tree when one is crossed (see limits.h). Told the peer has
- * booted ("booted"), it lifts it out of SCHED_IDLE (see priority.c).
+ * booted ("booted <pid>", the VM's pid as its own pid namespace has it),
+ * it finds the VM in its tree and lifts it out of SCHED_IDLE (see
+ * priority.c); a strict run's helper keeps CAP_SYS_NICE for that alone.
  *
  * Where it is given a cgroup v2 directory it may create children in, the
  * peer runs in a cgroup of its own, killed in one write to cgroup.kill
