@@ -133,44 +133,29 @@ defmodule Sandbox.PriorityTest do
     end
   end
 
-  # The OS processes from `os_pid` up to this host, `os_pid` first.
+  # The OS processes from `os_pid` up to the first one, `os_pid` first.
   defp ancestry(os_pid) do
-    host = String.to_integer(System.pid())
-
     Stream.unfold(os_pid, fn
-      pid when pid in [0, 1] ->
-        nil
-
-      pid ->
-        {pid, pid |> status_fields() |> Map.get("PPid", ["0"]) |> hd() |> String.to_integer()}
+      pid when pid in [0, 1] -> nil
+      pid -> {pid, (Sandbox.TestOS.stat(pid) || %{ppid: 0}).ppid}
     end)
-    |> Enum.take_while(&(&1 != host))
+    |> Enum.to_list()
   end
 
   # A strict pool's VM reports its pid in its box's pid namespace: the
   # process this host started (through a helper and bubblewrap) whose
-  # innermost pid it is, and that process's helper.
+  # innermost pid it is, and that process's helper (the host's child).
   defp strict_vm(ns_pid) do
     host = String.to_integer(System.pid())
+    inner = Integer.to_string(ns_pid)
 
-    "/proc/[0-9]*"
-    |> Path.wildcard()
-    |> Enum.map(&String.to_integer(Path.basename(&1)))
-    |> Enum.find_value(fn pid ->
+    Enum.find_value(Sandbox.TestOS.pids(), fn pid ->
       fields = status_fields(pid)
 
       with ["beam.smp"] <- fields["Name"],
-           [_, inner] <- fields["NSpid"],
-           true <- inner == Integer.to_string(ns_pid),
-           [_ | _] = line <- ancestry(pid),
-           parent when parent == host <-
-             line
-             |> List.last()
-             |> status_fields()
-             |> Map.get("PPid")
-             |> hd()
-             |> String.to_integer() do
-        {pid, List.last(line)}
+           [_, ^inner] <- fields["NSpid"],
+           {below_host, [^host | _]} <- Enum.split_while(ancestry(pid), &(&1 != host)) do
+        {pid, List.last(below_host)}
       else
         _ -> nil
       end
