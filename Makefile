@@ -49,7 +49,7 @@ CONFINE := $(PRIV)/sandbox_confine
 # than one of them links (c_src/common, c_src/protocol.h).
 COMMON_SRC := $(wildcard c_src/common/*.c)
 NIF_SRC := $(wildcard c_src/nif/*.c) $(COMMON_SRC)
-GUEST_NIF_SRC := $(wildcard c_src/guest/*.c) c_src/common/fdio.c
+GUEST_NIF_SRC := $(wildcard c_src/guest/*.c) c_src/common/fdio.c c_src/common/unwritten.c
 HELPER_SRC := $(wildcard c_src/helper/*.c) $(COMMON_SRC)
 CONFINE_SRC := $(wildcard c_src/confine/*.c) c_src/common/fdio.c c_src/common/decimal.c
 # What the C unit tests and the fuzz targets link: everything but the

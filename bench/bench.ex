@@ -764,14 +764,11 @@ defmodule Sandbox.Bench do
         "host VM into a `StringIO` (the I/O protocol alone: no VM boundary, no pipe) took " <>
         "#{round1(r.floor)} ms; the package's run takes a warm VM, so no boot is counted. " <>
         "Ours took #{round1(r.flood.sandbox.ms - floor)} ms more than that: its output device's " <>
-        "work, a `write(2)` per `IO.puts` among it, made before the request is answered so " <>
-        "that output printed right before a halt or a crash is never lost (the host reads " <>
-        "the pipe at most once a millisecond, so those writes wake no one). A `write(2)` " <>
+        "work. Up to `max_output` it makes a `write(2)` per `IO.puts`, before the request is " <>
+        "answered, so that output printed right before a halt or a crash is never lost; past " <>
+        "it, an add to a page of memory the host reads, and a write per 64 KB. A `write(2)` " <>
         "costs more than itself on a kernel that isolates page tables without PCID (each " <>
-        "empties the TLB). Not taken: answering first and writing later (what was printed " <>
-        "right before a halt or a kill would be lost), or memory shared with the host (the " <>
-        "code's output would lose its order with what programs it starts write to the same " <>
-        "descriptors); see the README's Speed section."
+        "empties the TLB); see the README's Speed section."
     ]
   end
 

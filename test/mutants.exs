@@ -429,8 +429,8 @@ lifecycle_subreaper =
   %{
     id: "output-written-before-answer",
     file: "lib/sandbox/guest/output_device.ex",
-    from: "    write(state.fd, data)",
-    to: "    spawn(fn -> write(state.fd, data) end)",
+    from: "    Native.write_all(state.fd, :erlang.iolist_to_binary(data))",
+    to: "    spawn(fn -> Native.write_all(state.fd, :erlang.iolist_to_binary(data)) end)",
     breaks: "Guarantees: Nothing printed is lost",
     tests: [
       "test/sandbox/peer_process_test.exs: output is complete when the VM ends the instant after writing it",
@@ -439,6 +439,77 @@ lifecycle_subreaper =
   },
 
   # ---- output cutting and counting ------------------------------------------
+  %{
+    id: "unwritten-not-counted-in-the-vm",
+    file: "lib/sandbox/guest/output_device.ex",
+    from: "      :ok = Native.count_unwritten(state.unwritten, bytes)",
+    to: "      :ok",
+    breaks: "API: Sandbox.execute/2 (output_bytes counts every byte, past :max_output too)",
+    tests: [
+      "test/sandbox/output_test.exs: truncation past the cap every byte printed is counted, when the code halts",
+      "test/sandbox/output_limit_test.exs: what is printed past :max_output counts towards the limit up to the last byte"
+    ]
+  },
+  %{
+    id: "unwritten-not-read-by-the-host",
+    file: "c_src/nif/capture.c",
+    from: "    output_count(&r->output, count - r->unwritten_seen);",
+    to: "    (void)count;",
+    breaks: "API: Sandbox.execute/2 (output_bytes counts every byte, past :max_output too)",
+    tests: [
+      "test/sandbox/output_test.exs: truncation past the cap every byte printed is counted, when the code times out"
+    ]
+  },
+  %{
+    id: "unwritten-cap-counts-the-setup",
+    file: "lib/sandbox/guest/output_device.ex",
+    from: "  defp put(%{cap: nil} = state, data), do: write(state, data)",
+    to:
+      "  defp put(%{cap: nil} = state, data), do: %{write(state, data) | written: state.written + :erlang.iolist_size(data)}",
+    breaks: "API: run/2 return values (the first :max_output bytes the code printed are kept)",
+    tests: [
+      "test/sandbox/output_test.exs: truncation past the cap, what the setup printed to the same device does not count towards it"
+    ]
+  },
+  %{
+    id: "unwritten-while-streaming",
+    file: "lib/sandbox/runner.ex",
+    from:
+      "      output_cap: if(options.on_output == nil, do: integer_or_nil(options.max_output)),",
+    to: "      output_cap: integer_or_nil(options.max_output),",
+    breaks: "API: :on_output (every byte is streamed, whatever :max_output keeps)",
+    tests: [
+      "test/sandbox/streaming_test.exs: printed line by line far past the cap, everything is streamed"
+    ]
+  },
+  %{
+    id: "unwritten-limit-not-checked-at-the-end",
+    file: "c_src/nif/capture.c",
+    from: "    if (r->fsm.state == RUN_EVALUATING && !run_fsm_answered(&r->fsm))",
+    to: "    if (0)",
+    breaks: "API: :output_limit (what is printed past :max_output counts)",
+    tests: [
+      "test/sandbox/output_limit_test.exs: what is printed past :max_output counts towards the limit up to the last byte"
+    ]
+  },
+  %{
+    id: "unwritten-never-written",
+    file: "lib/sandbox/guest/output_device.ex",
+    from: "    if written >= cap and quiet + bytes <= @unwritten_span do",
+    to: "    if written >= cap do",
+    breaks: "API: :output_limit (a flood past :max_output is still stopped)",
+    tests: [
+      "test/sandbox/output_limit_test.exs: a run printing past the limit is stopped, with what it printed"
+    ]
+  },
+  %{
+    id: "unwritten-page-unsealed",
+    file: "c_src/common/unwritten.c",
+    from: "        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {",
+    to: "        0) {",
+    breaks: "isolation: :strict (a peer cannot make the host's reads of its page fail)",
+    tests: ["c: unwritten/the_page_can_be_neither_shrunk_nor_grown"]
+  },
   %{
     id: "output-not-capped",
     file: "c_src/nif/capture.c",

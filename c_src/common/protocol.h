@@ -17,11 +17,21 @@
 #define SANDBOX_FD_REPLY 4   /* frames from the peer to the host (write end) */
 #define SANDBOX_FD_ORDERS 5  /* the host's orders to the helper (read end) */
 #define SANDBOX_FD_NOTICES 6 /* the helper's notices to the host (write end) */
-#define SANDBOX_FD_FIRST_FREE 7
+/* A page of memory the host reads and the peer writes (a sealed memfd): the
+ * bytes the peer's output devices counted past :max_output rather than
+ * writing them, a native-endian uint64 at offset 0. */
+#define SANDBOX_FD_UNWRITTEN 7
+#define SANDBOX_FD_FIRST_FREE 8
 /* In a strict run's box: the VM's own non-blocking open of the output
  * pipe, made before Landlock closes /proc/self/fd to it (the VM passes it
  * to its output device; elsewhere the device opens /proc/self/fd/1). */
 #define SANDBOX_FD_GUEST_OUTPUT 5
+/* In every peer: SANDBOX_FD_UNWRITTEN, moved where the VM finds it. */
+#define SANDBOX_FD_GUEST_UNWRITTEN 6
+/* Past :max_output, an output device writes at least once per this many
+ * bytes it counts instead, so the host still reads, and :output_limit
+ * still stops a flood. 64 KB. */
+#define SANDBOX_UNWRITTEN_SPAN 65536
 
 /* ---- frames between host and peer: {packet, 4}, a tag byte first --------- */
 #define SANDBOX_TAG_BOOTED 'B'    /* peer: booted, followed by its OS pid */

@@ -24,8 +24,9 @@
  * with a network.
  *
  * File descriptors on entry, as the NIF sets them up: see protocol.h. The
- * peer gets SANDBOX_FD_NULL to SANDBOX_FD_REPLY; the orders and notices
- * pipes are the helper's own. */
+ * peer gets SANDBOX_FD_NULL to SANDBOX_FD_REPLY, and the page where it
+ * counts what it printed unwritten at SANDBOX_FD_GUEST_UNWRITTEN; the
+ * orders and notices pipes are the helper's own. */
 #include "args.h"
 #include "cgroup.h"
 #include "common/fdio.h"
@@ -337,7 +338,8 @@ int main(int argc, char **argv) {
     helper_line_reader_init(&h.orders);
 
     close_inherited_fds();
-    if (fdio_set_cloexec(SANDBOX_FD_ORDERS) < 0 || fdio_set_cloexec(SANDBOX_FD_NOTICES) < 0)
+    if (fdio_set_cloexec(SANDBOX_FD_ORDERS) < 0 || fdio_set_cloexec(SANDBOX_FD_NOTICES) < 0 ||
+        fdio_set_cloexec(SANDBOX_FD_UNWRITTEN) < 0)
         return 2;
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         fail(STAGE_SETUP);

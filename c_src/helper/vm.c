@@ -1,7 +1,8 @@
 /* The helper's child, from fork to the VM's exec: into the run's cgroup,
- * a process group of its own, a descriptor of the output pipe for a
- * strict VM, no terminal, its identity, its priority, a parent-death
- * signal, every signal at its default, then the command. */
+ * a process group of its own, the page where it counts output it does not
+ * write, a descriptor of the output pipe for a strict VM, no terminal, its
+ * identity, its priority, a parent-death signal, every signal at its
+ * default, then the command. */
 #include "vm.h"
 
 #include "cgroup.h"
@@ -61,6 +62,9 @@ void vm_exec(pid_t helper, const char *cgroup, int born_inside, int entered,
     if (fdio_write_all(entered, &in_cgroup, 1) < 0)
         _exit(127);
     if (setpgid(0, 0) < 0 || drop_terminal() < 0)
+        _exit(127);
+    /* dup2 leaves the copy without close-on-exec: the VM keeps it. */
+    if (dup2(SANDBOX_FD_UNWRITTEN, SANDBOX_FD_GUEST_UNWRITTEN) < 0)
         _exit(127);
     if (args->guest_output) {
         int fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK);

@@ -6,6 +6,7 @@
 #include "deadline.h"
 
 #include "common/fdio.h"
+#include "common/unwritten.h"
 
 #include <errno.h>
 #include <string.h>
@@ -41,6 +42,14 @@ static void stream(run_t *r, const uint8_t *data, size_t len) {
     enif_free_env(env);
 }
 
+/* The code's output so far, what its VM counted unwritten included,
+ * against :output_limit. */
+static void check_limit(run_t *r, int64_t now) {
+    capture_count_unwritten(r);
+    if (r->terms.output_limit != OUTPUT_UNLIMITED && r->output.total > r->terms.output_limit)
+        run_event(r, EV_OUTPUT_LIMIT, 0, 0, now);
+}
+
 static void keep(run_t *r, const uint8_t *data, size_t len, int64_t now) {
     if (run_fsm_answered(&r->fsm))
         return;
@@ -49,8 +58,7 @@ static void keep(run_t *r, const uint8_t *data, size_t len, int64_t now) {
         return; /* the boot's or the setup's */
     if (r->terms.stream)
         stream(r, data, len);
-    if (r->terms.output_limit != OUTPUT_UNLIMITED && r->output.total > r->terms.output_limit)
-        run_event(r, EV_OUTPUT_LIMIT, 0, 0, now);
+    check_limit(r, now);
 }
 
 /* Leaves the pipe alone until PACE_NS from now. */
@@ -93,8 +101,8 @@ void capture_resume(run_t *r, int64_t now) {
  * peer may still be flooding it. */
 void capture_drain(run_t *r, int64_t now) {
     int available = 0;
-    if (r->fds.output < 0 || ioctl(r->fds.output, FIONREAD, &available) < 0)
-        return;
+    if (r->fds.output >= 0 && ioctl(r->fds.output, FIONREAD, &available) < 0)
+        available = 0;
     size_t left = (size_t)available;
     const scratch_t *s = r->scratch;
     while (left > 0) {
@@ -104,7 +112,21 @@ void capture_drain(run_t *r, int64_t now) {
         keep(r, s->drain, (size_t)n, now);
         left -= (size_t)n;
     }
+    /* The peer's count too: it may have printed past the limit unwritten
+     * since its last write. */
+    if (r->fsm.state == RUN_EVALUATING && !run_fsm_answered(&r->fsm))
+        check_limit(r, now);
 }
 
 /* Capture begins: what the boot and the setup printed goes. */
 void capture_begin(run_t *r) { output_reset(&r->output, r->terms.max_output); }
+
+void capture_count_unwritten(run_t *r) {
+    uint64_t count;
+    /* A count that went down is a peer's lie: only what it adds counts. */
+    if (r->fds.unwritten < 0 || unwritten_read(r->fds.unwritten, &count) < 0 ||
+        count <= r->unwritten_seen)
+        return;
+    output_count(&r->output, count - r->unwritten_seen);
+    r->unwritten_seen = count;
+}

@@ -44,8 +44,12 @@ static int reserve(output_t *o, size_t want) {
     return 0;
 }
 
-int output_append(output_t *o, const uint8_t *data, size_t n) {
+void output_count(output_t *o, uint64_t n) {
     o->total = (o->total > UINT64_MAX - n) ? UINT64_MAX : o->total + n;
+}
+
+int output_append(output_t *o, const uint8_t *data, size_t n) {
+    output_count(o, n);
     uint64_t room = o->limit - o->len;
     size_t keep = (uint64_t)n < room ? n : (size_t)room;
     if (keep == 0)

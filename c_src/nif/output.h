@@ -27,6 +27,10 @@ void output_reset(output_t *o, uint64_t limit);
  * when memory for kept bytes cannot be had (the bytes are still counted). */
 int output_append(output_t *o, const uint8_t *data, size_t n);
 
+/* Counts n bytes that were printed but never seen (the peer counted them
+ * past the cap rather than writing them). */
+void output_count(output_t *o, uint64_t n);
+
 /* Length of the longest prefix of s[0..n) that does not end inside an
  * incomplete UTF-8 sequence. Only a truncated tail is cut: bytes that are
  * invalid UTF-8 for other reasons are kept as they are. */

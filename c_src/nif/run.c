@@ -88,6 +88,7 @@ static void act(run_t *r, run_action_t action, int64_t now) {
             run_event(r, EV_PEER_BROKE, 0, 0, now);
         break;
     case ACT_ANSWER:
+        capture_count_unwritten(r);
         answer_send(r);
         break;
     case ACT_FORGET_OWNER:

@@ -94,6 +94,8 @@ struct run {
     int reported;
 
     output_t output;
+    /* What the peer had counted unwritten at the last look (capture.c). */
+    uint64_t unwritten_seen;
     /* While output is paced: the output pipe is out of the epoll set until
      * then (capture.c). DEADLINE_NEVER otherwise. */
     int64_t output_resume_at;
@@ -175,6 +177,9 @@ void capture_read(run_t *r, int64_t now);
 void capture_resume(run_t *r, int64_t now);
 void capture_drain(run_t *r, int64_t now);
 void capture_begin(run_t *r);
+/* Adds to the output's total what the peer's devices counted past the cap
+ * since the last look, without writing it (common/unwritten.h). */
+void capture_count_unwritten(run_t *r);
 
 /* answer.c: the messages to the owner. */
 void answer_send(run_t *r);

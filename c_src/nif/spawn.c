@@ -3,6 +3,7 @@
 #include "common/fdio.h"
 #include "common/protocol.h"
 #include "common/syscalls.h"
+#include "common/unwritten.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +64,7 @@ static int make_pipes(int fds[PIPE_COUNT][2], const char **step) {
     return 0;
 }
 
-static int file_actions(posix_spawn_file_actions_t *fa, int fds[PIPE_COUNT][2]) {
+static int file_actions(posix_spawn_file_actions_t *fa, int fds[PIPE_COUNT][2], int unwritten) {
     int err = posix_spawn_file_actions_addopen(fa, SANDBOX_FD_NULL, "/dev/null", O_RDONLY, 0);
     for (int i = 0; i < PIPE_COUNT && err == 0; i++) {
         int child_end = fds[i][LAYOUT[i].child_writes ? 1 : 0];
@@ -71,6 +72,8 @@ static int file_actions(posix_spawn_file_actions_t *fa, int fds[PIPE_COUNT][2]) 
     }
     if (err == 0)
         err = posix_spawn_file_actions_adddup2(fa, fds[PIPE_OUTPUT][1], STDERR_FILENO);
+    if (err == 0)
+        err = posix_spawn_file_actions_adddup2(fa, unwritten, SANDBOX_FD_UNWRITTEN);
     /* Nothing else of the host's (its sockets, files, other pipes): the
      * helper closes every fd past these before anything else (glibc's
      * posix_spawn_file_actions_addclosefrom_np would need 2.34). */
@@ -103,12 +106,21 @@ int spawn_helper(char *const argv[], char *const envp[], spawn_fds_t *out, const
         close_all(fds);
         return err;
     }
+    *step = "memfd_create";
+    int unwritten = unwritten_create();
+    if (unwritten < 0 || lift(&unwritten) < 0) {
+        int err = errno;
+        fdio_close(unwritten);
+        close_all(fds);
+        return err;
+    }
 
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     *step = "posix_spawn_file_actions";
     int err = posix_spawn_file_actions_init(&fa);
     if (err != 0) {
+        fdio_close(unwritten);
         close_all(fds);
         return err;
     }
@@ -118,7 +130,7 @@ int spawn_helper(char *const argv[], char *const envp[], spawn_fds_t *out, const
         err = spawn_attributes(&attr);
         if (err == 0) {
             *step = "posix_spawn_file_actions";
-            err = file_actions(&fa, fds);
+            err = file_actions(&fa, fds, unwritten);
         }
         if (err == 0) {
             *step = "posix_spawn";
@@ -128,10 +140,12 @@ int spawn_helper(char *const argv[], char *const envp[], spawn_fds_t *out, const
     }
     posix_spawn_file_actions_destroy(&fa);
     if (err != 0) {
+        fdio_close(unwritten);
         close_all(fds);
         return err;
     }
 
+    out->unwritten = unwritten;
     out->output = fds[PIPE_OUTPUT][0];
     out->request = fds[PIPE_REQUEST][1];
     out->reply = fds[PIPE_REPLY][0];
@@ -148,8 +162,8 @@ int spawn_helper(char *const argv[], char *const envp[], spawn_fds_t *out, const
 }
 
 void spawn_close_fds(spawn_fds_t *fds) {
-    int *ends[] = {&fds->output, &fds->request, &fds->reply,
-                   &fds->orders, &fds->notices, &fds->helper_pidfd};
+    int *ends[] = {&fds->output,  &fds->request,      &fds->reply,    &fds->orders,
+                   &fds->notices, &fds->helper_pidfd, &fds->unwritten};
     for (int **end = ends; end < ends + sizeof ends / sizeof ends[0]; end++) {
         fdio_close(**end);
         **end = -1;

@@ -12,6 +12,9 @@ typedef struct {
     int reply;   /* read: frames from the peer */
     int orders;  /* write: the "limits" order; closing it orders the helper to kill */
     int notices; /* read: the helper's notices */
+    /* The page where the peer counts what it printed and did not write
+     * (common/unwritten.h): read with pread. */
+    int unwritten;
     pid_t helper;
     /* A pidfd of the helper, or -1 where the kernel has none: the BEAM reaps
      * the helper on its own, so its bare pid may be recycled at any time. */

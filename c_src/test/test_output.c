@@ -151,3 +151,15 @@ Test(output, byte_formatting_matches_the_reference) {
         cr_assert_eq(len, strlen(cases[i].text));
     }
 }
+
+Test(output, counted_bytes_add_to_the_total_alone) {
+    output_t o;
+    output_init(&o, 4);
+    append_text(&o, "abcdef");
+    output_count(&o, 1274);
+    cr_assert_eq(o.len, 4);
+    assert_renders(&o, "abcd\n...(truncated, showing first 4B of 1.3KB)");
+    output_count(&o, UINT64_MAX);
+    cr_assert_eq(o.total, UINT64_MAX, "a count saturates rather than wraps");
+    output_free(&o);
+}

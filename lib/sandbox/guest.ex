@@ -30,6 +30,7 @@ defmodule Sandbox.Guest do
   @capture_begun Protocol.tag_capture_begun()
   @fd_request Protocol.fd_request()
   @fd_reply Protocol.fd_reply()
+  @fd_unwritten Protocol.fd_guest_unwritten()
 
   # What every peer loads between its boot and its first evaluation
   # (Elixir, the evaluator, the I/O path, this module's own), measured on
@@ -141,7 +142,8 @@ defmodule Sandbox.Guest do
 
     parent = self()
     {evaluator, monitor} = spawn_monitor(fn -> evaluate(parent, request, stdout) end)
-    send_frame(channel, [@result | await_result(channel, evaluator, monitor, devices)])
+    cap = :maps.get(:output_cap, request, nil)
+    send_frame(channel, [@result | await_result(channel, evaluator, monitor, {devices, cap})])
     # Until the helper kills the VM (a message nobody can send).
     never = make_ref()
 
@@ -156,9 +158,11 @@ defmodule Sandbox.Guest do
   # write is done before it is answered, so order across the two holds.
   # The `:user` device is also the code's group leader.
   defp take_over_stdio do
+    {:ok, unwritten} = Native.open_unwritten(@fd_unwritten)
+
     :lists.map(
       fn name ->
-        device = OutputDevice.start(:write)
+        device = OutputDevice.start({:write, unwritten})
         if :erlang.whereis(name) != :undefined, do: :erlang.unregister(name)
         :erlang.register(name, device)
         device
@@ -323,17 +327,23 @@ defmodule Sandbox.Guest do
     OutputDevice.set_input(device, input)
   end
 
-  defp await_result(channel, evaluator, monitor, devices) do
+  # `cap`: the run's :max_output, unless its output is streamed: what the
+  # host keeps no more of, and the devices may count rather than write.
+  defp await_result(channel, evaluator, monitor, {devices, cap} = output) do
     receive do
       {^evaluator, :setup_done} ->
         flush_vm_output(devices)
         send_frame(channel, [@capturing])
 
         receive do
-          {^channel, {:data, <<@capture_begun>>}} -> send(evaluator, {self(), :capture})
+          {^channel, {:data, <<@capture_begun>>}} ->
+            # Before the code can print: the devices count from here, as
+            # the host's capture does.
+            :lists.foreach(&OutputDevice.cap(&1, cap), devices)
+            send(evaluator, {self(), :capture})
         end
 
-        await_result(channel, evaluator, monitor, devices)
+        await_result(channel, evaluator, monitor, output)
 
       {^evaluator, {:result, encoded}} ->
         :erlang.demonitor(monitor, [:flush])

@@ -270,10 +270,16 @@ defmodule Sandbox.Runner do
       env: options.env,
       cd: options.cd,
       stdin: options.stdin,
+      # Past it, what the code prints is counted rather than written: the
+      # C core keeps no more, unless it streams everything.
+      output_cap: if(options.on_output == nil, do: integer_or_nil(options.max_output)),
       ignore_file_size_signal: options.max_file_size != :infinity,
       logger_level: logger_level(options.logger_level)
     })
   end
+
+  defp integer_or_nil(:infinity), do: nil
+  defp integer_or_nil(bytes), do: bytes
 
   defp logger_level(:host), do: Logger.level()
   defp logger_level(level), do: level

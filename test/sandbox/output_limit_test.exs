@@ -8,7 +8,9 @@ defmodule Sandbox.OutputLimitTest do
     """
 
     {micros, result} =
-      :timer.tc(fn -> Sandbox.run(code, output_limit: 100_000, max_output: 50) end)
+      :timer.tc(fn ->
+        Sandbox.run(code, output_limit: 100_000, max_output: 50, timeout: 20_000)
+      end)
 
     assert {:error, :output_limit, %{output: output}} = result
 
@@ -17,8 +19,8 @@ defmodule Sandbox.OutputLimitTest do
              String.duplicate("y", 50) <> "\n...(truncated, showing first 50B of"
            )
 
-    # Stopped when it passed the limit, long before the default 60 s timeout.
-    assert micros < 30_000_000
+    # Stopped when it passed the limit, long before the timeout.
+    assert micros < 15_000_000
   end
 
   test "execute/2 reports :output_limit; within the limit a run ends normally" do
@@ -32,6 +34,17 @@ defmodule Sandbox.OutputLimitTest do
 
     assert {:ok, %{output: "ok\n"}} = Sandbox.run(~S|IO.puts("ok")|, output_limit: 3)
     assert {:ok, _} = Sandbox.run(~S|IO.puts("ok")|, output_limit: :infinity)
+  end
+
+  test "what is printed past :max_output counts towards the limit up to the last byte" do
+    # About 49 KB, all of it past a cap of 10 bytes, and nothing printed
+    # after it: the run still ends as stopped.
+    code = "for i <- 1..10_000, do: IO.puts(i)"
+
+    assert {:error, :output_limit, %{output: "1\n2\n3\n4\n5" <> _}} =
+             Sandbox.run(code, max_output: 10, output_limit: 30_000)
+
+    assert {:ok, _} = Sandbox.run(code, max_output: 10, output_limit: 60_000)
   end
 
   test "the setup's output does not count" do

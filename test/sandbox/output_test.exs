@@ -166,6 +166,53 @@ defmodule Sandbox.OutputTest do
       assert byte_size(output) == 300_000
     end
 
+    # Printed line by line, many lines past the cap, from the code's
+    # process (stdout and stderr) and from a child process: what is kept is
+    # the first `max` bytes in the order printed, and what is counted is
+    # every byte, whichever way the run ends.
+    @flood ~S"""
+    for i <- 1..30_000, do: IO.puts("out #{i}")
+    for i <- 1..20_000, do: IO.puts(:stderr, "err #{i}")
+    System.cmd("sh", ["-c", "for i in $(seq 1 300); do echo child $i >&2; done"])
+    """
+    @flood_bytes Enum.sum(
+                   for(i <- 1..30_000, do: byte_size("out #{i}\n")) ++
+                     for(i <- 1..20_000, do: byte_size("err #{i}\n")) ++
+                     for(i <- 1..300, do: byte_size("child #{i}\n"))
+                 )
+
+    for {ending, code, status} <- [
+          {"returns", "", :ok},
+          {"halts", "; System.halt(3)", :crashed},
+          {"times out", "; Process.sleep(:infinity)", :timeout}
+        ] do
+      test "past the cap every byte printed is counted, when the code #{ending}" do
+        result = Sandbox.execute(@flood <> unquote(code), max_output: 1_000, timeout: 20_000)
+
+        assert %Sandbox.Result{status: unquote(status), output_bytes: bytes, truncated: true} =
+                 result
+
+        assert bytes == @flood_bytes
+
+        first = Enum.map_join(1..30_000, &"out #{&1}\n") |> binary_part(0, 1_000)
+        assert String.starts_with?(result.output, first <> "\n...(truncated, showing first")
+      end
+    end
+
+    test "past the cap, what the setup printed to the same device does not count towards it" do
+      # The setup writes through `:user`, the code's own device, more than
+      # the cap: the code's first bytes are still the ones kept.
+      result =
+        Sandbox.execute("for i <- 1..5_000, do: IO.puts(i)",
+          setup: ~S|IO.write(:user, String.duplicate("s", 5_000))|,
+          max_output: 1_000
+        )
+
+      assert result.output_bytes == Enum.sum(for i <- 1..5_000, do: byte_size("#{i}\n"))
+      first = Enum.map_join(1..5_000, &"#{&1}\n") |> binary_part(0, 1_000)
+      assert String.starts_with?(result.output, first <> "\n...(truncated, showing first")
+    end
+
     test "partial output on timeout is truncated the same way" do
       assert {:error, :timeout, %{output: output}} =
                Sandbox.run(~S|IO.write(String.duplicate("z", 100)); Process.sleep(:infinity)|,

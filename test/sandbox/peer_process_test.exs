@@ -33,7 +33,7 @@ defmodule Sandbox.PeerProcessTest do
     assert output == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
   end
 
-  test "holds only its own fds: /dev/null, the output pipe twice, its two channels" do
+  test "holds only its own fds: /dev/null, the output pipe twice, its two channels, its page" do
     assert {:boot_failed, :exited, output, {:exit_status, 0}} =
              fake_peer("exec ls -l /proc/self/fd")
 
@@ -45,11 +45,14 @@ defmodule Sandbox.PeerProcessTest do
           into: %{},
           do: {String.to_integer(fd), target}
 
-    assert Map.keys(fds) |> Enum.sort() == [0, 1, 2, 3, 4]
+    page = Sandbox.Protocol.fd_guest_unwritten()
+    assert Map.keys(fds) |> Enum.sort() == Enum.sort([0, 1, 2, 3, 4, page])
     assert fds[0] == "/dev/null"
     assert fds[1] == fds[2]
     assert Enum.all?([1, 3, 4], &String.starts_with?(fds[&1], "pipe:"))
     assert length(Enum.uniq([fds[1], fds[3], fds[4]])) == 3
+    # The page where it counts output past the cap: a memfd of its own.
+    assert fds[page] =~ ~r"^/memfd:sandbox_unwritten"
   end
 
   test "its exit status or the signal that ended it is known" do

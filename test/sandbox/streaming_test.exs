@@ -59,6 +59,19 @@ defmodule Sandbox.StreamingTest do
     assert collect_chunks() == String.duplicate("x", 100_000)
   end
 
+  test "printed line by line far past the cap, everything is streamed" do
+    test = self()
+
+    assert {:ok, %{output: output}} =
+             Sandbox.run(~S|for i <- 1..20_000, do: IO.puts(i)|,
+               max_output: 10,
+               on_output: &send(test, {:chunk, &1})
+             )
+
+    assert output =~ "showing first 10B"
+    assert collect_chunks() == Enum.map_join(1..20_000, &"#{&1}\n")
+  end
+
   test "from a pool too" do
     pool = start_supervised!({Sandbox.Pool, size: 1}, id: make_ref())
     assert TestOS.eventually(fn -> Sandbox.Pool.status(pool).idle == 1 end, 20_000)

@@ -8,6 +8,9 @@ defmodule Sandbox.Guest.Native do
   # printed bytes are in the pipe. Here a write has happened when it
   # returns, so output printed before a crash or a deadline is never lost.
   #
+  # A count of what is printed past the cap, kept in memory the host reads
+  # rather than written (see Sandbox.Guest.OutputDevice).
+  #
   # And SIGXFSZ ignored, for a run with `:max_file_size`: a write past the
   # limit then fails with `:efbig` instead of killing the whole VM; and
   # SIGCHLD at its default, so the run's report counts what the VM started.
@@ -50,6 +53,18 @@ defmodule Sandbox.Guest.Native do
   """
   @spec cpu_us() :: {:ok, non_neg_integer()} | {:error, integer()}
   def cpu_us, do: :erlang.nif_error(:not_loaded)
+
+  @doc """
+  Maps the page shared with the host where output devices count what they
+  print past the cap without writing it (`c_src/common/unwritten.h`), and
+  closes `fd`.
+  """
+  @spec open_unwritten(non_neg_integer()) :: {:ok, reference()} | {:error, integer()}
+  def open_unwritten(_fd), do: :erlang.nif_error(:not_loaded)
+
+  @doc "Adds `bytes` to the page's count: the host reads it at once, however the VM ends."
+  @spec count_unwritten(reference(), non_neg_integer()) :: :ok
+  def count_unwritten(_counter, _bytes), do: :erlang.nif_error(:not_loaded)
 
   @doc "Writes all of `data`, waiting while the pipe is full (the host is draining it)."
   @spec write_all(non_neg_integer(), binary()) :: :ok | {:error, integer()}

@@ -8,6 +8,14 @@ defmodule Sandbox.Guest.OutputDevice do
   # Requests that are waiting together are written with one `write(2)`, and
   # each is answered only once its bytes are in the pipe, so what the code
   # printed before it crashed, halted or ran out of time is never lost.
+  #
+  # Past the cap (`cap/2`, a run's :max_output, when the host keeps no more
+  # of it and streams nothing) the bytes are counted instead, in a page the
+  # host reads (`Native.count_unwritten/2`): an add in memory rather than a
+  # system call per line, and as durable once answered. Only what this
+  # device itself wrote counts towards the cap, so the host surely holds
+  # that much; and it still writes once per @unwritten_span bytes counted,
+  # so the host keeps reading and :output_limit still stops a flood.
   # Reading returns `:eof`, unless an input device was given (`set_input/2`,
   # a run's `:stdin`): reads then go to it, their prompts to the output.
   # Encodings follow `StringIO`'s rules.
@@ -15,14 +23,32 @@ defmodule Sandbox.Guest.OutputDevice do
   @max_batch 256
 
   alias Sandbox.Guest.Native
+  alias Sandbox.Protocol
 
-  @doc "Starts a device that writes to the output pipe (`:write`) or drops everything (`:discard`)."
-  @spec start(:write | :discard) :: pid()
+  @unwritten_span Protocol.unwritten_span()
+
+  @doc """
+  Starts a device that writes to the output pipe (`{:write, unwritten}`,
+  with the page where it counts what it does not write past a cap) or
+  drops everything (`:discard`).
+  """
+  @spec start({:write, reference()} | :discard) :: pid()
   def start(mode), do: spawn(fn -> init(mode) end)
 
   @doc "`start/1`, linked to the caller."
-  @spec start_link(:write | :discard) :: pid()
+  @spec start_link({:write, reference()} | :discard) :: pid()
   def start_link(mode), do: spawn_link(fn -> init(mode) end)
+
+  @doc """
+  From now on, once this device has written `cap` bytes, counts what it is
+  given rather than writing it (see the module's comment); `nil`: writes
+  everything.
+  """
+  @spec cap(pid(), non_neg_integer() | nil) :: :ok
+  def cap(device, cap) do
+    send(device, {:sandbox_cap, cap})
+    :ok
+  end
 
   @doc "Serves reads from `input` (an I/O server, e.g. a `StringIO`) from now on."
   @spec set_input(pid(), pid()) :: :ok
@@ -45,12 +71,26 @@ defmodule Sandbox.Guest.OutputDevice do
     :ok
   end
 
-  defp init(:write) do
+  defp init({:write, unwritten}) do
     {:ok, fd} = open()
-    loop(%{fd: fd, encoding: :unicode, input: nil})
+    loop(new_state(fd, unwritten))
   end
 
-  defp init(:discard), do: loop(%{fd: nil, encoding: :unicode, input: nil})
+  defp init(:discard), do: loop(new_state(nil, nil))
+
+  # `written`: bytes written since `cap` was set (what the boot and the
+  # setup printed is not the code's); `quiet`: bytes counted unwritten
+  # since the last write.
+  defp new_state(fd, unwritten),
+    do: %{
+      fd: fd,
+      unwritten: unwritten,
+      cap: nil,
+      written: 0,
+      quiet: 0,
+      encoding: :unicode,
+      input: nil
+    }
 
   # A strict run's box hands the VM a descriptor of its own (see
   # Sandbox.Protocol's fd_guest_output); elsewhere the VM opens one.
@@ -70,6 +110,9 @@ defmodule Sandbox.Guest.OutputDevice do
 
       {:sandbox_input, input} ->
         loop(%{state | input: input})
+
+      {:sandbox_cap, cap} ->
+        loop(%{state | cap: cap})
 
       {:sandbox_sync, from, ref} ->
         # Writes are done when they return: being here is being synced.
@@ -95,7 +138,7 @@ defmodule Sandbox.Guest.OutputDevice do
 
   defp serve_batch(state, batch) do
     {replies, data, state} = :lists.foldl(&serve_request/2, {[], [], state}, batch)
-    write(state.fd, data)
+    state = put(state, data)
 
     :lists.foreach(
       fn
@@ -121,8 +164,24 @@ defmodule Sandbox.Guest.OutputDevice do
     end
   end
 
-  defp write(nil, _data), do: :ok
-  defp write(fd, data), do: Native.write_all(fd, :erlang.iolist_to_binary(data))
+  defp put(%{fd: nil} = state, _data), do: state
+  defp put(%{cap: nil} = state, data), do: write(state, data)
+
+  defp put(%{cap: cap, written: written, quiet: quiet} = state, data) do
+    bytes = :erlang.iolist_size(data)
+
+    if written >= cap and quiet + bytes <= @unwritten_span do
+      :ok = Native.count_unwritten(state.unwritten, bytes)
+      %{state | quiet: quiet + bytes}
+    else
+      %{write(state, data) | written: written + bytes, quiet: 0}
+    end
+  end
+
+  defp write(state, data) do
+    Native.write_all(state.fd, :erlang.iolist_to_binary(data))
+    state
+  end
 
   # A read, when there is an input device: its prompt as a put_chars
   # request, and the read without it.
