@@ -438,6 +438,51 @@ lifecycle_subreaper =
     ]
   },
 
+  # ---- where a run's output begins --------------------------------------------
+  %{
+    id: "early-capture-with-a-setup",
+    file: "lib/sandbox/runner.ex",
+    from: "  defp capture_early?(handle), do: handle.warm? and handle.options.setup == []",
+    to: "  defp capture_early?(handle), do: handle.warm?",
+    breaks: "API: :setup (its output is not included)",
+    tests: [
+      "test/sandbox/setup_test.exs: its output is not included on a pool's warm VM either"
+    ]
+  },
+  %{
+    id: "early-capture-not-begun-at-submit",
+    file: "c_src/nif/run_fsm.c",
+    from: "    if (f->capture_early && f->state == RUN_IDLE)",
+    to: "    if (0)",
+    breaks: "Guarantees: Everything is captured (the run's output and nothing before it)",
+    tests: [
+      "test/sandbox/capture_start_test.exs: captured early, the output is all that was printed after the submit, before 'S' too",
+      "c: run_fsm/a_warm_run_without_a_setup_captures_from_its_submit"
+    ]
+  },
+  %{
+    id: "early-capture-output-read-before-start-is-not-the-codes",
+    file: "c_src/nif/run_fsm.c",
+    from: "    return f->capturing && f->state <= RUN_EVALUATING;",
+    to: "    return f->capturing && f->state == RUN_EVALUATING;",
+    breaks: "API: :on_output (a warm run's output is streamed, all of it)",
+    tests: [
+      "test/sandbox/capture_start_test.exs: captured early, the output is all that was printed after the submit, before 'S' too",
+      "c: run_fsm/captured_early_the_output_limit_holds_before_the_start"
+    ]
+  },
+  %{
+    id: "early-capture-waits-in-setup",
+    file: "c_src/nif/run_fsm.c",
+    from: "        if (f->capture_early) {",
+    to: "        if (0) {",
+    breaks: "API: :on_output (a warm run's output is streamed)",
+    tests: [
+      "test/sandbox/capture_start_test.exs: captured early, the output is all that was printed after the submit, before 'S' too",
+      "c: run_fsm/a_warm_run_without_a_setup_captures_from_its_submit"
+    ]
+  },
+
   # ---- output cutting and counting ------------------------------------------
   %{
     id: "unwritten-not-counted-in-the-vm",
@@ -485,7 +530,7 @@ lifecycle_subreaper =
   %{
     id: "unwritten-limit-not-checked-at-the-end",
     file: "c_src/nif/capture.c",
-    from: "    if (r->fsm.state == RUN_EVALUATING && !run_fsm_answered(&r->fsm))",
+    from: "    if (run_fsm_capturing_code(&r->fsm))",
     to: "    if (0)",
     breaks: "API: :output_limit (what is printed past :max_output counts)",
     tests: [

@@ -34,6 +34,7 @@ void atoms_init(ErlNifEnv *env, atoms_t *a) {
     a->cpu_limit = enif_make_atom(env, "cpu_limit");
     a->process_limit = enif_make_atom(env, "process_limit");
     a->limits = enif_make_atom(env, "limits");
+    a->capture_early = enif_make_atom(env, "capture_early");
     a->enforced_by = enif_make_atom(env, "enforced_by");
     a->cpu_time = enif_make_atom(env, "cpu_time");
     a->max_processes = enif_make_atom(env, "max_processes");

@@ -10,7 +10,7 @@ typedef struct {
         output_limit, memory_limit, cpu_limit, process_limit;
     ERL_NIF_TERM exited, protocol, unknown, exit_status, signal, helper_failed;
     /* the terms of a submit (with timeout, output_limit and report) */
-    ERL_NIF_TERM max_output, stream_to, limits;
+    ERL_NIF_TERM max_output, stream_to, limits, capture_early;
     /* the report */
     ERL_NIF_TERM report, nil, boot_us, setup_us, eval_us, output_bytes, cpu_us, max_rss_kb;
     /* which mechanism enforced each limit, in the report */

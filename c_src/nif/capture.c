@@ -54,7 +54,7 @@ static void keep(run_t *r, const uint8_t *data, size_t len, int64_t now) {
     if (run_fsm_answered(&r->fsm))
         return;
     (void)output_append(&r->output, data, len); /* counted even if not kept */
-    if (r->fsm.state != RUN_EVALUATING)
+    if (!run_fsm_capturing_code(&r->fsm))
         return; /* the boot's or the setup's */
     if (r->terms.stream)
         stream(r, data, len);
@@ -114,11 +114,14 @@ void capture_drain(run_t *r, int64_t now) {
     }
     /* The peer's count too: it may have printed past the limit unwritten
      * since its last write. */
-    if (r->fsm.state == RUN_EVALUATING && !run_fsm_answered(&r->fsm))
+    if (run_fsm_capturing_code(&r->fsm))
         check_limit(r, now);
 }
 
-/* Capture begins: what the boot and the setup printed goes. */
+/* Capture begins: what the boot and the setup printed goes. The pipe was
+ * drained just before: with the 'C' frame, or for an early capture
+ * (run_fsm.h) with the submit or the 'B' frame, when all it held was
+ * printed while the VM booted or waited. */
 void capture_begin(run_t *r) { output_reset(&r->output, r->terms.max_output); }
 
 void capture_count_unwritten(run_t *r) {

@@ -43,8 +43,9 @@ static int handle_frame(run_t *r, const uint8_t *frame, size_t len, int64_t now)
         return -1;
     }
     /* The peer flushed its output before 'C' (the setup's, to be dropped)
-     * and 'R' (the code's, all of it). */
-    if (kind == EV_CAPTURING || kind == EV_RESULT)
+     * and 'R' (the code's, all of it); what it printed before 'B' is its
+     * boot's, dropped by an early capture that begins there. */
+    if (kind == EV_BOOTED || kind == EV_CAPTURING || kind == EV_RESULT)
         capture_drain(r, now);
     int rc = run_event(r, kind, 0, 0, now);
     r->result = NULL;

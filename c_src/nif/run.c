@@ -191,7 +191,13 @@ void run_submit(run_t *r, ErlNifEnv *request_env, ErlNifBinary request, const ru
     r->request_env = request_env;
     r->request = request;
     frame_header((uint32_t)request.size, r->request_header);
-    run_event(r, EV_SUBMIT, terms->timeout_ms, terms->limited, now);
+    /* An early capture begins with this submit: what is in the pipe now
+     * was printed while the VM booted or waited. */
+    if (terms->capture_early)
+        capture_drain(r, now);
+    int64_t flags =
+        (terms->limited ? SUBMIT_LIMITED : 0) | (terms->capture_early ? SUBMIT_CAPTURE_EARLY : 0);
+    run_event(r, EV_SUBMIT, terms->timeout_ms, flags, now);
     if (!r->monitoring)
         run_event(r, EV_OWNER_DOWN, 0, 0, now);
 }

@@ -45,6 +45,7 @@ typedef struct {
     uint64_t output_limit; /* bytes the code may print before it is stopped, or OUTPUT_UNLIMITED */
     int report;            /* send {report, Map} to the owner once the tree is gone */
     int stream;            /* send each chunk of the code's output to stream_to as read */
+    int capture_early;     /* no setup: capture from the submit (run_fsm.h) */
     ErlNifPid stream_to;
     /* memory bytes, CPU ms, processes, file bytes (-1: none), for the
      * helper's "limits" order; limited: any of them is set */

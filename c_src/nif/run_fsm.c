@@ -78,11 +78,20 @@ void run_fsm_init(run_fsm_t *f, int64_t boot_timeout_ms, int64_t now) {
     f->deadline = deadline_after(now, boot_timeout_ms);
 }
 
+/* From here on what the pipe brings is the code's. */
+static void begin_capture(run_fsm_t *f, run_actions_t *out) {
+    f->capturing = 1;
+    act(out, ACT_BEGIN_CAPTURE);
+}
+
 static void submit(run_fsm_t *f, const run_event_t *e, int64_t now, run_actions_t *out) {
     f->submitted = 1;
     f->t_submitted = now;
     f->timeout_ms = e->a;
-    f->limited = e->b != 0;
+    f->limited = (e->b & SUBMIT_LIMITED) != 0;
+    f->capture_early = (e->b & SUBMIT_CAPTURE_EARLY) != 0;
+    if (f->capture_early && f->state == RUN_IDLE)
+        begin_capture(f, out);
     if (f->state == RUN_BOOTING) {
         /* Written now, read once the peer has booted: the run's deadline
          * starts then. Limits wait for the boot, so none of it counts. */
@@ -107,6 +116,8 @@ static int booted(run_fsm_t *f, int64_t now, run_actions_t *out) {
         return 0;
     }
     f->deadline = deadline_after(now, f->timeout_ms); /* from the boot */
+    if (f->capture_early)
+        begin_capture(f, out);
     if (f->limited)
         request(f, out);
     else
@@ -148,14 +159,17 @@ static int frame(run_fsm_t *f, const run_event_t *e, int64_t now, run_actions_t 
         f->state = RUN_SETUP;
         f->started = 1;
         f->t_started = now;
+        if (f->capture_early) {
+            f->state = RUN_EVALUATING;
+            f->t_capturing = now;
+        }
         return 0;
     case EV_CAPTURING:
         if (f->state != RUN_SETUP)
             return -1;
         f->state = RUN_EVALUATING;
-        f->capturing = 1;
         f->t_capturing = now;
-        act(out, ACT_BEGIN_CAPTURE);
+        begin_capture(f, out);
         act(out, ACT_SEND_CAPTURE_BEGUN);
         return 0;
     default: /* EV_RESULT: after the setup, or instead of it when it failed */
@@ -202,7 +216,7 @@ int run_fsm_step(run_fsm_t *f, const run_event_t *e, int64_t now, run_actions_t 
         lose(f, e->kind == EV_HELPER_BROKE, now, out);
         break;
     case EV_OUTPUT_LIMIT:
-        if (f->state == RUN_EVALUATING)
+        if (run_fsm_capturing_code(f))
             answer(f, ANSWER_OUTPUT_LIMIT, now, out);
         return 0;
     case EV_OUTPUT_EOF:
@@ -241,3 +255,7 @@ int64_t run_fsm_next_deadline(const run_fsm_t *f) {
 }
 
 int run_fsm_answered(const run_fsm_t *f) { return f->state >= RUN_TEARDOWN; }
+
+int run_fsm_capturing_code(const run_fsm_t *f) {
+    return f->capturing && f->state <= RUN_EVALUATING;
+}

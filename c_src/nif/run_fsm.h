@@ -4,7 +4,7 @@
  * (run_fsm_tick). Unit-tested without ERTS (c_src/test/test_run_fsm.c).
  *
  *   BOOTING ──B──▶ IDLE ──submit──▶ LIMITING ──enforced──▶ STARTING ──S──▶ SETUP ──C──▶ EVALUATING
- *      │  └───B (submitted)────────────┴──────(no limits)──────┘                           │
+ *      │  └───B (submitted)────────────┴──────(no limits)──────┘   └──S (captures early)──▶│
  *      │                                                                                    R
  *      ├── deadline, cancel, breach, :output_limit ────────────────────────────▶ TEARDOWN ◀─┘
  *      ├── owner down ─────────────────────────────────────────────────────────▶ TEARDOWN
@@ -14,7 +14,13 @@
  *
  * Any state before TEARDOWN reacts to the deadline, cancel, owner down, a
  * breach and a lost peer as drawn from BOOTING. Entering TEARDOWN always
- * stops the peer (the helper kills the tree when its control pipe closes). */
+ * stops the peer (the helper kills the tree when its control pipe closes).
+ *
+ * A run without a setup on a VM that has booted may capture early: its
+ * capture begins when it is submitted (or at the boot, if later), and
+ * the peer, told so in the request, evaluates after 'S' without 'C' and
+ * waiting for 'G': one round trip less. Only what the VM printed while
+ * it booted or waited is dropped then, all of it in the pipe by then. */
 #ifndef SANDBOX_RUN_FSM_H
 #define SANDBOX_RUN_FSM_H
 
@@ -46,7 +52,7 @@ typedef enum {
 } run_answer_t;
 
 typedef enum {
-    EV_SUBMIT,       /* a request: a = its timeout (ms, < 0: none), b = 1 if it has limits */
+    EV_SUBMIT,       /* a request: a = its timeout (ms, < 0: none), b = SUBMIT_* flags */
     EV_CANCEL,       /* the owner asks to stop it */
     EV_OWNER_DOWN,   /* the owner died: stop, answer no one */
     EV_BOOTED,       /* frame 'B' */
@@ -63,6 +69,10 @@ typedef enum {
     EV_OUTPUT_LIMIT, /* the code printed past :output_limit */
     EV_OUTPUT_EOF,   /* the output pipe closed: the whole tree is gone */
 } run_event_kind_t;
+
+/* EV_SUBMIT's b. */
+#define SUBMIT_LIMITED 1       /* limits go in force before the request */
+#define SUBMIT_CAPTURE_EARLY 2 /* no setup: capture from the submit, no 'C' */
 
 typedef struct {
     run_event_kind_t kind;
@@ -92,8 +102,9 @@ typedef struct {
 
 typedef struct {
     run_state_t state;
-    int submitted, limited, limits_sent, enforced;
-    int started, capturing, broke; /* 'S' and 'C' seen; lost for breaking the protocol */
+    int submitted, limited, limits_sent, enforced, capture_early;
+    int started, broke; /* 'S' seen; lost for breaking the protocol */
+    int capturing;      /* the capture has begun: at 'C', or early */
     int exit_known, output_closed, notices_closed;
     int crossed;         /* LIMIT_* the helper reported, or 0 */
     int64_t timeout_ms;  /* the run's, < 0: none */
@@ -124,5 +135,10 @@ int64_t run_fsm_next_deadline(const run_fsm_t *f);
 
 /* Whether the owner has its answer (or is gone). */
 int run_fsm_answered(const run_fsm_t *f);
+
+/* Whether what the output pipe brings now is the code's, unanswered: the
+ * capture has begun (an early one before 'S' too) and the peer is not
+ * lost. It is streamed and counted against :output_limit. */
+int run_fsm_capturing_code(const run_fsm_t *f);
 
 #endif

@@ -198,12 +198,13 @@ static int get_resource_limits(ErlNifEnv *env, ERL_NIF_TERM term, run_terms_t *t
 /* The terms of a submit, from a map:
  *   #{timeout => Ms | infinity, max_output => Bytes | infinity,
  *     output_limit => Bytes | infinity, report => boolean(),
- *     stream_to => Pid | nil, limits => nil | {Memory, CpuMs, Processes, FileBytes}}
- * (limits may be left out). */
+ *     stream_to => Pid | nil, limits => nil | {Memory, CpuMs, Processes, FileBytes},
+ *     capture_early => boolean()}
+ * (limits and capture_early may be left out). */
 static int get_terms(ErlNifEnv *env, ERL_NIF_TERM map, run_terms_t *terms) {
     const priv_t *priv = enif_priv_data(env);
     ERL_NIF_TERM timeout_term, max_output_term, output_limit_term, report_term, stream_term,
-        limits_term;
+        limits_term, early_term;
     ErlNifUInt64 timeout;
     const atoms_t *a = &priv->atoms;
     if (!enif_get_map_value(env, map, a->timeout, &timeout_term) ||
@@ -221,6 +222,8 @@ static int get_terms(ErlNifEnv *env, ERL_NIF_TERM map, run_terms_t *terms) {
         return 0;
     terms->timeout_ms = timeout == UINT64_MAX ? -1 : (int64_t)timeout;
     terms->report = enif_is_identical(report_term, a->true_);
+    terms->capture_early = enif_get_map_value(env, map, a->capture_early, &early_term) &&
+                           enif_is_identical(early_term, a->true_);
     /* Anything but a local pid (nil) means no streaming. */
     terms->stream = enif_get_local_pid(env, stream_term, &terms->stream_to);
     return 1;

@@ -92,6 +92,50 @@ Test(run_fsm, a_pooled_peer_waits_without_a_deadline_then_runs) {
     cr_assert_eq(f.answer, ANSWER_TIMEOUT);
 }
 
+Test(run_fsm, a_warm_run_without_a_setup_captures_from_its_submit) {
+    run_fsm_t f;
+    run_fsm_init(&f, 30000, 0);
+    ev(&f, EV_BOOTED, 200 * MS);
+    cr_assert_str_eq(feed(&f, EV_SUBMIT, 300, SUBMIT_CAPTURE_EARLY, 5000 * MS, NULL), "bq");
+    cr_assert(run_fsm_capturing_code(&f), "what the pipe brings after the submit is the code's");
+    cr_assert_str_eq(ev(&f, EV_STARTED, 5001 * MS), "");
+    cr_assert_eq(f.state, RUN_EVALUATING, "no 'C' to wait for");
+    cr_assert_eq(f.t_capturing, 5001 * MS);
+    int rc;
+    feed(&f, EV_CAPTURING, 0, 0, 5002 * MS, &rc);
+    cr_assert_eq(rc, -1, "a 'C' after an early capture was taken");
+}
+
+Test(run_fsm, captured_early_the_output_limit_holds_before_the_start) {
+    run_fsm_t f;
+    run_fsm_init(&f, 30000, 0);
+    ev(&f, EV_BOOTED, 200 * MS);
+    feed(&f, EV_SUBMIT, 300, SUBMIT_CAPTURE_EARLY, 5000 * MS, NULL);
+    cr_assert_str_eq(ev(&f, EV_OUTPUT_LIMIT, 5001 * MS), "Aos");
+    cr_assert_eq(f.answer, ANSWER_OUTPUT_LIMIT);
+}
+
+Test(run_fsm, an_early_capture_submitted_while_booting_begins_at_the_boot) {
+    run_fsm_t f;
+    run_fsm_init(&f, 30000, 0);
+    cr_assert_str_eq(feed(&f, EV_SUBMIT, 1000, SUBMIT_CAPTURE_EARLY, 0, NULL), "q");
+    cr_assert_str_eq(ev(&f, EV_BOOTED, 200 * MS), "b");
+    cr_assert_str_eq(ev(&f, EV_STARTED, 201 * MS), "");
+    cr_assert_eq(f.state, RUN_EVALUATING);
+    cr_assert_str_eq(ev(&f, EV_RESULT, 202 * MS), "Aos");
+}
+
+Test(run_fsm, an_early_capture_with_limits_begins_before_them) {
+    run_fsm_t f;
+    run_fsm_init(&f, 30000, 0);
+    ev(&f, EV_BOOTED, 200 * MS);
+    cr_assert_str_eq(
+        feed(&f, EV_SUBMIT, 300, SUBMIT_CAPTURE_EARLY | SUBMIT_LIMITED, 5000 * MS, NULL), "bl");
+    cr_assert_str_eq(ev(&f, EV_ENFORCED, 5001 * MS), "q");
+    cr_assert_str_eq(ev(&f, EV_STARTED, 5002 * MS), "");
+    cr_assert_eq(f.state, RUN_EVALUATING);
+}
+
 Test(run_fsm, limits_go_after_the_boot_and_the_request_after_them) {
     run_fsm_t f;
     run_fsm_init(&f, 30000, 0);

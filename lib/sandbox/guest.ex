@@ -13,7 +13,9 @@ defmodule Sandbox.Guest do
   #   * started when it has the request,
   #   * capturing when setup is done and its output flushed; it then waits
   #     for the host's capture-begun frame, sent once the host has dropped
-  #     the setup's output, before the code may print anything,
+  #     the setup's output, before the code may print anything (unless the
+  #     request says `capture_early`: a warm VM with no setup, whose output
+  #     the host captures from the submit: then neither frame),
   #   * result (`term_to_binary(result)` follows) at the end, after flushing
   #     output.
   #
@@ -142,8 +144,11 @@ defmodule Sandbox.Guest do
 
     parent = self()
     {evaluator, monitor} = spawn_monitor(fn -> evaluate(parent, request, stdout) end)
-    cap = :maps.get(:output_cap, request, nil)
-    send_frame(channel, [@result | await_result(channel, evaluator, monitor, {devices, cap})])
+
+    capture =
+      {devices, :maps.get(:output_cap, request, nil), :maps.get(:capture_early, request, false)}
+
+    send_frame(channel, [@result | await_result(channel, evaluator, monitor, capture)])
     # Until the helper kills the VM (a message nobody can send).
     never = make_ref()
 
@@ -329,21 +334,17 @@ defmodule Sandbox.Guest do
 
   # `cap`: the run's :max_output, unless its output is streamed: what the
   # host keeps no more of, and the devices may count rather than write.
-  defp await_result(channel, evaluator, monitor, {devices, cap} = output) do
+  # `early?`: the host's capture began at the submit (a warm VM, no
+  # setup): no capture round trip.
+  defp await_result(channel, evaluator, monitor, {devices, cap, early?} = capture) do
     receive do
       {^evaluator, :setup_done} ->
-        flush_vm_output(devices)
-        send_frame(channel, [@capturing])
-
-        receive do
-          {^channel, {:data, <<@capture_begun>>}} ->
-            # Before the code can print: the devices count from here, as
-            # the host's capture does.
-            :lists.foreach(&OutputDevice.cap(&1, cap), devices)
-            send(evaluator, {self(), :capture})
-        end
-
-        await_result(channel, evaluator, monitor, output)
+        await_capture(channel, devices, early?)
+        # Before the code can print: the devices count from here, as the
+        # host's capture does.
+        :lists.foreach(&OutputDevice.cap(&1, cap), devices)
+        send(evaluator, {self(), :capture})
+        await_result(channel, evaluator, monitor, capture)
 
       {^evaluator, {:result, encoded}} ->
         :erlang.demonitor(monitor, [:flush])
@@ -354,6 +355,17 @@ defmodule Sandbox.Guest do
         # The code killed its own process: there is no caught exception.
         flush_vm_output(devices)
         :erlang.term_to_binary({:error, {:exit, reason, []}})
+    end
+  end
+
+  defp await_capture(_channel, _devices, true), do: :ok
+
+  defp await_capture(channel, devices, false) do
+    flush_vm_output(devices)
+    send_frame(channel, [@capturing])
+
+    receive do
+      {^channel, {:data, <<@capture_begun>>}} -> :ok
     end
   end
 

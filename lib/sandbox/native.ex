@@ -88,10 +88,14 @@ defmodule Sandbox.Native do
   each limit in force, and `network: :netns | :user_netns` for a peer
   born without a network). With a `:stream_to` pid,
   every chunk of the code's output goes there as it is read,
-  `{:sandbox_output, ref, chunk}`, before the outcome.
+  `{:sandbox_output, ref, chunk}`, before the outcome. With
+  `capture_early: true` (a request with no setup, which tells the peer
+  so), the run's output is what arrives after the submit (or the boot, if
+  later), and the peer evaluates without the capture round trip.
   """
   @spec submit(vm(), binary(), %{
           optional(:limits) => nil | {limit, limit, limit, limit},
+          optional(:capture_early) => boolean(),
           timeout: timeout(),
           max_output: non_neg_integer() | :infinity,
           output_limit: non_neg_integer() | :infinity,

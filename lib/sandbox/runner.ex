@@ -201,12 +201,19 @@ defmodule Sandbox.Runner do
       report: handle.report?,
       # A function is called by the awaiting owner, so chunks come to it.
       stream_to: if(is_function(options.on_output), do: handle.owner, else: options.on_output),
-      limits: Options.resource_limits(options)
+      limits: Options.resource_limits(options),
+      capture_early: capture_early?(handle)
     }
 
     :ok = Native.submit(handle.vm, request(handle), terms)
     handle
   end
+
+  # A warm VM with no setup to run: the C core captures its output from the
+  # submit, and the VM evaluates without the capture round trip. A VM
+  # launched for its run keeps the round trip, which drops what ERTS may
+  # still be writing of its boot (through a port, from an async thread).
+  defp capture_early?(handle), do: handle.warm? and handle.options.setup == []
 
   # The run is over: its pool lease goes back, its private directory goes.
   defp release(handle) do
@@ -270,6 +277,7 @@ defmodule Sandbox.Runner do
       env: options.env,
       cd: options.cd,
       stdin: options.stdin,
+      capture_early: capture_early?(handle),
       # Past it, what the code prints is counted rather than written: the
       # C core keeps no more, unless it streams everything.
       output_cap: if(options.on_output == nil, do: integer_or_nil(options.max_output)),

@@ -28,6 +28,16 @@ defmodule Sandbox.SetupTest do
              {:ok, %{output: "from code\n", result: :ok}}
   end
 
+  test "its output is not included on a pool's warm VM either" do
+    {:ok, pool} = Sandbox.Pool.start_link(size: 1)
+    on_exit(fn -> if Process.alive?(pool), do: GenServer.stop(pool) end)
+    assert Sandbox.TestOS.eventually(fn -> Sandbox.Pool.status(pool).idle == 1 end, 30_000)
+    setup = [~S|IO.puts("from setup")|, ":erlang.display(:from_setup)"]
+
+    assert Sandbox.run(~S|IO.puts("from code")|, setup: setup, pool: pool) ==
+             {:ok, %{output: "from code\n", result: :ok}}
+  end
+
   test "runs in the same process as the code, as in the reference" do
     assert {:ok, %{result: :kept}} =
              Sandbox.run("Process.get(:mark)", setup: "Process.put(:mark, :kept)")
