@@ -832,14 +832,15 @@ defmodule Sandbox.Bench do
 
     [
       "**Warm runs.** #{round1(r.warm.p50)} ms at p50#{strict} against 3 ms. On an idle " <>
-        "machine a warm run takes 2.5 to 3 ms here, about 2 ms of it threads woken in turn " <>
-        "(the host's watcher, the VM's poll thread and a scheduler on the way in, the capture " <>
-        "round trip, the way back), 0.1 to 0.5 ms each where an idle vCPU halts (README, " <>
-        "Speed). Runs 250 ms apart also share the cores with the pool's replacement for the " <>
-        "VM just taken, which boots for about as long as a bare `erl` (#{round1(r.bare.p50)} " <>
-        "ms here). What would reach it: fewer hops (no capture round trip for a run without " <>
-        "setup; frames written by the peer's NIF rather than through its port's async " <>
-        "thread, 0.1 ms measured)."
+        "machine a warm run takes 2 to 2.7 ms here, most of it threads woken in turn " <>
+        "(the host's watcher, the VM's poll thread and a scheduler on the way in, the way " <>
+        "back), 0.1 to 0.5 ms each where an idle vCPU halts (README, Speed). Runs 250 ms " <>
+        "apart also share the cores with the pool's replacement for the VM just taken, which " <>
+        "boots for about as long as a bare `erl` (#{round1(r.bare.p50)} ms here), and on " <>
+        "this virtual machine even a `SCHED_IDLE` boot slows them (README: p50 2.8 to 3.9 ms " <>
+        "250 ms apart against 2.4 to 2.7 ms 1.2 s apart). What is left to take: frames " <>
+        "written by the peer's NIF rather than through its port's async thread (0.1 ms " <>
+        "measured)."
     ]
   end
 
