@@ -519,9 +519,8 @@ lifecycle_subreaper =
   %{
     id: "unwritten-while-streaming",
     file: "lib/sandbox/runner.ex",
-    from:
-      "      output_cap: if(options.on_output == nil, do: integer_or_nil(options.max_output)),",
-    to: "      output_cap: integer_or_nil(options.max_output),",
+    from: "        if(options.on_output == nil and options.max_output != :infinity,",
+    to: "        if(options.max_output != :infinity,",
     breaks: "API: :on_output (every byte is streamed, whatever :max_output keeps)",
     tests: [
       "test/sandbox/streaming_test.exs: printed line by line far past the cap, everything is streamed"

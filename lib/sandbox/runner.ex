@@ -193,6 +193,8 @@ defmodule Sandbox.Runner do
 
   defp submit(handle) do
     options = handle.options
+    # The C core and the peer must agree on it: decided once, told to both.
+    capture_early? = capture_early?(handle)
 
     terms = %{
       timeout: options.timeout,
@@ -202,10 +204,10 @@ defmodule Sandbox.Runner do
       # A function is called by the awaiting owner, so chunks come to it.
       stream_to: if(is_function(options.on_output), do: handle.owner, else: options.on_output),
       limits: Options.resource_limits(options),
-      capture_early: capture_early?(handle)
+      capture_early: capture_early?
     }
 
-    :ok = Native.submit(handle.vm, request(handle), terms)
+    :ok = Native.submit(handle.vm, request(handle, capture_early?), terms)
     handle
   end
 
@@ -264,7 +266,7 @@ defmodule Sandbox.Runner do
   # Everything the peer needs, in one frame: the host's code paths as they
   # are now (the peer adds those it did not boot with), the host's
   # environment for a warm VM and its Logger level, the setup and the code.
-  defp request(%Handle.Local{code: code, options: options} = handle) do
+  defp request(%Handle.Local{code: code, options: options} = handle, capture_early?) do
     # A warm VM's environment and directory are those of its launch: it
     # gets those of this moment, as a VM launched now would have.
     host = if handle.warm? and options.isolation == :none, do: Launcher.host_context()
@@ -277,17 +279,17 @@ defmodule Sandbox.Runner do
       env: options.env,
       cd: options.cd,
       stdin: options.stdin,
-      capture_early: capture_early?(handle),
+      capture_early: capture_early?,
       # Past it, what the code prints is counted rather than written: the
       # C core keeps no more, unless it streams everything.
-      output_cap: if(options.on_output == nil, do: integer_or_nil(options.max_output)),
+      output_cap:
+        if(options.on_output == nil and options.max_output != :infinity,
+          do: options.max_output
+        ),
       ignore_file_size_signal: options.max_file_size != :infinity,
       logger_level: logger_level(options.logger_level)
     })
   end
-
-  defp integer_or_nil(:infinity), do: nil
-  defp integer_or_nil(bytes), do: bytes
 
   defp logger_level(:host), do: Logger.level()
   defp logger_level(level), do: level
